@@ -1,0 +1,296 @@
+"""The registry of checks: one per contract function, named ``<part>.<function>``.
+
+A check is a generator: given a :class:`Context` it calls the student's function on
+its cases and yields one :class:`~grader.results.CaseResult` per case, collecting every
+result instead of stopping at the first failure. :func:`run_check` turns the cases into
+a :class:`~grader.results.TestResult` with partial credit.
+"""
+
+from __future__ import annotations
+
+import traceback
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from grader.assignment import function as contract_function
+from grader.compare import Comparison, Tolerance, compare_arrays, describe_type, format_array
+from grader.mistakes import describe, diagnose
+from grader.results import CaseResult, TestResult
+from grader.runner import CallOutcome, Runner
+
+#: Seed of the public cases a student can see and run.
+PUBLIC_SEED = 20240
+#: Errors after which the remaining cases of a test are not tried.
+_STOPPING = {"MissingFunction", "NotImplementedError", "timeout", "died", "protocol", "NotLoaded"}
+
+
+class StopCheck(Exception):
+    """The function cannot be checked further (missing, a stub, timed out, crashed)."""
+
+    def __init__(self, outcome: CallOutcome) -> None:
+        super().__init__(outcome.error_type)
+        self.outcome = outcome
+
+
+@dataclass
+class Context:
+    """What a check works with: the runner, its own random generator, and settings."""
+
+    runner: Runner
+    part: str
+    function: str
+    rng: np.random.Generator
+    public: bool = False
+    timeout: float = 30.0
+    #: information for the student whatever the outcome (e.g. the unclipped run)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """``public`` or ``hidden``, for case descriptions."""
+        return "public case" if self.public else "hidden case"
+
+    def call(
+        self,
+        *args: Any,
+        kinds: list[str | None] | None = None,
+        state_of: list[int] | None = None,
+        record: str | None = None,
+        build_dim: int | None = None,
+        **kwargs: Any,
+    ) -> CallOutcome:
+        """Call the student's function; stop the check on errors that end it.
+
+        Raises:
+            StopCheck: when the function is missing, a stub, timed out or crashed.
+        """
+        outcome = self.runner.call(
+            self.part,
+            self.function,
+            list(args),
+            kwargs,
+            kinds=kinds,
+            state_of=state_of,
+            record=record,
+            build_dim=build_dim,
+            timeout=self.timeout,
+            seed=int(self.rng.integers(2**31 - 1)),
+        )
+        if not outcome.ok and outcome.error_type in _STOPPING:
+            raise StopCheck(outcome)
+        return outcome
+
+
+CheckFunction = Callable[[Context], Iterator[CaseResult]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check and how long each call of the function may take."""
+
+    name: str
+    run: CheckFunction
+    timeout: float
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def register(name: str, timeout: float = 30.0) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under the test name ``<part>.<function>``."""
+    contract_function(name)  # the contract must know it
+
+    def decorate(run: CheckFunction) -> CheckFunction:
+        REGISTRY[name] = Check(name, run, timeout)
+        return run
+
+    return decorate
+
+
+def case_rng(seed: int, test_name: str) -> np.random.Generator:
+    """The random generator of one test's cases: fixed by the seed and the test's name."""
+    return np.random.default_rng([seed, zlib.crc32(test_name.encode())])
+
+
+def message(expected: str, received: str, hint: str, report: str = "") -> str:
+    """A failure message in the one shape: Expected, Received, details, Hint."""
+    lines = [f"Expected: {expected}", f"Received: {received}"]
+    if report:
+        lines.append(report)
+    lines.append(f"Hint: {hint}")
+    return "\n".join(lines)
+
+
+def error_case(description: str, outcome: CallOutcome, function: str, hint: str) -> CaseResult:
+    """A case whose call raised: say what it raised and where."""
+    return CaseResult(
+        description,
+        False,
+        message("a result", outcome.error_sentence(function), hint),
+    )
+
+
+def compare_case(
+    description: str,
+    outcome: CallOutcome,
+    expected: Any,
+    tolerance: Tolerance,
+    *,
+    function: str,
+    hint: str,
+    variants: dict[str, Callable[[], Any]] | list[tuple[str, Callable[[], Any]]] | None = None,
+    scale: Any = None,
+    label: str = "",
+    convert: Callable[[Any], Any] | None = None,
+) -> CaseResult:
+    """Compare a numeric result with the reference, diagnosing known mistakes.
+
+    Args:
+        description: what was checked.
+        outcome: the student's call.
+        expected: the reference's value.
+        tolerance: the comparison's tolerance.
+        function: the function's name, for messages.
+        hint: the hint when no known mistake matches.
+        variants: known mistakes' answers on the same inputs, by mistake id.
+        scale: per-element magnitudes for cancellation-prone results.
+        label: the value's name in messages.
+        convert: applied to the received value before comparing (e.g. stacking a list).
+
+    Returns:
+        the case's result.
+    """
+    if not outcome.ok:
+        return error_case(description, outcome, function, hint)
+    received = outcome.value
+    if convert is not None:
+        try:
+            received = convert(received)
+        except Exception:  # noqa: BLE001 - the value is not of the expected form
+            return CaseResult(
+                description,
+                False,
+                message(describe_type(expected), describe_type(outcome.value), hint),
+            )
+    comparison: Comparison = compare_arrays(received, expected, tolerance, scale=scale, label=label)
+    if comparison.ok:
+        return CaseResult(description, True)
+    mistake = None
+    if variants:
+        mistake = diagnose(
+            received, variants, lambda got, wrong: compare_arrays(got, wrong, tolerance).ok
+        )
+    prefix = f"{label} = " if label else ""
+    return CaseResult(
+        description,
+        False,
+        message(
+            prefix + format_array(expected),
+            prefix + format_array(received),
+            describe(mistake) if mistake else hint,
+            comparison.report,
+        ),
+        mistake=mistake,
+    )
+
+
+def warning_case(
+    description: str, outcome: CallOutcome, hint: str, overflow_mistake: str | None = None
+) -> CaseResult | None:
+    """A failed case when the call raised runtime warnings; None when it did not.
+
+    Args:
+        description: what was checked.
+        outcome: the call.
+        hint: the hint for a warning that is not an overflow.
+        overflow_mistake: the mistake an overflow warning means here.
+    """
+    if not outcome.ok or not outcome.warnings:
+        return None
+    mistake = None
+    if overflow_mistake and any("overflow" in w for w in outcome.warnings):
+        mistake = overflow_mistake
+    return CaseResult(
+        description,
+        False,
+        message("no warnings", "; ".join(outcome.warnings[:3]), describe(mistake) if mistake else hint),
+        mistake=mistake,
+    )
+
+
+def mutation_case(
+    description: str, outcome: CallOutcome, mistake: str = "input_mutated"
+) -> CaseResult | None:
+    """A failed case when the call changed an argument; None when it did not."""
+    if not outcome.mutated:
+        return None
+    which = ", ".join(f"argument {i + 1}" for i in outcome.mutated)
+    return CaseResult(
+        description,
+        False,
+        message("the inputs left unchanged", f"{which} changed by the call", describe(mistake)),
+        mistake=mistake,
+    )
+
+
+def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> TestResult:
+    """Run one registered check and score it.
+
+    Args:
+        name: the test's name, ``<part>.<function>``.
+        runner: how to call the student's code.
+        seed: the seed the cases are drawn from.
+        public: whether these are the public cases (self-check).
+
+    Returns:
+        the TestResult, with partial credit in proportion to the cases passed.
+    """
+    import_checks(name.split(".")[0])
+    check = REGISTRY[name]
+    spec = contract_function(name)
+    result = TestResult(name, spec.points)
+    context = Context(
+        runner, spec.part, spec.name, case_rng(seed, name), public=public, timeout=check.timeout
+    )
+    try:
+        for case in check.run(context):
+            result.cases.append(case)
+        result.notes.extend(context.notes)
+    except StopCheck as stop:
+        outcome = stop.outcome
+        sentence = outcome.error_sentence(spec.name)
+        if outcome.error_type in ("MissingFunction", "NotImplementedError", "NotLoaded") or not result.cases:
+            result.verdict = sentence
+        else:
+            result.cases.append(CaseResult("the remaining cases", False, sentence))
+    except Exception as error:  # noqa: BLE001 - a grader fault must not cost other tests
+        result.cases.append(
+            CaseResult(
+                "the result's form",
+                False,
+                "The grader could not check this result: "
+                f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=2)}",
+            )
+        )
+    return result
+
+
+def import_checks(part: str | None = None) -> None:
+    """Import the checks of one part (or of all parts) so that they register themselves.
+
+    TensorFlow is imported first, quietly, for the parts that need it.
+    """
+    import importlib
+
+    from grader.assignment import NUMPY_ONLY_PARTS, PARTS
+
+    for name in [part] if part else PARTS:
+        if name not in NUMPY_ONLY_PARTS:
+            from grader.quiet import import_tensorflow
+
+            import_tensorflow()
+        importlib.import_module(f"grader.checks.{name}")

@@ -1,0 +1,85 @@
+"""The command line: a thin layer over one function per verb.
+
+``python -m grader grade PATH [--format text|json|gradescope] [--output FILE]``
+    Grade a submission on the hidden cases and print or write the report.
+``python -m grader check PATH``
+    The same feedback on the public cases, for self-learners.
+
+Exit status: 0 whenever a report was produced, whatever the score; 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from grader.results import Report
+
+FORMATS = ("text", "json", "gradescope")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser."""
+    parser = _Parser(prog="python -m grader", description="Grade exploding_gradients submissions.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    grade = verbs.add_parser("grade", help="grade a submission on the hidden cases")
+    grade.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
+    grade.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    grade.add_argument("--output", type=Path, help="write the report to this file instead of stdout")
+    check = verbs.add_parser("check", help="check a submission on the public cases")
+    check.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
+    check.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    return parser
+
+
+def render(report: Report, form: str) -> str:
+    """The report in the requested format."""
+    if form == "json":
+        return json.dumps(report.to_dict(), indent=2) + "\n"
+    if form == "gradescope":
+        return json.dumps(report.to_gradescope(), indent=2) + "\n"
+    return report.to_text()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        the exit status.
+    """
+    args = build_parser().parse_args(argv)
+    if not args.path.exists():
+        print(f"python -m grader: error: no such file or directory: {args.path}", file=sys.stderr)
+        return 2
+    from grader.grade import grade_submission
+    from grader.submission import SubmissionError
+
+    try:
+        report = grade_submission(args.path, public=args.verb == "check")
+    except SubmissionError as error:
+        print(f"python -m grader: error: {error}", file=sys.stderr)
+        return 2
+    text = render(report, args.format)
+    output = getattr(args, "output", None)
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"python -m grader: error: cannot write {output}: {error.strerror}", file=sys.stderr)
+            return 2
+    else:
+        sys.stdout.write(text)
+    return 0

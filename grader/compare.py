@@ -1,0 +1,158 @@
+"""Comparing a student's numbers with the reference's.
+
+The rule is elementwise and scale-aware: ``|received - expected| <= atol + rtol * s``,
+where ``s`` is ``|expected|`` or, where cancellation can make a correct result tiny, a
+per-element scale the check supplies (the magnitude of the terms that were summed).
+With a tiny ``atol`` a gradient of 1e-13 that is off by a factor of 2 fails, which an
+absolute tolerance would let through. The failure text is numpy.testing's report
+(mismatched elements, max absolute and relative difference), not a home-made one.
+
+Tolerances are set per part in :data:`TOLERANCES` and written down there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from grader.protocol import ModelSpec, OptimizerSpec, Unsupported
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Relative tolerance and an absolute floor."""
+
+    rtol: float
+    atol: float
+
+
+#: Part 1 is float64 NumPy end to end: a correct implementation agrees to ~1e-13, and
+#: 1e-6 leaves room for any evaluation order while catching every real mistake.
+#: Parts 2 and 3's Keras paths run in float32 (about 1e-7 per operation, accumulated
+#: over 20 layers or a few training steps). Part 3's array functions may run in float32.
+#: Part 4's formulas are exact; its RNN may be computed in float32.
+TOLERANCES: dict[str, Tolerance] = {
+    "chain_rule": Tolerance(rtol=1e-6, atol=1e-300),
+    "deep_sigmoid": Tolerance(rtol=2e-3, atol=1e-30),
+    "clipping": Tolerance(rtol=1e-5, atol=1e-30),
+    "clipping.training": Tolerance(rtol=2e-3, atol=1e-6),
+    "remedies": Tolerance(rtol=1e-9, atol=1e-300),
+    "remedies.rnn": Tolerance(rtol=1e-4, atol=1e-30),
+}
+
+
+def describe_type(value: Any) -> str:
+    """A short description of a value's type and shape, for messages."""
+    if isinstance(value, Unsupported):
+        return str(value)
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} elements"
+    if isinstance(value, ModelSpec):
+        return "a Keras model"
+    if isinstance(value, OptimizerSpec):
+        return f"a Keras optimizer ({value.class_name})"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__} ({str(value)[:60]})"
+
+
+def as_float_array(value: Any) -> np.ndarray | None:
+    """The value as a float64 array, or None when it is not numeric."""
+    if isinstance(value, (Unsupported, ModelSpec, OptimizerSpec, str, dict)) or value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array
+
+
+def format_array(value: Any, limit: int = 6) -> str:
+    """Print an array compactly (at most ``limit`` elements per axis)."""
+    array = as_float_array(value)
+    if array is None:
+        return describe_type(value)
+    with np.printoptions(precision=6, threshold=2 * limit, edgeitems=limit // 2, linewidth=88):
+        return np.array2string(array, separator=", ")
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing one received value with the expected one."""
+
+    ok: bool
+    report: str = ""
+
+
+def compare_arrays(
+    received: Any,
+    expected: Any,
+    tolerance: Tolerance,
+    scale: Any = None,
+    label: str = "",
+) -> Comparison:
+    """Compare a received numeric value with the expected one.
+
+    Args:
+        received: what the student's function returned.
+        expected: the reference's value.
+        tolerance: rtol and atol.
+        scale: optional per-element magnitudes (same shape as ``expected``) used
+            instead of ``|expected|`` where cancellation can make a result tiny.
+        label: name of the value in the report (e.g. ``"dL_dw"``).
+
+    Returns:
+        Comparison with ``ok`` and, when not ok, a report that says why.
+    """
+    wanted = np.asarray(expected, dtype=np.float64)
+    got = as_float_array(received)
+    name = f"{label}: " if label else ""
+    if got is None:
+        return Comparison(False, f"{name}expected numbers of shape {wanted.shape}, received {describe_type(received)}.")
+    if got.shape != wanted.shape:
+        return Comparison(False, f"{name}expected shape {wanted.shape}, received shape {got.shape}.")
+    bad_nonfinite = ~np.isfinite(got) & np.isfinite(wanted)
+    if bad_nonfinite.any():
+        return Comparison(
+            False,
+            f"{name}{int(bad_nonfinite.sum())} of {got.size} values are NaN or infinite where "
+            "finite values were expected.",
+        )
+    magnitude = np.abs(wanted)
+    if scale is not None:
+        magnitude = np.maximum(magnitude, np.abs(np.asarray(scale, dtype=np.float64)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        close = np.abs(got - wanted) <= tolerance.atol + tolerance.rtol * magnitude
+        close |= (got == wanted)  # equal infinities and exact matches
+        close |= np.isnan(got) & np.isnan(wanted)
+    if close.all():
+        return Comparison(True)
+    try:
+        np.testing.assert_allclose(got, wanted, rtol=tolerance.rtol, atol=tolerance.atol, err_msg=label)
+        report = f"{name}values differ where the terms summed are large but cancel."
+    except AssertionError as error:
+        report = _tidy_numpy_report(str(error))
+    return Comparison(False, report)
+
+
+def _tidy_numpy_report(text: str) -> str:
+    """Keep numpy's statistics, and relabel its ACTUAL/DESIRED as Received/Expected."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    out = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("ACTUAL:") or stripped.startswith("DESIRED:"):
+            break
+        if stripped.startswith("x and y nan location mismatch"):
+            stripped = "NaN in different places."
+        out.append(stripped)
+    return "\n".join(out)
+
+
+def same_value(received: Any, expected: Any, tolerance: Tolerance) -> bool:
+    """Whether two values agree within tolerance (False for anything non-numeric)."""
+    return compare_arrays(received, expected, tolerance).ok

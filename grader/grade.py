@@ -1,0 +1,152 @@
+"""Grading one submission: load it, read its code, run every check, report.
+
+The student's code runs in a worker process (:mod:`grader.sandbox`); this process
+makes the hidden inputs, computes the references and decides the scores.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from grader.assignment import FUNCTIONS, NUMPY_ONLY_PARTS, PARTS
+from grader.checks import PUBLIC_SEED, run_check
+from grader.mistakes import describe
+from grader.policy import find_violations, forbidden_top_level_imports
+from grader.results import Report, TestResult
+from grader.runner import SubprocessRunner
+from grader.sandbox import Sandbox
+from grader.submission import PartCode, load_submission
+
+#: Environment variable holding the instructor's secret seed for the hidden cases.
+SEED_VARIABLE = "GRADER_SEED"
+
+
+def hidden_seed() -> int:
+    """The seed of the hidden cases: the instructor's secret, or a fixed default.
+
+    The worker's environment never contains it (:func:`grader.sandbox.worker_environment`).
+    """
+    text = os.environ.get(SEED_VARIABLE, "")
+    if text.strip():
+        try:
+            return int(text) % 2**32
+        except ValueError:
+            import zlib
+
+            return zlib.crc32(text.encode())
+    return 7_345_123
+
+
+def _missing_part(part: str) -> str:
+    return f"Part {part} was not found in the submission: expected {part}.ipynb or {part}.py."
+
+
+def _load_notes(part: str, loaded: dict) -> list[str]:
+    notes = []
+    if not loaded.get("ok"):
+        notes.append(f"Loading {part} failed: {loaded.get('message', 'the worker did not answer')}.")
+    for error in loaded.get("errors", []):
+        text = f"{error['label']} raised {error['type']}"
+        if error.get("message"):
+            text += f": {error['message']}"
+        notes.append(text + " (the rest of the code still counts).")
+    return notes
+
+
+def grade_part(
+    part: str,
+    code: PartCode | None,
+    runner: SubprocessRunner | None,
+    seed: int,
+    public: bool,
+) -> list[TestResult]:
+    """Grade every function of one part.
+
+    Returns:
+        one TestResult per contract function of the part.
+    """
+    functions = [f for f in FUNCTIONS if f.part == part]
+    if code is None or runner is None:
+        return [TestResult(f.test_name, f.points, verdict=_missing_part(part)) for f in functions]
+    if not code.cells:
+        reason = " ".join(code.problems) or f"{code.path.name} holds no code."
+        return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
+    loaded = runner.load(part)
+    notes = code.problems + _load_notes(part, loaded)
+    violations = find_violations(part, code.source)
+    banned = forbidden_top_level_imports(part, code.source)
+    results = []
+    for spec in functions:
+        if spec.name in violations:
+            mistake = "policy_forbidden_import" if part in NUMPY_ONLY_PARTS else "policy_forbidden_call"
+            result = TestResult(
+                spec.test_name,
+                spec.points,
+                verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}",
+            )
+            result.notes.append(f"[{mistake}]")
+        else:
+            result = run_check(spec.test_name, runner, seed, public=public)
+        if result.verdict is not None and "not defined" in result.verdict and notes:
+            result.notes.extend(notes)
+        results.append(result)
+    if banned and results:
+        results[0].notes.append(
+            f"Note: {part} imports {', '.join(banned)}, which part 1 may not use; no function "
+            "uses it, so no points were taken."
+        )
+    if notes and results:
+        results[0].notes.extend(n for n in notes if n not in results[0].notes)
+    return results
+
+
+def grade_submission(
+    path: Path | str,
+    *,
+    seed: int | None = None,
+    public: bool = False,
+    sandbox: Sandbox | None = None,
+) -> Report:
+    """Grade a submission directory or file.
+
+    Args:
+        path: a directory of part files or one part file.
+        seed: the seed of the cases (default: :func:`hidden_seed`, or the public seed
+            when ``public``).
+        public: grade on the public cases (self-check).
+        sandbox: a worker to reuse (a new one, closed afterwards, when None).
+
+    Returns:
+        the Report, one test per contract function.
+
+    Raises:
+        grader.submission.SubmissionError: when the path is not a submission.
+    """
+    started = time.perf_counter()
+    submission = load_submission(path)
+    if seed is None:
+        seed = PUBLIC_SEED if public else hidden_seed()
+    needs_tensorflow = any(p not in NUMPY_ONLY_PARTS for p in submission.parts)
+    own_sandbox = sandbox is None
+    if sandbox is None:
+        sandbox = Sandbox(tensorflow=needs_tensorflow)
+    try:
+        if submission.parts:
+            sandbox.start()  # the worker imports TensorFlow while this process does too
+        if needs_tensorflow:
+            from grader.quiet import import_tensorflow
+
+            import_tensorflow()
+        runner = SubprocessRunner(sandbox, submission.parts)
+        tests: list[TestResult] = []
+        for part in PARTS:
+            code = submission.parts.get(part)
+            tests += grade_part(part, code, runner if code else None, seed, public)
+    finally:
+        if own_sandbox:
+            sandbox.close()
+    report = Report(str(path), tests, notes=list(submission.notes))
+    report.execution_time = time.perf_counter() - started
+    return report

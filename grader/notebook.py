@@ -1,0 +1,116 @@
+"""Checking answers inside a notebook: the self-check and nbgrader's test cells.
+
+``check(sigmoid)`` (or ``check("sigmoid")``) runs the public cases of one function and
+prints the verdict and the hints. ``grade("chain_rule.sigmoid", sigmoid)`` is what the
+autograded test cells call: it runs the same checks as ``python -m grader grade`` on
+the hidden cases (seeded by the instructor's ``GRADER_SEED``) and returns the points,
+which nbgrader reads as partial credit; at zero points it raises, so the cell fails.
+
+Importing this module does not import TensorFlow; the checks of parts 2-4 do, quietly.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from grader.assignment import FUNCTIONS, Function
+from grader.assignment import function as contract_function
+from grader.results import TestResult
+
+
+def _find(name: str) -> Function:
+    matches = [f for f in FUNCTIONS if name in (f.name, f.test_name)]
+    if not matches:
+        names = ", ".join(f.name for f in FUNCTIONS)
+        raise ValueError(f"No function of the assignment is called {name!r}. Expected one of: {names}.")
+    return matches[0]
+
+
+def _namespace(frame_depth: int = 2) -> dict[str, Any]:
+    frame = inspect.currentframe()
+    for _ in range(frame_depth):
+        frame = frame.f_back if frame is not None else None
+    return dict(frame.f_globals) if frame is not None else {}
+
+
+def _notebook_source(namespace: dict[str, Any], function: Callable[..., Any] | None) -> str:
+    """The code the student ran: the kernel's input history, or the function's module."""
+    history = namespace.get("In")
+    if isinstance(history, list) and history:
+        lines = []
+        for cell in history:
+            lines.extend(
+                "pass" if line.lstrip().startswith(("%", "!")) else line
+                for line in str(cell).splitlines()
+            )
+            lines.append("")
+        return "\n".join(lines)
+    if function is not None:
+        try:
+            return inspect.getsource(inspect.getmodule(function) or function)
+        except (OSError, TypeError):
+            pass
+    return ""
+
+
+def _run(spec: Function, target: Callable[..., Any] | None, namespace: dict[str, Any], public: bool) -> TestResult:
+    from grader.checks import PUBLIC_SEED, run_check
+    from grader.grade import hidden_seed
+    from grader.mistakes import describe
+    from grader.policy import find_violations
+    from grader.runner import InProcessRunner
+
+    functions = dict(namespace)
+    if target is not None:
+        functions[spec.name] = target
+    violations = find_violations(spec.part, _notebook_source(namespace, target))
+    if spec.name in violations:
+        mistake = "policy_forbidden_import" if spec.part == "chain_rule" else "policy_forbidden_call"
+        return TestResult(spec.test_name, spec.points,
+                          verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}")
+    seed = PUBLIC_SEED if public else hidden_seed()
+    return run_check(spec.test_name, InProcessRunner(functions), seed, public=public)
+
+
+def check(function: Callable[..., Any] | str) -> None:
+    """Check one function on the public cases and print the verdict.
+
+    Args:
+        function: the function object you wrote (e.g. ``sigmoid``) or its name.
+
+    Raises:
+        ValueError: when no function of the assignment has that name.
+    """
+    namespace = _namespace()
+    name = function if isinstance(function, str) else getattr(function, "__name__", str(function))
+    spec = _find(name)
+    target = None if isinstance(function, str) else function
+    result = _run(spec, target, namespace, public=True)
+    verdict = "PASSED" if result.status == "passed" else "NOT YET"
+    print(f"{spec.test_name}: {verdict} ({result.score:g} of {result.max_score:g} points on the public cases)")
+    if result.status != "passed":
+        print(result.output)
+
+
+def grade(test_name: str, function: Callable[..., Any]) -> float:
+    """Grade one function as the autograder does and return the points earned.
+
+    Args:
+        test_name: ``<part>.<function>``.
+        function: the student's function.
+
+    Returns:
+        the points earned, as a float (nbgrader's partial credit).
+
+    Raises:
+        AssertionError: with the feedback, when no point was earned.
+    """
+    spec = contract_function(test_name)
+    result = _run(spec, function, _namespace(), public=False)
+    if result.score == 0:
+        raise AssertionError(f"{test_name}: 0 of {result.max_score:g} points.\n{result.output}")
+    if result.status != "passed":
+        print(f"{test_name}: {result.score:g} of {result.max_score:g} points.\n{result.output}")
+    return float(result.score)

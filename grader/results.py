@@ -1,0 +1,180 @@
+"""Results as data: one record per test, a report that renders itself.
+
+The JSON form is a superset of Gradescope's ``results.json``: ``score``, ``max_score``,
+``execution_time`` and ``tests`` with ``name``, ``score``, ``max_score``, ``status``
+(``passed`` exactly when the score equals the maximum) and ``output`` (the feedback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CaseResult:
+    """One case of a test: what was checked, whether it held, and the feedback."""
+
+    description: str
+    passed: bool
+    message: str = ""
+    weight: float = 1.0
+    mistake: str | None = None
+
+
+@dataclass
+class TestResult:
+    """The result of one contract function's test."""
+
+    name: str
+    max_score: float
+    cases: list[CaseResult] = field(default_factory=list)
+    #: a whole-test verdict that replaces the cases (missing, not implemented, policy)
+    verdict: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """Points earned: in proportion to the weight of the cases passed."""
+        if self.verdict is not None or not self.cases:
+            return 0.0
+        total = sum(c.weight for c in self.cases)
+        passed = sum(c.weight for c in self.cases if c.passed)
+        return round(self.max_score * passed / total, 4) if total else 0.0
+
+    @property
+    def status(self) -> str:
+        """``passed`` exactly when the score equals the maximum."""
+        return "passed" if self.score == self.max_score else "failed"
+
+    @property
+    def mistakes(self) -> list[str]:
+        """Ids of the known mistakes diagnosed in failed cases."""
+        return list(dict.fromkeys(c.mistake for c in self.cases if c.mistake))
+
+    @property
+    def output(self) -> str:
+        """The feedback text: verdict or failed cases, then notes."""
+        lines: list[str] = []
+        if self.verdict is not None:
+            lines.append(self.verdict)
+        else:
+            passed = sum(1 for c in self.cases if c.passed)
+            lines.append(f"{passed} of {len(self.cases)} cases passed.")
+            failed = [c for c in self.cases if not c.passed]
+            for case in failed[:3]:
+                lines.append("")
+                lines.append(f"Checked: {case.description}")
+                if case.message:
+                    lines.append(case.message)
+            if len(failed) > 3:
+                lines.append("")
+                lines.append(f"({len(failed) - 3} more failed cases not shown.)")
+        for note in self.notes:
+            lines.append("")
+            lines.append(note)
+        return "\n".join(lines).strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The test as JSON-ready data."""
+        return {
+            "name": self.name,
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": self.status,
+            "output": self.output,
+            "mistakes": self.mistakes,
+        }
+
+
+@dataclass
+class Report:
+    """Every test of one submission."""
+
+    submission: str
+    tests: list[TestResult]
+    execution_time: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """Total points earned."""
+        return round(sum(t.score for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        """Total points available."""
+        return round(sum(t.max_score for t in self.tests), 4)
+
+    def test(self, name: str) -> TestResult:
+        """The result of the test called ``name``.
+
+        Raises:
+            KeyError: when there is no such test.
+        """
+        for result in self.tests:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (a superset of Gradescope's results.json)."""
+        return {
+            "submission": self.submission,
+            "score": self.score,
+            "max_score": self.max_score,
+            "execution_time": round(self.execution_time, 3),
+            "notes": list(self.notes),
+            "tests": [t.to_dict() for t in self.tests],
+        }
+
+    def to_gradescope(self) -> dict[str, Any]:
+        """The report in Gradescope's results.json schema."""
+        return {
+            "score": self.score,
+            "execution_time": round(self.execution_time, 3),
+            "output": "\n".join(self.notes),
+            "tests": [
+                {
+                    "name": t.name,
+                    "score": t.score,
+                    "max_score": t.max_score,
+                    "status": t.status,
+                    "output": t.output,
+                    "visibility": "visible",
+                }
+                for t in self.tests
+            ],
+        }
+
+    def to_text(self) -> str:
+        """A readable table with totals, then the feedback of every failed test."""
+        width = max([len(t.name) for t in self.tests] + [20])
+        lines = [f"Grading {self.submission}", ""]
+        lines.append(f"{'test':<{width}}  {'score':>13}  status")
+        lines.append("-" * (width + 24))
+        part = None
+        for t in self.tests:
+            this_part = t.name.split(".")[0]
+            if part is not None and this_part != part:
+                lines.append("")
+            part = this_part
+            lines.append(f"{t.name:<{width}}  {_points(t.score):>6} / {_points(t.max_score):<4}  {t.status}")
+        lines.append("-" * (width + 24))
+        lines.append(f"{'total':<{width}}  {_points(self.score):>6} / {_points(self.max_score):<4}")
+        for note in self.notes:
+            lines.append(note)
+        failed = [t for t in self.tests if t.status != "passed"]
+        if failed:
+            lines.append("")
+            lines.append("Feedback")
+            lines.append("=" * 8)
+            for t in failed:
+                lines.append("")
+                lines.append(f"{t.name}  ({_points(t.score)} / {_points(t.max_score)})")
+                lines.extend("  " + line if line else "" for line in t.output.splitlines())
+        return "\n".join(lines) + "\n"
+
+
+def _points(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))

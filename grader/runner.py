@@ -1,0 +1,219 @@
+"""Calling a student's function, the same way in a worker process or in a notebook.
+
+A check asks a runner to call ``<part>.<function>`` on arguments and gets back a
+:class:`CallOutcome` of plain data. :class:`SubprocessRunner` runs the code in a
+:class:`~grader.sandbox.Sandbox`; :class:`InProcessRunner` calls functions already
+defined in a notebook's kernel (the self-check and nbgrader's test cells). Both send
+the answer through the same encoding, so a check sees the same values either way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from grader.protocol import ProtocolError, decode, encode
+from grader.sandbox import Sandbox, WorkerFailure
+from grader.submission import PartCode
+
+
+@dataclass
+class CallOutcome:
+    """What one call of a student's function did, as plain data."""
+
+    ok: bool
+    value: Any = None
+    error_type: str = ""
+    error_message: str = ""
+    where: str = ""
+    warnings: list[str] = field(default_factory=list)
+    mutated: list[int] = field(default_factory=list)
+    state: list[Any] | None = None
+    recorded: list[Any] | None = None
+
+    @property
+    def not_implemented(self) -> bool:
+        """Whether the function is still the stub."""
+        return self.error_type == "NotImplementedError"
+
+    def error_sentence(self, function: str) -> str:
+        """One sentence saying why the call produced no value."""
+        if self.error_type == "MissingFunction":
+            return f"{function} is not defined in the submission."
+        if self.error_type == "NotImplementedError":
+            return f"{function} is not implemented yet (it raises NotImplementedError)."
+        if self.error_type == "timeout":
+            return f"{function} was stopped: {self.error_message}."
+        if self.error_type in ("died", "protocol"):
+            return f"{function} could not finish: {self.error_message}."
+        text = f"{function} raised {self.error_type}"
+        if self.error_message:
+            text += f": {self.error_message}"
+        if self.where:
+            text += f"\n{self.where.rstrip()}"
+        return text
+
+
+def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
+    """Build a CallOutcome from a worker's answer message (validating it)."""
+    try:
+        if answer.get("ok") is True:
+            return CallOutcome(
+                ok=True,
+                value=decode(answer.get("result")),
+                warnings=[str(w)[:500] for w in answer.get("warnings", [])][:20],
+                mutated=[int(i) for i in answer.get("mutated", [])],
+                state=[decode(s) for s in answer["state"]] if answer.get("state") else None,
+                recorded=decode(answer["recorded"]) if answer.get("recorded") else None,
+            )
+        error = answer.get("error") or {}
+        return CallOutcome(
+            ok=False,
+            error_type=str(error.get("type", "Error"))[:100],
+            error_message=str(error.get("message", ""))[:2000],
+            where=str(error.get("where", ""))[:4000],
+            warnings=[str(w)[:500] for w in answer.get("warnings", [])][:20],
+            mutated=[int(i) for i in answer.get("mutated", [])],
+        )
+    except (ProtocolError, KeyError, TypeError, ValueError) as error:
+        return CallOutcome(ok=False, error_type="protocol", error_message=f"malformed answer ({error})")
+
+
+class Runner(Protocol):
+    """Anything that can call a student's function and describe the outcome."""
+
+    def call(
+        self,
+        part: str,
+        function: str,
+        args: list[Any],
+        kwargs: dict[str, Any] | None = None,
+        *,
+        kinds: list[str | None] | None = None,
+        state_of: list[int] | None = None,
+        record: str | None = None,
+        build_dim: int | None = None,
+        timeout: float = 30.0,
+        seed: int = 0,
+    ) -> CallOutcome: ...
+
+
+class SubprocessRunner:
+    """Runs a submission's parts in a worker process.
+
+    Args:
+        sandbox: the worker to use.
+        parts: the submission's code, by part.
+    """
+
+    def __init__(self, sandbox: Sandbox, parts: dict[str, PartCode]) -> None:
+        self.sandbox = sandbox
+        self.parts = parts
+        self._loaded: dict[str, dict[str, Any]] = {}
+        self._generation = -1
+
+    def load(self, part: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Load a part's code into the worker (again after a restart).
+
+        Returns:
+            the load answer: ``errors`` per failed cell and the ``functions`` defined.
+        """
+        if self._generation != self.sandbox.restarts:
+            self._loaded.clear()
+            self._generation = self.sandbox.restarts
+        if part not in self._loaded:
+            code = self.parts[part]
+            cells = [{"label": label, "source": source} for label, source in code.cells]
+            try:
+                answer = self.sandbox.request({"op": "load", "part": part, "cells": cells}, timeout)
+            except WorkerFailure as failure:
+                answer = {"ok": False, "failure": failure.kind, "message": str(failure)}
+                self._generation = self.sandbox.restarts
+            self._loaded[part] = answer
+        return self._loaded[part]
+
+    def call(
+        self,
+        part: str,
+        function: str,
+        args: list[Any],
+        kwargs: dict[str, Any] | None = None,
+        *,
+        kinds: list[str | None] | None = None,
+        state_of: list[int] | None = None,
+        record: str | None = None,
+        build_dim: int | None = None,
+        timeout: float = 30.0,
+        seed: int = 0,
+    ) -> CallOutcome:
+        """Call ``part.function`` in the worker; see :meth:`Runner.call`."""
+        loaded = self.load(part)
+        if not loaded.get("ok"):
+            return CallOutcome(
+                ok=False, error_type=loaded.get("failure", "died"), error_message=loaded.get("message", "")
+            )
+        message = {
+            "op": "call",
+            "part": part,
+            "function": function,
+            "args": encode(list(args)),
+            "kwargs": encode(dict(kwargs or {})),
+            "kinds": kinds,
+            "state_of": state_of,
+            "record": record,
+            "build_dim": build_dim,
+            "seed": seed,
+        }
+        try:
+            answer = self.sandbox.request(message, timeout)
+        except WorkerFailure as failure:
+            return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
+        return outcome_from_answer(answer)
+
+
+class InProcessRunner:
+    """Calls functions defined in this process (a notebook's kernel).
+
+    Args:
+        functions: the student's callables by name; ``namespace`` for recording.
+    """
+
+    def __init__(self, functions: dict[str, Callable[..., Any]]) -> None:
+        self.functions = functions
+
+    def call(
+        self,
+        part: str,
+        function: str,
+        args: list[Any],
+        kwargs: dict[str, Any] | None = None,
+        *,
+        kinds: list[str | None] | None = None,
+        state_of: list[int] | None = None,
+        record: str | None = None,
+        build_dim: int | None = None,
+        timeout: float = 30.0,
+        seed: int = 0,
+    ) -> CallOutcome:
+        """Call the function here, through the same encoding as a worker's answer."""
+        from grader.worker import execute_call
+
+        target = self.functions.get(function)
+        if not callable(target):
+            return CallOutcome(ok=False, error_type="MissingFunction", error_message=function)
+        plain_args = decode(encode(list(args)))
+        plain_kwargs = decode(encode(dict(kwargs or {})))
+        answer = execute_call(
+            target,
+            plain_args,
+            plain_kwargs,
+            kinds=kinds,
+            state_of=state_of,
+            namespace=self.functions,
+            record=record,
+            build_dim=build_dim,
+            seed=seed,
+        )
+        return outcome_from_answer(json.loads(json.dumps(answer)))

@@ -1,0 +1,180 @@
+"""Loading a submission: which parts it holds and the code of each.
+
+A submission is a directory holding ``<part>.ipynb`` or ``<part>.py`` files (any subset
+of the parts), or one such file. A notebook's code cells are the student's code, except
+the assignment's own cells: the autograded test cells, the demonstrations and the
+self-checks, which the grader replaces with its own tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.assignment import PARTS
+
+#: Cell tags of the course's own cells, which are not the student's code.
+COURSE_CELL_TAGS = {"demo", "self-check"}
+_GRADER_IMPORT = re.compile(r"^\s*from\s+grader(\.\w+)*\s+import\s+.*$|^\s*import\s+grader\b.*$", re.M)
+
+
+class SubmissionError(ValueError):
+    """A path that is not a submission at all."""
+
+
+@dataclass
+class PartCode:
+    """One part's code: its cells as ``(label, source)`` pairs, and what went wrong reading it."""
+
+    part: str
+    path: Path
+    kind: str  # "notebook" or "module"
+    cells: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    #: autograded test cells whose source differs from the assignment's (notebooks)
+    edited_tests: list[str] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        """All of the part's code as one text, cells separated by blank lines."""
+        return "\n\n".join(source for _, source in self.cells)
+
+
+@dataclass
+class Submission:
+    """The parts found at a path, and notes about files that were not used."""
+
+    path: Path
+    parts: dict[str, PartCode]
+    notes: list[str] = field(default_factory=list)
+
+
+def _part_of(path: Path) -> str | None:
+    stem = re.sub(r"[\s\-]+", "_", path.stem.strip().lower())
+    return stem if stem in PARTS and path.suffix.lower() in (".py", ".ipynb") else None
+
+
+def _read_text(path: Path) -> tuple[str, list[str]]:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace"), [
+            f"{path.name} is not valid UTF-8 text; undecodable bytes were replaced."
+        ]
+
+
+def _is_course_cell(cell: dict) -> bool:
+    metadata = cell.get("metadata") or {}
+    nbgrader = metadata.get("nbgrader") or {}
+    if nbgrader.get("grade") and not nbgrader.get("solution"):
+        return True  # an autograded test cell
+    tags = set(metadata.get("tags") or [])
+    return bool(tags & COURSE_CELL_TAGS)
+
+
+def _cell_source(cell: dict) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(str(s) for s in source)
+    return str(source)
+
+
+def read_notebook(path: Path, part: str) -> PartCode:
+    """Read a notebook's student code cells.
+
+    Args:
+        path: the ``.ipynb`` file.
+        part: the part it holds.
+
+    Returns:
+        PartCode; a notebook that cannot be read has no cells and a problem saying why.
+    """
+    code = PartCode(part, path, "notebook")
+    text, code.problems = _read_text(path)
+    if not text.strip():
+        code.problems.append(f"{path.name} is empty.")
+        return code
+    try:
+        notebook = json.loads(text)
+    except json.JSONDecodeError as error:
+        code.problems.append(
+            f"{path.name} is not a readable notebook (invalid JSON at line {error.lineno}: "
+            f"{error.msg}); it may be truncated or corrupt."
+        )
+        return code
+    if not isinstance(notebook, dict):
+        code.problems.append(f"{path.name} is not a notebook (its JSON is not an object).")
+        return code
+    cells = notebook.get("cells")
+    if cells is None and isinstance(notebook.get("worksheets"), list):  # nbformat 3
+        cells = [c for sheet in notebook["worksheets"] for c in sheet.get("cells", [])]
+        for cell in cells:
+            if "input" in cell and "source" not in cell:
+                cell["source"] = cell["input"]
+    if not isinstance(cells, list):
+        code.problems.append(f"{path.name} has no list of cells.")
+        return code
+    for index, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        if _is_course_cell(cell):
+            continue
+        source = _GRADER_IMPORT.sub("", _cell_source(cell))
+        if source.strip():
+            code.cells.append((f"{part} cell {index}", source))
+    return code
+
+
+def read_module(path: Path, part: str) -> PartCode:
+    """Read a ``.py`` module as one cell."""
+    code = PartCode(part, path, "module")
+    text, code.problems = _read_text(path)
+    if not text.strip():
+        code.problems.append(f"{path.name} is empty.")
+        return code
+    code.cells.append((f"{part}.py", text))
+    return code
+
+
+def load_submission(path: Path | str) -> Submission:
+    """Find the parts of a submission.
+
+    Args:
+        path: a directory of part files, or one part file.
+
+    Returns:
+        Submission with one PartCode per part found.
+
+    Raises:
+        SubmissionError: when the path does not exist or names no part.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SubmissionError(f"No such file or directory: {path}")
+    if path.is_file():
+        candidates = [path]
+    else:
+        candidates = sorted(p for p in path.iterdir() if p.is_file())
+    submission = Submission(path, {})
+    for candidate in candidates:
+        part = _part_of(candidate)
+        if part is None:
+            continue
+        if part in submission.parts:
+            kept = submission.parts[part].path.name
+            if candidate.suffix.lower() == ".ipynb" and kept.lower().endswith(".py"):
+                submission.notes.append(f"{candidate.name} is graded; {kept} is ignored.")
+            else:
+                submission.notes.append(f"{kept} is graded; {candidate.name} is ignored.")
+                continue
+        reader = read_notebook if candidate.suffix.lower() == ".ipynb" else read_module
+        submission.parts[part] = reader(candidate, part)
+    if path.is_file() and not submission.parts:
+        raise SubmissionError(
+            f"{path.name} is not a part of the assignment. Expected one of "
+            f"{', '.join(p + '.ipynb' for p in PARTS)} or the same names ending in .py."
+        )
+    return submission

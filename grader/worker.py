@@ -1,0 +1,341 @@
+"""The student's side of the boundary: load a submission's code, call its functions.
+
+Run as ``python -m grader.worker`` by :mod:`grader.sandbox`. Requests and answers are
+length-prefixed JSON messages (:mod:`grader.protocol`) on the original stdin and stdout;
+the student's own prints go to a capture file, never into the channel. Nothing here
+decides a score: it returns what the student's functions returned, as plain data.
+
+:func:`execute_call` is shared with the in-notebook runner, so a function is called the
+same way in both places.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import traceback
+import types
+import warnings
+from typing import Any
+
+import numpy as np
+
+from grader.protocol import ModelSpec, OptimizerSpec, decode, encode, read_message, write_message
+
+#: Names a notebook's setup cell imports from the grader; inside the worker they do nothing.
+NOTEBOOK_HELPERS = ("check", "grade")
+_BLOCKED_MODULES = ("solutions",)
+
+
+def _tensorflow() -> Any:
+    from grader.quiet import import_tensorflow
+
+    return import_tensorflow()
+
+
+def convert_argument(value: Any, kind: str | None) -> Any:
+    """Turn a decoded argument into the form the check asked for.
+
+    Args:
+        value: a decoded value (arrays, lists, ModelSpec, OptimizerSpec, ...).
+        kind: None (as decoded), ``"list"`` (nested Python lists), ``"tensor"`` (a
+            tf.Tensor) or ``"tensors"`` (a list of tf.Tensors).
+
+    Returns:
+        the converted value; models and optimizers are rebuilt as Keras objects.
+    """
+    if isinstance(value, ModelSpec):
+        _tensorflow()
+        from grader.models import rebuild_model
+
+        return rebuild_model(value)
+    if isinstance(value, OptimizerSpec):
+        _tensorflow()
+        from grader.models import rebuild_optimizer
+
+        return rebuild_optimizer(value)
+    if kind == "list":
+        return np.asarray(value).tolist()
+    if kind == "tensor":
+        return _tensorflow().constant(value)
+    if kind == "tensors":
+        tf = _tensorflow()
+        return [tf.constant(v) for v in value]
+    return value
+
+
+def _plain_result(value: Any, build_dim: int | None = None) -> Any:
+    """Turn Keras objects in a result into plain data records.
+
+    Args:
+        value: the result.
+        build_dim: input width to build a model with when it has no weights yet (a
+            Sequential made without ``keras.Input``).
+    """
+    if "keras" in sys.modules:
+        import keras
+
+        if isinstance(value, keras.Model):
+            from grader.models import describe_model
+
+            if not value.built and build_dim:
+                value.build((None, build_dim))
+            return describe_model(value)
+        if isinstance(value, keras.optimizers.Optimizer):
+            from grader.models import describe_optimizer
+
+            return describe_optimizer(value)
+    if type(value) in (list, tuple):
+        return type(value)(_plain_result(v) for v in value)
+    if type(value) is dict:
+        return {k: _plain_result(v) for k, v in value.items()}
+    return value
+
+
+def _fingerprint(value: Any) -> Any:
+    """A comparable copy of an argument, to notice a function that changes its input."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, list):
+        return ("list", tuple(_fingerprint(v) for v in value))
+    if hasattr(value, "numpy") and hasattr(value, "shape") and not hasattr(value, "layers"):
+        try:
+            return _fingerprint(np.asarray(value.numpy()))
+        except Exception:  # noqa: BLE001
+            return None
+    return None
+
+
+def _student_frames(error: BaseException) -> str:
+    """The traceback lines that point into the student's code, most recent last."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename.startswith("<submission")
+    ]
+    return "".join(traceback.format_list(frames[-3:]))
+
+
+def describe_error(error: BaseException) -> dict[str, str]:
+    """Plain-data description of an exception raised by student code."""
+    message = str(error)
+    return {
+        "type": type(error).__name__,
+        "message": message[:2000],
+        "where": _student_frames(error)[:4000],
+    }
+
+
+def execute_call(
+    function: Any,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    kinds: list[str | None] | None = None,
+    state_of: list[int] | None = None,
+    namespace: dict[str, Any] | None = None,
+    record: str | None = None,
+    build_dim: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Call a student's function on decoded arguments and describe what happened.
+
+    Args:
+        function: the student's callable.
+        args: decoded positional arguments.
+        kwargs: decoded keyword arguments.
+        kinds: per positional argument, the form to convert it to (see
+            :func:`convert_argument`).
+        state_of: indices of model arguments whose weights to return after the call.
+        namespace: the student's module namespace (needed with ``record``).
+        record: name of a function in ``namespace`` whose calls and results to record
+            while ``function`` runs (e.g. the train step a training loop should use).
+        build_dim: input width for a returned model that is not built yet.
+        seed: seed for NumPy, Python and Keras before the call.
+
+    Returns:
+        an answer message: ``ok``, the encoded ``result`` or ``error``, the
+        ``warnings`` raised, the indices of ``mutated`` arguments, ``state`` and
+        ``recorded``.
+    """
+    kinds = list(kinds or []) + [None] * (len(args) - len(kinds or []))
+    converted = [convert_argument(a, k) for a, k in zip(args, kinds)]
+    converted_kwargs = {k: convert_argument(v, None) for k, v in kwargs.items()}
+    before = [_fingerprint(a) for a in converted]
+    np.random.seed(seed)
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(seed)
+    recorded: list[Any] = []
+    original = None
+    # The function finds its helpers in its own globals: record there.
+    namespace = getattr(function, "__globals__", namespace)
+    if record and namespace is not None and callable(namespace.get(record)):
+        original = namespace[record]
+
+        def recorder(*a: Any, **k: Any) -> Any:
+            out = original(*a, **k)
+            recorded.append(_plain_result(out))
+            return out
+
+        namespace[record] = recorder
+    answer: dict[str, Any] = {"ok": True}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
+                result = function(*converted, **converted_kwargs)
+            answer["result"] = encode(_plain_result(result, build_dim))
+        except BaseException as error:  # noqa: BLE001 - student code may raise anything
+            answer = {"ok": False, "error": describe_error(error)}
+        finally:
+            if original is not None:
+                namespace[record] = original
+    answer["warnings"] = [
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if issubclass(w.category, RuntimeWarning) or str(w.filename).startswith("<submission")
+    ][:20]
+    answer["mutated"] = [
+        i for i, (a, b) in enumerate(zip(before, map(_fingerprint, converted))) if a != b
+    ]
+    if state_of:
+        answer["state"] = [
+            encode([np.asarray(w) for w in converted[i].get_weights()]) for i in state_of
+        ]
+    if record:
+        answer["recorded"] = encode(recorded) if original is not None else None
+    return answer
+
+
+class _BlockSolutions:
+    """An import hook that keeps the reference solutions out of the student's reach."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".")[0] in _BLOCKED_MODULES:
+            raise ImportError(f"No module named {name!r}")
+        return None
+
+
+def _strip_notebook_only(source: str) -> str:
+    """Comment out IPython magics and shell escapes, which plain Python cannot run."""
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass  # " + stripped
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+class Worker:
+    """The worker's state: one module namespace per loaded part."""
+
+    def __init__(self) -> None:
+        self.namespaces: dict[str, dict[str, Any]] = {}
+
+    def load(self, part: str, cells: list[dict[str, str]]) -> dict[str, Any]:
+        """Run a part's code cells, each on its own, into a fresh module namespace."""
+        module = types.ModuleType(part)
+        module.__file__ = f"<submission {part}>"
+        namespace = module.__dict__
+        for name in NOTEBOOK_HELPERS:
+            namespace[name] = lambda *args, **kwargs: None
+        sys.modules[f"submission_{part}"] = module
+        errors = []
+        for cell in cells:
+            label = cell["label"]
+            try:
+                code = compile(_strip_notebook_only(cell["source"]), f"<submission {label}>", "exec")
+                exec(code, namespace)  # noqa: S102 - running student code is this module's job
+            except SystemExit as error:
+                errors.append({"label": label, "type": "SystemExit", "message": f"exit({error.code})", "where": ""})
+            except BaseException as error:  # noqa: BLE001
+                if isinstance(error, KeyboardInterrupt):
+                    errors.append({"label": label, "type": "KeyboardInterrupt", "message": "", "where": ""})
+                    continue
+                errors.append({"label": label, **describe_error(error)})
+        self.namespaces[part] = namespace
+        functions = {}
+        for name, value in namespace.items():
+            if callable(value) and not name.startswith("_") and name not in NOTEBOOK_HELPERS:
+                functions[name] = _signature(value)
+        return {"ok": True, "errors": errors, "functions": functions}
+
+    def call(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Call one function of a loaded part."""
+        namespace = self.namespaces.get(message["part"])
+        if namespace is None:
+            return {"ok": False, "error": {"type": "NotLoaded", "message": message["part"], "where": ""}}
+        function = namespace.get(message["function"])
+        if not callable(function):
+            return {"ok": False, "error": {"type": "MissingFunction", "message": message["function"], "where": ""}}
+        try:
+            args = decode(message.get("args", {"__list__": []}))
+            kwargs = decode(message.get("kwargs", {"__dict__": {}}))
+        except Exception as error:  # noqa: BLE001
+            return {"ok": False, "error": {"type": "ProtocolError", "message": str(error), "where": ""}}
+        try:
+            return execute_call(
+                function,
+                args,
+                kwargs,
+                kinds=message.get("kinds"),
+                state_of=message.get("state_of"),
+                namespace=namespace,
+                record=message.get("record"),
+                build_dim=message.get("build_dim"),
+                seed=int(message.get("seed", 0)),
+            )
+        except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be encoded
+            return {"ok": False, "error": describe_error(error)}
+
+
+def _signature(value: Any) -> str:
+    import inspect
+
+    try:
+        return str(inspect.signature(value))
+    except (TypeError, ValueError):
+        return "(...)"
+
+
+def main() -> None:
+    """Serve requests on the inherited stdin/stdout until the stream ends."""
+    from grader.quiet import silence_tensorflow
+
+    silence_tensorflow()
+    channel_in = os.fdopen(os.dup(0), "rb")
+    channel_out = os.fdopen(os.dup(1), "wb")
+    with open(os.devnull, "rb") as devnull:
+        os.dup2(devnull.fileno(), 0)
+    capture = open("captured-output.txt", "ab")  # noqa: SIM115 - lives as long as the worker
+    os.dup2(capture.fileno(), 1)
+    os.dup2(capture.fileno(), 2)
+    sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), line_buffering=True)
+    sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), line_buffering=True)
+    sys.stdin = io.StringIO("")
+    sys.meta_path.insert(0, _BlockSolutions())
+    for name in list(sys.modules):
+        if name.split(".")[0] in _BLOCKED_MODULES:
+            del sys.modules[name]
+    worker = Worker()
+    while True:
+        message = read_message(channel_in)
+        if message is None:
+            return
+        op = message.get("op")
+        if op == "load":
+            answer = worker.load(message["part"], message["cells"])
+        elif op == "call":
+            answer = worker.call(message)
+        elif op == "warm":
+            if message.get("tensorflow"):
+                _tensorflow()
+            answer = {"ok": True, "pid": os.getpid()}
+        else:
+            answer = {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown op {op!r}", "where": ""}}
+        write_message(channel_out, answer)
+
+
+if __name__ == "__main__":
+    main()
