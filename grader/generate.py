@@ -45,7 +45,7 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from grader.assignment import ASSIGNMENT, PARTS, function, functions_of
-from grader.sources import split_module, stub_out
+from grader.sources import BEGIN, END, split_module, stub_out
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRECTORY = "solutions"
@@ -60,6 +60,10 @@ KINDS = {"setup": False, "solution": True, "check": True, "tests": True, "demo":
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
+
+#: nbgrader's region delimiters: outside solution cells they make generate_assignment fail.
+NBGRADER_DELIMITERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
+                       "BEGIN MARK SCHEME", "END MARK SCHEME")
 
 _FENCE = re.compile(r"^(?P<fence>`{3,})(?P<info>[^`]*)$")
 _IGNORED_IN_CHECK = {"__pycache__", ".ipynb_checkpoints"}
@@ -190,6 +194,38 @@ def _code_block(words: list[str], body: list[str], lesson: str, number: int) -> 
     return Block(kind, source, arguments[0] if arguments else None, number)
 
 
+def function_sources(source: str) -> dict[str, str]:
+    """Return each top-level function's full text, trailing comment lines included.
+
+    :func:`grader.sources.split_module` ends a function at its last statement, which
+    leaves out a closing ``### END SOLUTION`` comment; this extends every function over
+    the indented or blank lines that follow it, up to the next top-level line.
+
+    Args:
+        source: a module's text.
+
+    Returns:
+        each function's text by name, in order, without trailing blank lines.
+    """
+    _, functions = split_module(source)
+    lines = source.splitlines()
+    texts = {}
+    position = 0
+    for name, text in functions.items():
+        first = text.splitlines()
+        start = next(
+            i
+            for i in range(position, len(lines))
+            if lines[i : i + len(first)] == first
+        )
+        end = start + len(first)
+        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
+            end += 1
+        texts[name] = "\n".join(lines[start:end]).rstrip() + "\n"
+        position = end
+    return texts
+
+
 def validate_lesson(blocks: Sequence[Block], part: str, lesson: str = "<lesson>") -> None:
     """Check that a lesson's blocks make a valid notebook of ``part``.
 
@@ -199,10 +235,11 @@ def validate_lesson(blocks: Sequence[Block], part: str, lesson: str = "<lesson>"
         lesson: the lesson's name or path, for error messages.
 
     Raises:
-        ValueError: if the first code block is not the only ``setup`` block, if a block
-            names a function outside the part's contract, if a contract function is not
-            exactly once a ``solution`` and once a ``tests`` block, or if its ``check``
-            or ``tests`` block comes before its ``solution`` block.
+        ValueError: if the first code block is not the only ``setup`` block, if
+            nbgrader's delimiters appear in the text, if a block names a function
+            outside the part's contract, if a contract function is not exactly once a
+            ``solution`` and once a ``tests`` block, or if its ``check`` or ``tests``
+            block comes before its ``solution`` block.
     """
     names = [f.name for f in functions_of(part)]
     code = [block for block in blocks if block.kind != "markdown"]
@@ -213,7 +250,14 @@ def validate_lesson(blocks: Sequence[Block], part: str, lesson: str = "<lesson>"
             f"Received: {len(setups)} setup blocks"
             + (f", first code block of kind {code[0].kind!r}" if code else ", no code blocks")
         )
-    seen: dict[str, list[int]] = {"solution": [], "tests": []}
+    for block in blocks:
+        found = [d for d in NBGRADER_DELIMITERS if d in block.text]
+        if found:
+            raise ValueError(
+                f"{lesson}:{block.line}: nbgrader's delimiter {found[0]!r} appears in a "
+                f"{block.kind} block; nbgrader only accepts it inside solution cells. "
+                "Reword the text."
+            )
     solved: set[str] = set()
     for block in code:
         if block.function is None:
@@ -232,7 +276,7 @@ def validate_lesson(blocks: Sequence[Block], part: str, lesson: str = "<lesson>"
                 f"comes before ```python solution {block.function}. Move it after the "
                 "solution, where the function is defined."
             )
-    for kind in seen:
+    for kind in ("solution", "tests"):
         for name in names:
             lines = [b.line for b in code if b.kind == kind and b.function == name]
             if len(lines) != 1:
@@ -302,7 +346,7 @@ def build_notebook(part: str, root: Path = ROOT) -> NotebookNode:
     Raises:
         ValueError: if the part is unknown, or its lesson is invalid (see
             :func:`parse_lesson` and :func:`validate_lesson`), or a function is missing
-            from ``solutions/<part>.py``.
+            from ``solutions/<part>.py`` or has no solution region.
     """
     contract = functions_of(part)
     lesson = lesson_path(part, root)
@@ -310,12 +354,23 @@ def build_notebook(part: str, root: Path = ROOT) -> NotebookNode:
     blocks = parse_lesson(lesson.read_text(encoding="utf-8"), lesson_name)
     validate_lesson(blocks, part, lesson_name)
     module = root / SOURCE_DIRECTORY / f"{part}.py"
-    _, functions = split_module(module.read_text(encoding="utf-8"))
+    functions = function_sources(module.read_text(encoding="utf-8"))
     missing = [f.name for f in contract if f.name not in functions]
     if missing:
         raise ValueError(
             f"{module.relative_to(root)} does not define {missing}, which the contract of "
             f"part {part!r} requires. Received: functions {list(functions)}"
+        )
+    unmarked = [
+        f.name
+        for f in contract
+        if functions[f.name].count(BEGIN) != 1 or functions[f.name].count(END) != 1
+    ]
+    if unmarked:
+        raise ValueError(
+            f"{module.relative_to(root)}: {unmarked} do not have exactly one solution "
+            f"region; without one their solution would be released to students. Mark "
+            f"the body with one {BEGIN!r} and one {END!r} line."
         )
 
     nb = nbformat.v4.new_notebook()
@@ -427,6 +482,8 @@ def release_assignment(root: Path = ROOT) -> list[Path]:
     config.merge(overrides)
 
     nbgrader_log = logging.getLogger(f"{__name__}.nbgrader")
+    if nbgrader_log.level == logging.NOTSET:
+        nbgrader_log.setLevel(logging.ERROR)  # its "Removing existing assignment" is routine
     coursedir = CourseDirectory(config=config, log=nbgrader_log)
     converter = GenerateAssignment(coursedir=coursedir, config=config, log=nbgrader_log)
     try:
@@ -557,9 +614,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--verbose", action="store_true", help="show nbgrader's log")
     arguments = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if arguments.verbose else logging.ERROR,
-        format="%(levelname)s %(name)s: %(message)s",
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger(f"{__name__}.nbgrader").setLevel(
+        logging.INFO if arguments.verbose else logging.ERROR
     )
     if arguments.check:
         report = check(ROOT)

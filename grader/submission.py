@@ -17,7 +17,6 @@ from grader.assignment import PARTS
 
 #: Cell tags of the course's own cells, which are not the student's code.
 COURSE_CELL_TAGS = {"demo", "self-check"}
-_GRADER_IMPORT = re.compile(r"^\s*from\s+grader(\.\w+)*\s+import\s+.*$|^\s*import\s+grader\b.*$", re.M)
 
 
 class SubmissionError(ValueError):
@@ -122,7 +121,7 @@ def read_notebook(path: Path, part: str) -> PartCode:
             continue
         if _is_course_cell(cell):
             continue
-        source = _GRADER_IMPORT.sub("", _cell_source(cell))
+        source = _cell_source(cell)
         if source.strip():
             code.cells.append((f"{part} cell {index}", source))
     return code

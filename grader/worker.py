@@ -315,6 +315,11 @@ def main() -> None:
     sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), line_buffering=True)
     sys.stdin = io.StringIO("")
     sys.meta_path.insert(0, _BlockSolutions())
+    # A notebook's setup cell imports the self-check helpers; here they do nothing.
+    helpers = types.ModuleType("grader.notebook")
+    for name in NOTEBOOK_HELPERS:
+        setattr(helpers, name, lambda *args, **kwargs: None)
+    sys.modules["grader.notebook"] = helpers
     for name in list(sys.modules):
         if name.split(".")[0] in _BLOCKED_MODULES:
             del sys.modules[name]
