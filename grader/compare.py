@@ -149,6 +149,7 @@ def _tidy_numpy_report(text: str) -> str:
             break
         if stripped.startswith("x and y nan location mismatch"):
             stripped = "NaN in different places."
+        stripped = stripped.replace("(ACTUAL)", "(received)").replace("(DESIRED)", "(expected)")
         out.append(stripped)
     return "\n".join(out)
 

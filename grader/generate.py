@@ -62,8 +62,14 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 LANGUAGE_INFO = {"name": "python"}
 
 #: nbgrader's region delimiters: outside solution cells they make generate_assignment fail.
-NBGRADER_DELIMITERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-                       "BEGIN MARK SCHEME", "END MARK SCHEME")
+NBGRADER_DELIMITERS = (
+    "BEGIN SOLUTION",
+    "END SOLUTION",
+    "BEGIN HIDDEN TESTS",
+    "END HIDDEN TESTS",
+    "BEGIN MARK SCHEME",
+    "END MARK SCHEME",
+)
 
 _FENCE = re.compile(r"^(?P<fence>`{3,})(?P<info>[^`]*)$")
 _IGNORED_IN_CHECK = {"__pycache__", ".ipynb_checkpoints"}
@@ -213,11 +219,7 @@ def function_sources(source: str) -> dict[str, str]:
     position = 0
     for name, text in functions.items():
         first = text.splitlines()
-        start = next(
-            i
-            for i in range(position, len(lines))
-            if lines[i : i + len(first)] == first
-        )
+        start = next(i for i in range(position, len(lines)) if lines[i : i + len(first)] == first)
         end = start + len(first)
         while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
             end += 1
@@ -258,23 +260,12 @@ def validate_lesson(blocks: Sequence[Block], part: str, lesson: str = "<lesson>"
                 f"{block.kind} block; nbgrader only accepts it inside solution cells. "
                 "Reword the text."
             )
-    solved: set[str] = set()
     for block in code:
-        if block.function is None:
-            continue
-        if block.function not in names:
+        if block.function is not None and block.function not in names:
             raise ValueError(
                 f"{lesson}:{block.line}: function {block.function!r} is not in the contract "
                 f"of part {part!r}. Expected one of {names}. Received: "
                 f"```python {block.kind} {block.function}"
-            )
-        if block.kind == "solution":
-            solved.add(block.function)
-        elif block.function not in solved:
-            raise ValueError(
-                f"{lesson}:{block.line}: the ```python {block.kind} {block.function} block "
-                f"comes before ```python solution {block.function}. Move it after the "
-                "solution, where the function is defined."
             )
     for kind in ("solution", "tests"):
         for name in names:
@@ -285,6 +276,16 @@ def validate_lesson(blocks: Sequence[Block], part: str, lesson: str = "<lesson>"
                     f"{lesson}: function {name!r} must appear exactly once as ```python "
                     f"{kind} {name}. Received: {len(lines)} such blocks{where}"
                 )
+    solved: set[str] = set()
+    for block in code:
+        if block.kind == "solution":
+            solved.add(block.function)
+        elif block.function is not None and block.function not in solved:
+            raise ValueError(
+                f"{lesson}:{block.line}: the ```python {block.kind} {block.function} block "
+                f"comes before ```python solution {block.function}. Move it after the "
+                "solution, where the function is defined."
+            )
 
 
 def _nbgrader(
@@ -556,7 +557,16 @@ def generated_files(root: Path) -> set[str]:
     return found
 
 
-def _copy_inputs(root: Path, target: Path) -> None:
+def copy_sources(root: Path, target: Path) -> None:
+    """Copy what the generator reads (modules, lessons, nbgrader config) to ``target``.
+
+    Args:
+        root: the course directory to copy from.
+        target: a new course directory; it may already exist but not its ``solutions``.
+
+    Raises:
+        FileExistsError: if ``target/solutions/lessons`` already exists.
+    """
     (target / LESSONS).mkdir(parents=True)
     shutil.copy2(root / NBGRADER_CONFIG, target / NBGRADER_CONFIG)
     for part in PARTS:
@@ -581,7 +591,7 @@ def check(root: Path = ROOT) -> list[str]:
     """
     with tempfile.TemporaryDirectory(prefix="generate-check-") as tmp:
         copy = Path(tmp) / "course"
-        _copy_inputs(root, copy)
+        copy_sources(root, copy)
         generate(copy)
         fresh, present = generated_files(copy), generated_files(root)
         report = [f"missing: {path}" for path in fresh - present]

@@ -86,7 +86,6 @@ def grade_part(
                 spec.points,
                 verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}",
             )
-            result.notes.append(f"[{mistake}]")
         else:
             result = run_check(spec.test_name, runner, seed, public=public)
         if result.verdict is not None and "not defined" in result.verdict and notes:

@@ -51,6 +51,13 @@ class OptimizerSpec:
 
 
 @dataclass
+class KerasObjectSpec:
+    """A built-in Keras object (an initializer, say) as its serialised config."""
+
+    config: dict[str, Any]
+
+
+@dataclass
 class Unsupported:
     """A returned value of a type that cannot cross the boundary."""
 
@@ -115,6 +122,8 @@ def encode(value: Any, depth: int = 0) -> Any:
         return {"__model__": {"config": value.config, "weights": [encode(w) for w in value.weights]}}
     if isinstance(value, OptimizerSpec):
         return {"__optimizer__": {"class_name": value.class_name, "config": encode(value.config)}}
+    if isinstance(value, KerasObjectSpec):
+        return {"__keras__": encode(value.config, depth + 1)}
     if isinstance(value, Unsupported):
         return {"__unsupported__": value.type_name}
     if isinstance(value, (np.ndarray, np.generic)):
@@ -175,6 +184,11 @@ def decode(data: Any, depth: int = 0) -> Any:
         if type(config) is not dict:
             raise ProtocolError("malformed optimizer config")
         return OptimizerSpec(str(inner["class_name"]), config)
+    if key == "__keras__":
+        config = decode(inner, depth + 1)
+        if type(config) is not dict:
+            raise ProtocolError("malformed Keras object config")
+        return KerasObjectSpec(config)
     if key == "__unsupported__":
         return Unsupported(str(inner))
     raise ProtocolError(f"unknown record {key!r}")

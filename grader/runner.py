@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from grader.oracle import TRUSTED, answer_callback, helpers_of
 from grader.protocol import ProtocolError, decode, encode
 from grader.sandbox import Sandbox, WorkerFailure
 from grader.submission import PartCode
@@ -165,9 +166,14 @@ class SubprocessRunner:
             "record": record,
             "build_dim": build_dim,
             "seed": seed,
+            "helpers": helpers_of(f"{part}.{function}"),
+            "trusted": TRUSTED.get(f"{part}.{function}", []),
         }
+        allowed = message["helpers"]
         try:
-            answer = self.sandbox.request(message, timeout)
+            answer = self.sandbox.request(
+                message, timeout, on_callback=lambda m: answer_callback(part, allowed, m)
+            )
         except WorkerFailure as failure:
             return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
         return outcome_from_answer(answer)
@@ -198,13 +204,25 @@ class InProcessRunner:
         seed: int = 0,
     ) -> CallOutcome:
         """Call the function here, through the same encoding as a worker's answer."""
-        from grader.worker import execute_call
+        from grader.worker import _plain_result, convert_argument, execute_call
 
         target = self.functions.get(function)
         if not callable(target):
             return CallOutcome(ok=False, error_type="MissingFunction", error_message=function)
         plain_args = decode(encode(list(args)))
         plain_kwargs = decode(encode(dict(kwargs or {})))
+        allowed = helpers_of(f"{part}.{function}")
+
+        def callback(name: str, helper_args: list[Any], helper_kwargs: dict[str, Any]) -> Any:
+            reply = answer_callback(part, allowed, {
+                "function": name,
+                "args": encode(_plain_result(helper_args)),
+                "kwargs": encode(_plain_result(helper_kwargs)),
+            })
+            if not reply.get("ok"):
+                raise RuntimeError(f"the reference {name} could not be computed: {reply.get('error')}")
+            return convert_argument(decode(reply["result"]), None)
+
         answer = execute_call(
             target,
             plain_args,
@@ -215,5 +233,8 @@ class InProcessRunner:
             record=record,
             build_dim=build_dim,
             seed=seed,
+            helpers=allowed,
+            callback=callback,
+            trusted=TRUSTED.get(f"{part}.{function}", []),
         )
         return outcome_from_answer(json.loads(json.dumps(answer)))

@@ -9,6 +9,7 @@ started again on the next request, and the failure is reported to the caller as
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import signal
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from grader.protocol import MAX_MESSAGE_BYTES, ProtocolError, read_message, write_message
@@ -85,12 +87,19 @@ class Sandbox:
         write_message(self.process.stdin, {"op": "warm", "tensorflow": self.tensorflow})
         self._warming = True
 
-    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def request(
+        self,
+        message: dict[str, Any],
+        timeout: float,
+        on_callback: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """Send one request and return the answer.
 
         Args:
             message: the request.
             timeout: seconds the answer may take (the worker's start-up is not counted).
+            on_callback: answers the worker's ``callback`` messages sent while it works
+                (the reference value of a helper function, see :mod:`grader.oracle`).
 
         Returns:
             the worker's answer.
@@ -102,24 +111,31 @@ class Sandbox:
         self.start()
         if self._warming:
             self._warming = False
-            self._receive(timeout=120.0, what="starting up")
+            self._receive(120.0, 120.0)
         try:
             write_message(self.process.stdin, message)
         except (BrokenPipeError, OSError):
             return self._fail("died", "the worker process ended before the request was sent")
-        return self._receive(timeout, what=message.get("op", "request"))
-
-    def _receive(self, timeout: float, what: str) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
+        while True:
+            answer = self._receive(max(deadline - time.monotonic(), 0.0), timeout)
+            if answer.get("op") != "callback":
+                return answer
+            reply = on_callback(answer) if on_callback else {"ok": False, "error": "no callbacks here"}
+            try:
+                write_message(self.process.stdin, reply)
+            except (BrokenPipeError, OSError):
+                return self._fail("died", "the worker process ended while waiting for a callback")
+
+    def _receive(self, remaining: float, limit: float) -> dict[str, Any]:
+        deadline = time.monotonic() + remaining
         stream = self.process.stdout
-        header = self._read_exactly(stream, _HEADER_BYTES, deadline, timeout)
+        header = self._read_exactly(stream, _HEADER_BYTES, deadline, limit)
         length = int.from_bytes(header, "big")
         if length > MAX_MESSAGE_BYTES:
             self._fail("protocol", f"the answer of {length} bytes is over the limit")
-        body = self._read_exactly(stream, length, deadline, timeout)
+        body = self._read_exactly(stream, length, deadline, limit)
         try:
-            import io
-
             answer = read_message(io.BytesIO(header + body))
         except ProtocolError as error:
             self._fail("protocol", f"the worker sent a malformed answer ({error})")

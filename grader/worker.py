@@ -17,11 +17,20 @@ import sys
 import traceback
 import types
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from grader.protocol import ModelSpec, OptimizerSpec, decode, encode, read_message, write_message
+from grader.protocol import (
+    KerasObjectSpec,
+    ModelSpec,
+    OptimizerSpec,
+    decode,
+    encode,
+    read_message,
+    write_message,
+)
 
 #: Names a notebook's setup cell imports from the grader; inside the worker they do nothing.
 NOTEBOOK_HELPERS = ("check", "grade")
@@ -55,6 +64,11 @@ def convert_argument(value: Any, kind: str | None) -> Any:
         from grader.models import rebuild_optimizer
 
         return rebuild_optimizer(value)
+    if isinstance(value, KerasObjectSpec):
+        _tensorflow()
+        import keras
+
+        return keras.saving.deserialize_keras_object(value.config, safe_mode=True)
     if kind == "list":
         return np.asarray(value).tolist()
     if kind == "tensor":
@@ -86,6 +100,10 @@ def _plain_result(value: Any, build_dim: int | None = None) -> Any:
             from grader.models import describe_optimizer
 
             return describe_optimizer(value)
+        if isinstance(value, keras.initializers.Initializer):
+            return KerasObjectSpec(keras.saving.serialize_keras_object(value))
+        if callable(value) and getattr(value, "__module__", "").startswith("keras"):
+            return getattr(value, "__name__", value)  # a built-in activation, by name
     if type(value) in (list, tuple):
         return type(value)(_plain_result(v) for v in value)
     if type(value) is dict:
@@ -137,6 +155,9 @@ def execute_call(
     record: str | None = None,
     build_dim: int | None = None,
     seed: int = 0,
+    helpers: list[str] | None = None,
+    callback: Callable[[str, list[Any], dict[str, Any]], Any] | None = None,
+    trusted: list[str] | None = None,
 ) -> dict[str, Any]:
     """Call a student's function on decoded arguments and describe what happened.
 
@@ -152,6 +173,11 @@ def execute_call(
             while ``function`` runs (e.g. the train step a training loop should use).
         build_dim: input width for a returned model that is not built yet.
         seed: seed for NumPy, Python and Keras before the call.
+        helpers: names of other contract functions that, while ``function`` runs,
+            answer with the reference's value through ``callback``.
+        callback: asks the grader for a helper's reference value.
+        trusted: names of helpers replaced by the worker's own trusted version
+            (:data:`TRUSTED_HELPERS`).
 
     Returns:
         an answer message: ``ok``, the encoded ``result`` or ``error``, the
@@ -167,8 +193,9 @@ def execute_call(
         sys.modules["keras"].utils.set_random_seed(seed)
     recorded: list[Any] = []
     original = None
-    # The function finds its helpers in its own globals: record there.
+    # The function finds its helpers in its own globals: substitute and record there.
     namespace = getattr(function, "__globals__", namespace)
+    saved = _substitute_helpers(namespace, helpers or [], callback, trusted or [])
     if record and namespace is not None and callable(namespace.get(record)):
         original = namespace[record]
 
@@ -190,6 +217,8 @@ def execute_call(
         finally:
             if original is not None:
                 namespace[record] = original
+            if namespace is not None:
+                namespace.update(saved)
     answer["warnings"] = [
         f"{w.category.__name__}: {w.message}"
         for w in caught
@@ -205,6 +234,54 @@ def execute_call(
     if record:
         answer["recorded"] = encode(recorded) if original is not None else None
     return answer
+
+
+def trusted_train_step(model: Any, optimizer: Any, x: Any, y: Any, clip_norm: float) -> dict[str, float]:
+    """A clipped training step written by the grader, used in place of the student's
+    ``clipped_train_step`` while ``train_with_clipping`` is checked, so that only the loop
+    is judged there."""
+    tf = _tensorflow()
+    x = tf.convert_to_tensor(x, dtype=tf.float32)
+    y = tf.convert_to_tensor(y, dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        prediction = model(x, training=True)
+        loss = tf.reduce_mean(tf.square(prediction - tf.reshape(y, tf.shape(prediction))))
+    grads = tape.gradient(loss, model.trainable_variables)
+    clipped, norm = tf.clip_by_global_norm(grads, clip_norm)
+    optimizer.apply_gradients(zip(clipped, model.trainable_variables))
+    return {"loss": float(loss), "grad_norm": float(norm), "clipped_norm": float(tf.linalg.global_norm(clipped))}
+
+
+TRUSTED_HELPERS: dict[str, Callable[..., Any]] = {"clipped_train_step": trusted_train_step}
+
+
+def _substitute_helpers(
+    namespace: dict[str, Any] | None,
+    helpers: list[str],
+    callback: Callable[[str, list[Any], dict[str, Any]], Any] | None,
+    trusted: list[str],
+) -> dict[str, Any]:
+    """Replace the student's helpers in ``namespace``; return the originals to restore."""
+    if namespace is None:
+        return {}
+    saved = {}
+    for name in helpers:
+        if callable(namespace.get(name)) and callback is not None:
+            saved[name] = namespace[name]
+            namespace[name] = _proxy(name, callback)
+    for name in trusted:
+        if callable(namespace.get(name)) and name in TRUSTED_HELPERS:
+            saved[name] = namespace[name]
+            namespace[name] = TRUSTED_HELPERS[name]
+    return saved
+
+
+def _proxy(name: str, callback: Callable[[str, list[Any], dict[str, Any]], Any]) -> Callable[..., Any]:
+    def helper(*args: Any, **kwargs: Any) -> Any:
+        return callback(name, list(args), kwargs)
+
+    helper.__name__ = name
+    return helper
 
 
 class _BlockSolutions:
@@ -230,8 +307,21 @@ def _strip_notebook_only(source: str) -> str:
 class Worker:
     """The worker's state: one module namespace per loaded part."""
 
-    def __init__(self) -> None:
+    def __init__(self, channel_in: Any = None, channel_out: Any = None) -> None:
         self.namespaces: dict[str, dict[str, Any]] = {}
+        self.channel_in = channel_in
+        self.channel_out = channel_out
+
+    def callback(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Ask the grader for the reference value of helper ``name``."""
+        write_message(self.channel_out, {"op": "callback", "function": name,
+                                         "args": encode(_plain_result(args)),
+                                         "kwargs": encode(_plain_result(kwargs))})
+        reply = read_message(self.channel_in)
+        if not reply or not reply.get("ok"):
+            raise RuntimeError(f"the reference {name} could not be computed: "
+                               f"{(reply or {}).get('error', 'no answer')}")
+        return convert_argument(decode(reply["result"]), None)
 
     def load(self, part: str, cells: list[dict[str, str]]) -> dict[str, Any]:
         """Run a part's code cells, each on its own, into a fresh module namespace."""
@@ -285,6 +375,9 @@ class Worker:
                 record=message.get("record"),
                 build_dim=message.get("build_dim"),
                 seed=int(message.get("seed", 0)),
+                helpers=message.get("helpers"),
+                callback=self.callback,
+                trusted=message.get("trusted"),
             )
         except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be encoded
             return {"ok": False, "error": describe_error(error)}
@@ -323,7 +416,7 @@ def main() -> None:
     for name in list(sys.modules):
         if name.split(".")[0] in _BLOCKED_MODULES:
             del sys.modules[name]
-    worker = Worker()
+    worker = Worker(channel_in, channel_out)
     while True:
         message = read_message(channel_in)
         if message is None:

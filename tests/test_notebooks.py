@@ -79,9 +79,7 @@ def _stdout(cell: nbformat.NotebookNode) -> str:
 
 
 def _errors(cell: nbformat.NotebookNode) -> list[str]:
-    return [
-        f"{out.ename}: {out.evalue}" for out in cell.outputs if out.output_type == "error"
-    ]
+    return [f"{out.ename}: {out.evalue}" for out in cell.outputs if out.output_type == "error"]
 
 
 def _with_probes(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -147,5 +145,7 @@ def test_chain_rule_notebook_never_imports_tensorflow(tmp_path: Path) -> None:
     """Does Part 1 run (setup, demos, checks and grading) without loading TensorFlow?"""
     nb = _with_probes(nbformat.read(source_notebook_path("chain_rule"), as_version=4))
     nb, _ = _execute(nb, tmp_path, allow_errors=False)
-    probes = {cell.get("id"): _stdout(cell).strip() for cell in nb.cells if "probe" in cell.get("id")}
+    probes = {
+        cell.get("id"): _stdout(cell).strip() for cell in nb.cells if "probe" in cell.get("id")
+    }
     assert probes == {"probe-after-setup": "False", "probe-at-end": "False"}, probes

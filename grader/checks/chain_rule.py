@@ -80,7 +80,7 @@ def _chain_shapes(ctx: Context) -> list[tuple[str, int, int, float]]:
         ("a 3-neuron chain, batch of 5", 3, 5, 1.5),
         ("a 1-neuron chain, batch of 1", 1, 1, 1.5),
         ("a 12-neuron chain, batch of 1", 12, 1, 2.0),
-        ("a 30-neuron chain, batch of 64 (gradients down to ~1e-13)", 30, 64, 1.0),
+        ("a 30-neuron chain, batch of 64 (gradients spanning many orders of magnitude)", 30, 64, 1.0),
         ("a 6-neuron chain with weights of +-6 (saturating), batch of 17", 6, 17, 6.0),
     ]
 
@@ -120,7 +120,7 @@ def check_sigmoid_derivative(ctx: Context) -> Iterator[CaseResult]:
             "derivative_is_sigmoid": partial(_sigmoid, z),
             "derivative_formula_on_z": lambda z=z: z * (1 - z),
         }
-        yield warning_case(description, outcome, hint, "naive_sigmoid_overflow") or compare_case(
+        yield compare_case(
             description, outcome, reference.sigmoid_derivative(z), TOL,
             function="sigmoid_derivative", hint=hint, variants=variants,
         )
