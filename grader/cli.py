@@ -33,11 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
     grade = verbs.add_parser("grade", help="grade a submission on the hidden cases")
     grade.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
-    grade.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
-    grade.add_argument("--output", type=Path, help="write the report to this file instead of stdout")
+    grade.add_argument(
+        "--format", choices=FORMATS, default="text", help="report format (default: text)"
+    )
+    grade.add_argument(
+        "--output", type=Path, help="write the report to this file instead of stdout"
+    )
     check = verbs.add_parser("check", help="check a submission on the public cases")
     check.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
-    check.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    check.add_argument(
+        "--format", choices=FORMATS, default="text", help="report format (default: text)"
+    )
     return parser
 
 
@@ -78,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(text, encoding="utf-8")
         except OSError as error:
-            print(f"python -m grader: error: cannot write {output}: {error.strerror}", file=sys.stderr)
+            print(
+                f"python -m grader: error: cannot write {output}: {error.strerror}", file=sys.stderr
+            )
             return 2
     else:
         sys.stdout.write(text)

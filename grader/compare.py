@@ -112,9 +112,14 @@ def compare_arrays(
     got = as_float_array(received)
     name = f"{label}: " if label else ""
     if got is None:
-        return Comparison(False, f"{name}expected numbers of shape {wanted.shape}, received {describe_type(received)}.")
+        return Comparison(
+            False,
+            f"{name}expected numbers of shape {wanted.shape}, received {describe_type(received)}.",
+        )
     if got.shape != wanted.shape:
-        return Comparison(False, f"{name}expected shape {wanted.shape}, received shape {got.shape}.")
+        return Comparison(
+            False, f"{name}expected shape {wanted.shape}, received shape {got.shape}."
+        )
     bad_nonfinite = ~np.isfinite(got) & np.isfinite(wanted)
     if bad_nonfinite.any():
         return Comparison(
@@ -127,12 +132,14 @@ def compare_arrays(
         magnitude = np.maximum(magnitude, np.abs(np.asarray(scale, dtype=np.float64)))
     with np.errstate(invalid="ignore", over="ignore"):
         close = np.abs(got - wanted) <= tolerance.atol + tolerance.rtol * magnitude
-        close |= (got == wanted)  # equal infinities and exact matches
+        close |= got == wanted  # equal infinities and exact matches
         close |= np.isnan(got) & np.isnan(wanted)
     if close.all():
         return Comparison(True)
     try:
-        np.testing.assert_allclose(got, wanted, rtol=tolerance.rtol, atol=tolerance.atol, err_msg=label)
+        np.testing.assert_allclose(
+            got, wanted, rtol=tolerance.rtol, atol=tolerance.atol, err_msg=label
+        )
         report = f"{name}values differ where the terms summed are large but cancel."
     except AssertionError as error:
         report = _tidy_numpy_report(str(error))

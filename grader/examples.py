@@ -83,7 +83,9 @@ MISTAKES: dict[str, str] = {
 UNFINISHED = {"remedies.max_stable_spectral_norm"}
 
 
-def filled_notebook(part: str, overrides: dict[str, str], unfinished: set[str]) -> nbformat.NotebookNode:
+def filled_notebook(
+    part: str, overrides: dict[str, str], unfinished: set[str]
+) -> nbformat.NotebookNode:
     """The released notebook of a part with its solution cells filled in."""
     notebook = nbformat.read(RELEASE / f"{part}.ipynb", as_version=4)
     _, functions = split_module(reference_source(part))

@@ -74,8 +74,6 @@ NBGRADER_DELIMITERS = (
 _FENCE = re.compile(r"^(?P<fence>`{3,})(?P<info>[^`]*)$")
 _IGNORED_IN_CHECK = {"__pycache__", ".ipynb_checkpoints"}
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class Block:
@@ -88,17 +86,42 @@ class Block:
 
 
 def source_notebook_path(part: str, root: Path = ROOT) -> Path:
-    """Return the path of a part's nbgrader source notebook."""
+    """Return the path of a part's nbgrader source notebook.
+
+    Args:
+        part: the part's name.
+        root: the course directory.
+
+    Returns:
+        ``<root>/solutions/exploding_gradients/<part>.ipynb``.
+    """
     return root / SOURCE_DIRECTORY / ASSIGNMENT / f"{part}.ipynb"
 
 
 def release_path(part: str, suffix: str, root: Path = ROOT) -> Path:
-    """Return the path of a part's released file, ``.ipynb`` or ``.py``."""
+    """Return the path of a part's released file.
+
+    Args:
+        part: the part's name.
+        suffix: ``".ipynb"`` (the student notebook) or ``".py"`` (the stub module).
+        root: the course directory.
+
+    Returns:
+        ``<root>/exercises/exploding_gradients/<part><suffix>``.
+    """
     return root / RELEASE_DIRECTORY / ASSIGNMENT / f"{part}{suffix}"
 
 
 def lesson_path(part: str, root: Path = ROOT) -> Path:
-    """Return the path of a part's lesson text."""
+    """Return the path of a part's lesson text.
+
+    Args:
+        part: the part's name.
+        root: the course directory.
+
+    Returns:
+        ``<root>/solutions/lessons/<part>.md``.
+    """
     return root / LESSONS / f"{part}.md"
 
 
@@ -173,7 +196,7 @@ def parse_lesson(text: str, lesson: str = "<lesson>") -> list[Block]:
 
 def _code_block(words: list[str], body: list[str], lesson: str, number: int) -> Block:
     kind = words[0] if words else "demo"
-    if kind not in KINDS or kind == "demo" and words:
+    if kind not in KINDS or (kind == "demo" and words):
         raise ValueError(
             f"{lesson}:{number}: unknown code block kind {kind!r}. Expected ```python "
             f"followed by nothing or by one of {sorted(set(KINDS) - {'demo'})}. "
@@ -313,7 +336,7 @@ def _points_text(points: float) -> str:
     return f"{points:g}"
 
 
-def test_cell_source(part: str, name: str) -> str:
+def grading_cell_source(part: str, name: str) -> str:
     """Return the source of the autograded test cell of ``<part>.<name>``.
 
     Args:
@@ -351,7 +374,7 @@ def build_notebook(part: str, root: Path = ROOT) -> NotebookNode:
     """
     contract = functions_of(part)
     lesson = lesson_path(part, root)
-    lesson_name = str(lesson.relative_to(root))
+    lesson_name = lesson.relative_to(root).as_posix()
     blocks = parse_lesson(lesson.read_text(encoding="utf-8"), lesson_name)
     validate_lesson(blocks, part, lesson_name)
     module = root / SOURCE_DIRECTORY / f"{part}.py"
@@ -399,7 +422,7 @@ def build_notebook(part: str, root: Path = ROOT) -> NotebookNode:
             metadata["tags"] = ["self-check"]
         elif block.kind == "tests":
             points = function(f"{part}.{block.function}").points
-            source = test_cell_source(part, block.function)
+            source = grading_cell_source(part, block.function)
             metadata["nbgrader"] = _nbgrader(
                 f"{part}-{block.function}-tests", grade=True, locked=True, points=points
             )

@@ -46,7 +46,9 @@ def _missing_part(part: str) -> str:
 def _load_notes(part: str, loaded: dict) -> list[str]:
     notes = []
     if not loaded.get("ok"):
-        notes.append(f"Loading {part} failed: {loaded.get('message', 'the worker did not answer')}.")
+        notes.append(
+            f"Loading {part} failed: {loaded.get('message', 'the worker did not answer')}."
+        )
     for error in loaded.get("errors", []):
         text = f"{error['label']} raised {error['type']}"
         if error.get("message"):
@@ -80,7 +82,9 @@ def grade_part(
     results = []
     for spec in functions:
         if spec.name in violations:
-            mistake = "policy_forbidden_import" if part in NUMPY_ONLY_PARTS else "policy_forbidden_call"
+            mistake = (
+                "policy_forbidden_import" if part in NUMPY_ONLY_PARTS else "policy_forbidden_call"
+            )
             result = TestResult(
                 spec.test_name,
                 spec.points,

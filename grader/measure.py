@@ -71,7 +71,9 @@ def layout_problems(
     if output.units != 1:
         problems.append(f"the output layer has {output.units} units; expected 1")
     if activation_name(output) != "linear":
-        problems.append(f"the output layer's activation is {activation_name(output)!r}; expected linear")
+        problems.append(
+            f"the output layer's activation is {activation_name(output)!r}; expected linear"
+        )
     first = getattr(dense[0], "kernel", None)
     if first is not None and first.shape[0] != input_dim:
         problems.append(f"the first layer takes {first.shape[0]} inputs; expected {input_dim}")
@@ -85,7 +87,9 @@ def gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return dense_grad_norms(model, x, y)
 
 
-def train_full_batch(model: Any, x: np.ndarray, y: np.ndarray, steps: int, learning_rate: float) -> np.ndarray:
+def train_full_batch(
+    model: Any, x: np.ndarray, y: np.ndarray, steps: int, learning_rate: float
+) -> np.ndarray:
     """Losses of ``steps`` full-batch SGD steps on the mean squared error.
 
     Returns:

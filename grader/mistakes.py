@@ -28,121 +28,277 @@ def _catalogue(*entries: tuple[str, str, str]) -> dict[str, Mistake]:
 
 MISTAKES: dict[str, Mistake] = _catalogue(
     # Part 1
-    ("naive_sigmoid_overflow", "the sigmoid overflows for large negative z",
-     "1/(1+np.exp(-z)) computes e^10000 for z = -1e4. Use e^-|z|, which never overflows: "
-     "1/(1+e^-|z|) for z >= 0 and e^-|z|/(1+e^-|z|) for z < 0."),
-    ("derivative_is_sigmoid", "sigmoid'(z) computed as sigmoid(z)",
-     "The derivative is sigmoid(z) * (1 - sigmoid(z)); it peaks at 0.25 at z = 0."),
-    ("derivative_formula_on_z", "the formula s(1-s) applied to z instead of sigmoid(z)",
-     "Compute s = sigmoid(z) first, then s * (1 - s)."),
-    ("forward_returns_preactivations", "the pre-activations z_k returned instead of O_k",
-     "Each output is O_k = sigmoid(z_k); the next neuron's input is O_k, not z_k."),
-    ("forward_includes_input", "the list starts with the input x (off by one)",
-     "Return [O_1, ..., O_n]: n arrays, the first being sigmoid(w_1*x + b_1), without x."),
-    ("sum_instead_of_mean", "the loss summed over the batch instead of averaged",
-     "L is the mean over the m samples, so dL/dO_n = 2(O_n - y)/m: divide by the batch size."),
-    ("derivative_on_activation", "sigmoid' applied to the activation O_k instead of z_k",
-     "sigmoid'(z_k) = O_k(1 - O_k). Applying sigmoid' to O_k computes sigmoid'(sigmoid(z_k))."),
-    ("missing_sigmoid_factor", "the sigmoid' factor is missing from the chain",
-     "Every link contributes dO_k/dz_k = sigmoid'(z_k) = O_k(1 - O_k); multiply by it."),
-    ("missing_weight_factor", "the weight factor is missing when going back a layer",
-     "dz_k/dO_{k-1} = w_k: multiply the upstream gradient by w_k before the next layer."),
-    ("input_off_by_one", "dL/dw_k multiplied by O_k instead of the layer's input O_{k-1}",
-     "z_k = w_k * O_{k-1} + b_k, so dz_k/dw_k = O_{k-1} (and O_0 = x)."),
-    ("gradients_reversed", "the gradients are in reverse order (output side first)",
-     "Index k-1 of dL_dw belongs to w_k: store layer k's gradient at position k-1."),
-    ("missing_factor_two", "the factor 2 of the squared error is missing",
-     "d/dO (O - y)^2 = 2(O - y)."),
-    ("local_gains_missing_sigmoid_factor", "the local gain is w_k alone",
-     "dO_k/dO_{k-1} = sigmoid'(z_k) * w_k: include sigmoid'(z_k), which is at most 0.25."),
-    ("local_gains_missing_weight_factor", "the local gain is sigmoid'(z_k) alone",
-     "dO_k/dO_{k-1} = sigmoid'(z_k) * w_k: multiply by the weight."),
-    ("update_sign", "the update moves up the gradient",
-     "Gradient descent subtracts: w_new = w_old - learning_rate * dL/dw."),
-    ("update_in_place", "the update changes the caller's array in place",
-     "`param -= ...` writes into the caller's array. Return a new array: "
-     "`param - learning_rate * grad`."),
-    ("input_mutated", "the function changes its input",
-     "Functions in this assignment are pure: work on copies, never assign into an argument."),
-    ("policy_forbidden_import", "an autodiff library used in part 1",
-     "Derive the gradient by hand with NumPy; the point of the exercise is the chain rule."),
+    (
+        "naive_sigmoid_overflow",
+        "the sigmoid overflows for large negative z",
+        "1/(1+np.exp(-z)) computes e^10000 for z = -1e4. Use e^-|z|, which never overflows: "
+        "1/(1+e^-|z|) for z >= 0 and e^-|z|/(1+e^-|z|) for z < 0.",
+    ),
+    (
+        "derivative_is_sigmoid",
+        "sigmoid'(z) computed as sigmoid(z)",
+        "The derivative is sigmoid(z) * (1 - sigmoid(z)); it peaks at 0.25 at z = 0.",
+    ),
+    (
+        "derivative_formula_on_z",
+        "the formula s(1-s) applied to z instead of sigmoid(z)",
+        "Compute s = sigmoid(z) first, then s * (1 - s).",
+    ),
+    (
+        "forward_returns_preactivations",
+        "the pre-activations z_k returned instead of O_k",
+        "Each output is O_k = sigmoid(z_k); the next neuron's input is O_k, not z_k.",
+    ),
+    (
+        "forward_includes_input",
+        "the list starts with the input x (off by one)",
+        "Return [O_1, ..., O_n]: n arrays, the first being sigmoid(w_1*x + b_1), without x.",
+    ),
+    (
+        "sum_instead_of_mean",
+        "the loss summed over the batch instead of averaged",
+        "L is the mean over the m samples, so dL/dO_n = 2(O_n - y)/m: divide by the batch size.",
+    ),
+    (
+        "derivative_on_activation",
+        "sigmoid' applied to the activation O_k instead of z_k",
+        "sigmoid'(z_k) = O_k(1 - O_k). Applying sigmoid' to O_k computes sigmoid'(sigmoid(z_k)).",
+    ),
+    (
+        "missing_sigmoid_factor",
+        "the sigmoid' factor is missing from the chain",
+        "Every link contributes dO_k/dz_k = sigmoid'(z_k) = O_k(1 - O_k); multiply by it.",
+    ),
+    (
+        "missing_weight_factor",
+        "the weight factor is missing when going back a layer",
+        "dz_k/dO_{k-1} = w_k: multiply the upstream gradient by w_k before the next layer.",
+    ),
+    (
+        "input_off_by_one",
+        "dL/dw_k multiplied by O_k instead of the layer's input O_{k-1}",
+        "z_k = w_k * O_{k-1} + b_k, so dz_k/dw_k = O_{k-1} (and O_0 = x).",
+    ),
+    (
+        "gradients_reversed",
+        "the gradients are in reverse order (output side first)",
+        "Index k-1 of dL_dw belongs to w_k: store layer k's gradient at position k-1.",
+    ),
+    (
+        "missing_factor_two",
+        "the factor 2 of the squared error is missing",
+        "d/dO (O - y)^2 = 2(O - y).",
+    ),
+    (
+        "local_gains_missing_sigmoid_factor",
+        "the local gain is w_k alone",
+        "dO_k/dO_{k-1} = sigmoid'(z_k) * w_k: include sigmoid'(z_k), which is at most 0.25.",
+    ),
+    (
+        "local_gains_missing_weight_factor",
+        "the local gain is sigmoid'(z_k) alone",
+        "dO_k/dO_{k-1} = sigmoid'(z_k) * w_k: multiply by the weight.",
+    ),
+    (
+        "update_sign",
+        "the update moves up the gradient",
+        "Gradient descent subtracts: w_new = w_old - learning_rate * dL/dw.",
+    ),
+    (
+        "update_in_place",
+        "the update changes the caller's array in place",
+        "`param -= ...` writes into the caller's array. Return a new array: "
+        "`param - learning_rate * grad`.",
+    ),
+    (
+        "input_mutated",
+        "the function changes its input",
+        "Functions in this assignment are pure: work on copies, never assign into an argument.",
+    ),
+    (
+        "policy_forbidden_import",
+        "an autodiff library used in part 1",
+        "Derive the gradient by hand with NumPy; the point of the exercise is the chain rule.",
+    ),
     # Part 2
-    ("hidden_layers_off_by_one", "the wrong number of hidden layers",
-     "Build exactly `depth` hidden Dense(width) layers, then one Dense(1)."),
-    ("output_activation", "the output layer has the hidden activation",
-     "The last layer is Dense(1) with a linear output (no activation)."),
-    ("seed_ignored", "the seed does not fix the weights",
-     "Pass the seed to every initializer (a different one per layer, e.g. seed + i)."),
-    ("initializer_ignored", "kernel_initializer is not used",
-     "Pass kernel_initializer to every Dense layer."),
-    ("norms_reversed", "the norms are in reverse order (output side first)",
-     "Return the input-side layer first, as model.layers lists them."),
-    ("bias_included", "bias gradients are included in the norms",
-     "Take the gradient with respect to each Dense layer's kernel only (layer.kernel)."),
-    ("output_layer_missing", "the output Dense layer's norm is missing",
-     "Every Dense layer counts, the final Dense(1) included."),
-    ("regime_swapped", "vanishing and exploding are swapped",
-     "Vanishing: the input-side norm is tiny, so norms[-1]/norms[0] is large."),
-    ("regime_ignores_threshold", "the threshold argument is ignored",
-     "Compare the ratios with the `threshold` argument, not a fixed number."),
-    ("sigmoid_cannot_explode", "a sigmoid network with large weights vanishes instead",
-     "sigmoid' <= 1/4 and large weights saturate it. Use tanh (slope 1 at 0) with weights of "
-     "standard deviation several times 1/sqrt(fan_in), or a linear-ish activation."),
+    (
+        "hidden_layers_off_by_one",
+        "the wrong number of hidden layers",
+        "Build exactly `depth` hidden Dense(width) layers, then one Dense(1).",
+    ),
+    (
+        "output_activation",
+        "the output layer has the hidden activation",
+        "The last layer is Dense(1) with a linear output (no activation).",
+    ),
+    (
+        "seed_ignored",
+        "the seed does not fix the weights",
+        "Pass the seed to every initializer (a different one per layer, e.g. seed + i).",
+    ),
+    (
+        "initializer_ignored",
+        "kernel_initializer is not used",
+        "Pass kernel_initializer to every Dense layer.",
+    ),
+    (
+        "norms_reversed",
+        "the norms are in reverse order (output side first)",
+        "Return the input-side layer first, as model.layers lists them.",
+    ),
+    (
+        "bias_included",
+        "bias gradients are included in the norms",
+        "Take the gradient with respect to each Dense layer's kernel only (layer.kernel).",
+    ),
+    (
+        "output_layer_missing",
+        "the output Dense layer's norm is missing",
+        "Every Dense layer counts, the final Dense(1) included.",
+    ),
+    (
+        "regime_swapped",
+        "vanishing and exploding are swapped",
+        "Vanishing: the input-side norm is tiny, so norms[-1]/norms[0] is large.",
+    ),
+    (
+        "regime_ignores_threshold",
+        "the threshold argument is ignored",
+        "Compare the ratios with the `threshold` argument, not a fixed number.",
+    ),
+    (
+        "sigmoid_cannot_explode",
+        "a sigmoid network with large weights vanishes instead",
+        "sigmoid' <= 1/4 and large weights saturate it. Use tanh (slope 1 at 0) with weights of "
+        "standard deviation several times 1/sqrt(fan_in), or a linear-ish activation.",
+    ),
     # Part 3
-    ("value_one_sided", "only the upper bound is applied",
-     "Clip to [-clip_value, clip_value]: large negative values must be raised too."),
-    ("norm_uses_global", "all tensors scaled by their global norm",
-     "clip_by_norm rescales each tensor by its own norm; clip_by_global_norm uses one norm."),
-    ("rescales_small_gradients", "tensors below the threshold are rescaled too",
-     "Scale by clip_norm / max(norm, clip_norm): a tensor already within the bound stays as it is."),
-    ("norm_without_sqrt", "the sum of squares returned without the square root",
-     "The global norm is sqrt(sum of squares of every element of every tensor)."),
-    ("sum_of_norms", "the per-tensor norms added up",
-     "Add the squares of all elements first, then take one square root."),
-    ("per_tensor_clipping", "each tensor clipped separately",
-     "Clipping by global norm scales every tensor by the same factor "
-     "clip_norm / max(global_norm, clip_norm), which keeps the gradient's direction."),
-    ("norm_after_clipping", "the norm after clipping reported instead of before",
-     "Return the global norm of the gradients as they were, before scaling."),
-    ("optimizer_args_mixed", "clipvalue, clipnorm and global_clipnorm mixed up",
-     "\"value\" -> clipvalue, \"norm\" -> clipnorm (per variable), "
-     "\"global_norm\" -> global_clipnorm."),
-    ("clip_after_update", "the unclipped gradients were applied",
-     "Clip first, then pass the clipped gradients to optimizer.apply_gradients."),
-    ("reported_norm_after_clipping", "grad_norm is the norm after clipping",
-     "grad_norm is the global norm before clipping; clipped_norm the one after."),
-    ("loss_after_update", "the loss reported is the one after the update",
-     "Return the loss computed inside the tape, before apply_gradients."),
-    ("no_clipping", "the training loop does not clip",
-     "Make every step with clipped_train_step(model, optimizer, x, y, clip_norm)."),
-    ("learning_rate_ignored", "the learning rate argument is not used",
-     "Create the optimizer as keras.optimizers.SGD(learning_rate=learning_rate)."),
-    ("policy_forbidden_call", "a library clip function used where it is to be written by hand",
-     "Write it from array operations (np.sqrt, np.sum, np.minimum, ...)."),
+    (
+        "value_one_sided",
+        "only the upper bound is applied",
+        "Clip to [-clip_value, clip_value]: large negative values must be raised too.",
+    ),
+    (
+        "norm_uses_global",
+        "all tensors scaled by their global norm",
+        "clip_by_norm rescales each tensor by its own norm; clip_by_global_norm uses one norm.",
+    ),
+    (
+        "rescales_small_gradients",
+        "tensors below the threshold are rescaled too",
+        "Scale by clip_norm / max(norm, clip_norm): a tensor already within the bound stays as it is.",
+    ),
+    (
+        "norm_without_sqrt",
+        "the sum of squares returned without the square root",
+        "The global norm is sqrt(sum of squares of every element of every tensor).",
+    ),
+    (
+        "sum_of_norms",
+        "the per-tensor norms added up",
+        "Add the squares of all elements first, then take one square root.",
+    ),
+    (
+        "per_tensor_clipping",
+        "each tensor clipped separately",
+        "Clipping by global norm scales every tensor by the same factor "
+        "clip_norm / max(global_norm, clip_norm), which keeps the gradient's direction.",
+    ),
+    (
+        "norm_after_clipping",
+        "the norm after clipping reported instead of before",
+        "Return the global norm of the gradients as they were, before scaling.",
+    ),
+    (
+        "optimizer_args_mixed",
+        "clipvalue, clipnorm and global_clipnorm mixed up",
+        '"value" -> clipvalue, "norm" -> clipnorm (per variable), '
+        '"global_norm" -> global_clipnorm.',
+    ),
+    (
+        "clip_after_update",
+        "the unclipped gradients were applied",
+        "Clip first, then pass the clipped gradients to optimizer.apply_gradients.",
+    ),
+    (
+        "reported_norm_after_clipping",
+        "grad_norm is the norm after clipping",
+        "grad_norm is the global norm before clipping; clipped_norm the one after.",
+    ),
+    (
+        "loss_after_update",
+        "the loss reported is the one after the update",
+        "Return the loss computed inside the tape, before apply_gradients.",
+    ),
+    (
+        "no_clipping",
+        "the training loop does not clip",
+        "Make every step with clipped_train_step(model, optimizer, x, y, clip_norm).",
+    ),
+    (
+        "learning_rate_ignored",
+        "the learning rate argument is not used",
+        "Create the optimizer as keras.optimizers.SGD(learning_rate=learning_rate).",
+    ),
+    (
+        "policy_forbidden_call",
+        "a library clip function used where it is to be written by hand",
+        "Write it from array operations (np.sqrt, np.sum, np.minimum, ...).",
+    ),
     # Part 4
-    ("glorot_normal_instead_of_uniform", "Glorot normal's standard deviation, not the uniform limit",
-     "The uniform limit is sqrt(6 / (fan_in + fan_out)); sqrt(2 / (fan_in + fan_out)) is "
-     "Glorot normal's standard deviation."),
-    ("glorot_he_mixed", "Glorot and He formulas mixed up",
-     "Glorot uniform: limit sqrt(6 / (fan_in + fan_out)). He normal: stddev sqrt(2 / fan_in)."),
-    ("lecun_instead_of_he", "LeCun's sqrt(1/fan_in) instead of He's",
-     "He initialisation doubles the variance for ReLU: stddev = sqrt(2 / fan_in)."),
-    ("missing_sqrt", "a variance returned instead of a standard deviation or limit",
-     "Take the square root: limit = sqrt(6/(fan_in+fan_out)), stddev = sqrt(2/fan_in)."),
-    ("sigmoid_healthy", "a deep sigmoid network, whose gradients vanish",
-     "Use tanh with orthogonal or Glorot weights, or add normalisation layers."),
-    ("tanh_derivative_missing", "the tanh derivative is missing from the Jacobian",
-     "dh_t/dh_{t-1} = diag(1 - h_t^2) @ W_rec, not W_rec alone."),
-    ("frobenius_norm", "the Frobenius norm instead of the spectral norm",
-     "The spectral norm is the largest singular value: np.linalg.norm(J, 2)."),
-    ("jacobian_order_reversed", "the entries are in reverse order",
-     "Entry t-1 belongs to dh_T/dh_{t-1}: entry 0 is the longest product, entry T-1 the "
-     "last step's Jacobian."),
-    ("jacobian_off_by_one", "the Jacobians are one step short",
-     "dh_T/dh_{t-1} includes the factor dh_t/dh_{t-1}: entry T-1 is the last step's Jacobian, "
-     "not the identity."),
-    ("returns_gamma", "gamma returned instead of 1/gamma",
-     "The bound on the largest singular value is 1/gamma: 4 for sigmoid (gamma = 1/4), 1 for tanh."),
+    (
+        "glorot_normal_instead_of_uniform",
+        "Glorot normal's standard deviation, not the uniform limit",
+        "The uniform limit is sqrt(6 / (fan_in + fan_out)); sqrt(2 / (fan_in + fan_out)) is "
+        "Glorot normal's standard deviation.",
+    ),
+    (
+        "glorot_he_mixed",
+        "Glorot and He formulas mixed up",
+        "Glorot uniform: limit sqrt(6 / (fan_in + fan_out)). He normal: stddev sqrt(2 / fan_in).",
+    ),
+    (
+        "lecun_instead_of_he",
+        "LeCun's sqrt(1/fan_in) instead of He's",
+        "He initialisation doubles the variance for ReLU: stddev = sqrt(2 / fan_in).",
+    ),
+    (
+        "missing_sqrt",
+        "a variance returned instead of a standard deviation or limit",
+        "Take the square root: limit = sqrt(6/(fan_in+fan_out)), stddev = sqrt(2/fan_in).",
+    ),
+    (
+        "sigmoid_healthy",
+        "a deep sigmoid network, whose gradients vanish",
+        "Use tanh with orthogonal or Glorot weights, or add normalisation layers.",
+    ),
+    (
+        "tanh_derivative_missing",
+        "the tanh derivative is missing from the Jacobian",
+        "dh_t/dh_{t-1} = diag(1 - h_t^2) @ W_rec, not W_rec alone.",
+    ),
+    (
+        "frobenius_norm",
+        "the Frobenius norm instead of the spectral norm",
+        "The spectral norm is the largest singular value: np.linalg.norm(J, 2).",
+    ),
+    (
+        "jacobian_order_reversed",
+        "the entries are in reverse order",
+        "Entry t-1 belongs to dh_T/dh_{t-1}: entry 0 is the longest product, entry T-1 the "
+        "last step's Jacobian.",
+    ),
+    (
+        "jacobian_off_by_one",
+        "the Jacobians are one step short",
+        "dh_T/dh_{t-1} includes the factor dh_t/dh_{t-1}: entry T-1 is the last step's Jacobian, "
+        "not the identity.",
+    ),
+    (
+        "returns_gamma",
+        "gamma returned instead of 1/gamma",
+        "The bound on the largest singular value is 1/gamma: 4 for sigmoid (gamma = 1/4), 1 for tanh.",
+    ),
 )
 
 

@@ -24,7 +24,9 @@ def _find(name: str) -> Function:
     matches = [f for f in FUNCTIONS if name in (f.name, f.test_name)]
     if not matches:
         names = ", ".join(f.name for f in FUNCTIONS)
-        raise ValueError(f"No function of the assignment is called {name!r}. Expected one of: {names}.")
+        raise ValueError(
+            f"No function of the assignment is called {name!r}. Expected one of: {names}."
+        )
     return matches[0]
 
 
@@ -55,7 +57,9 @@ def _notebook_source(namespace: dict[str, Any], function: Callable[..., Any] | N
     return ""
 
 
-def _run(spec: Function, target: Callable[..., Any] | None, namespace: dict[str, Any], public: bool) -> TestResult:
+def _run(
+    spec: Function, target: Callable[..., Any] | None, namespace: dict[str, Any], public: bool
+) -> TestResult:
     from grader.checks import PUBLIC_SEED, run_check
     from grader.grade import hidden_seed
     from grader.mistakes import describe
@@ -67,9 +71,14 @@ def _run(spec: Function, target: Callable[..., Any] | None, namespace: dict[str,
         functions[spec.name] = target
     violations = find_violations(spec.part, _notebook_source(namespace, target))
     if spec.name in violations:
-        mistake = "policy_forbidden_import" if spec.part == "chain_rule" else "policy_forbidden_call"
-        return TestResult(spec.test_name, spec.points,
-                          verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}")
+        mistake = (
+            "policy_forbidden_import" if spec.part == "chain_rule" else "policy_forbidden_call"
+        )
+        return TestResult(
+            spec.test_name,
+            spec.points,
+            verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}",
+        )
     seed = PUBLIC_SEED if public else hidden_seed()
     return run_check(spec.test_name, InProcessRunner(functions), seed, public=public)
 
@@ -89,7 +98,9 @@ def check(function: Callable[..., Any] | str) -> None:
     target = None if isinstance(function, str) else function
     result = _run(spec, target, namespace, public=True)
     verdict = "PASSED" if result.status == "passed" else "NOT YET"
-    print(f"{spec.test_name}: {verdict} ({result.score:g} of {result.max_score:g} points on the public cases)")
+    print(
+        f"{spec.test_name}: {verdict} ({result.score:g} of {result.max_score:g} points on the public cases)"
+    )
     if result.status != "passed":
         print(result.output)
 

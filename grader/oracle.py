@@ -27,9 +27,7 @@ def helpers_of(test_name: str) -> list[str]:
     """The functions of the same part answered by the reference while ``test_name`` runs."""
     part, name = test_name.split(".")
     return [
-        f.name
-        for f in functions_of(part)
-        if f.name != name and f.name not in LIVE_OBJECT_FUNCTIONS
+        f.name for f in functions_of(part) if f.name != name and f.name not in LIVE_OBJECT_FUNCTIONS
     ]
 
 

@@ -179,9 +179,7 @@ def find_violations(part: str, source: str) -> dict[str, str]:
     violations: dict[str, str] = {}
     if part == "chain_rule":
         for name in module.functions:
-            hits = sorted(
-                {_root_in(q, AUTODIFF_MODULES) for q in _closure(name, module)} - {None}
-            )
+            hits = sorted({_root_in(q, AUTODIFF_MODULES) for q in _closure(name, module)} - {None})
             if hits:
                 violations[name] = (
                     f"{name} uses {', '.join(hits)}: part 1 derives gradients by hand with "

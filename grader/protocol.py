@@ -119,7 +119,9 @@ def encode(value: Any, depth: int = 0) -> Any:
             return {"__unsupported__": "dict with non-string keys"}
         return {"__dict__": {k: encode(v, depth + 1) for k, v in value.items()}}
     if isinstance(value, ModelSpec):
-        return {"__model__": {"config": value.config, "weights": [encode(w) for w in value.weights]}}
+        return {
+            "__model__": {"config": value.config, "weights": [encode(w) for w in value.weights]}
+        }
     if isinstance(value, OptimizerSpec):
         return {"__optimizer__": {"class_name": value.class_name, "config": encode(value.config)}}
     if isinstance(value, KerasObjectSpec):
@@ -178,7 +180,9 @@ def decode(data: Any, depth: int = 0) -> Any:
     if key == "__array__":
         return _decode_array(inner)
     if key == "__model__":
-        return ModelSpec(str(inner["config"]), [_decode_array(w["__array__"]) for w in inner["weights"]])
+        return ModelSpec(
+            str(inner["config"]), [_decode_array(w["__array__"]) for w in inner["weights"]]
+        )
     if key == "__optimizer__":
         config = decode(inner["config"], depth + 1)
         if type(config) is not dict:

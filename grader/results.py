@@ -159,7 +159,9 @@ class Report:
             if part is not None and this_part != part:
                 lines.append("")
             part = this_part
-            lines.append(f"{t.name:<{width}}  {_points(t.score):>6} / {_points(t.max_score):<4}  {t.status}")
+            lines.append(
+                f"{t.name:<{width}}  {_points(t.score):>6} / {_points(t.max_score):<4}  {t.status}"
+            )
         lines.append("-" * (width + 24))
         lines.append(f"{'total':<{width}}  {_points(self.score):>6} / {_points(self.max_score):<4}")
         for note in self.notes:

@@ -79,7 +79,9 @@ def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
             mutated=[int(i) for i in answer.get("mutated", [])],
         )
     except (ProtocolError, KeyError, TypeError, ValueError) as error:
-        return CallOutcome(ok=False, error_type="protocol", error_message=f"malformed answer ({error})")
+        return CallOutcome(
+            ok=False, error_type="protocol", error_message=f"malformed answer ({error})"
+        )
 
 
 class Runner(Protocol):
@@ -153,7 +155,9 @@ class SubprocessRunner:
         loaded = self.load(part)
         if not loaded.get("ok"):
             return CallOutcome(
-                ok=False, error_type=loaded.get("failure", "died"), error_message=loaded.get("message", "")
+                ok=False,
+                error_type=loaded.get("failure", "died"),
+                error_message=loaded.get("message", ""),
             )
         message = {
             "op": "call",
@@ -214,13 +218,19 @@ class InProcessRunner:
         allowed = helpers_of(f"{part}.{function}")
 
         def callback(name: str, helper_args: list[Any], helper_kwargs: dict[str, Any]) -> Any:
-            reply = answer_callback(part, allowed, {
-                "function": name,
-                "args": encode(_plain_result(helper_args)),
-                "kwargs": encode(_plain_result(helper_kwargs)),
-            })
+            reply = answer_callback(
+                part,
+                allowed,
+                {
+                    "function": name,
+                    "args": encode(_plain_result(helper_args)),
+                    "kwargs": encode(_plain_result(helper_kwargs)),
+                },
+            )
             if not reply.get("ok"):
-                raise RuntimeError(f"the reference {name} could not be computed: {reply.get('error')}")
+                raise RuntimeError(
+                    f"the reference {name} could not be computed: {reply.get('error')}"
+                )
             return convert_argument(decode(reply["result"]), None)
 
         answer = execute_call(

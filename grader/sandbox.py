@@ -17,8 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from grader.protocol import MAX_MESSAGE_BYTES, ProtocolError, read_message, write_message
@@ -121,7 +121,9 @@ class Sandbox:
             answer = self._receive(max(deadline - time.monotonic(), 0.0), timeout)
             if answer.get("op") != "callback":
                 return answer
-            reply = on_callback(answer) if on_callback else {"ok": False, "error": "no callbacks here"}
+            reply = (
+                on_callback(answer) if on_callback else {"ok": False, "error": "no callbacks here"}
+            )
             try:
                 write_message(self.process.stdin, reply)
             except (BrokenPipeError, OSError):

@@ -23,9 +23,7 @@ _REGION = re.compile(
     rf"^(?P<indent>[ \t]*){re.escape(BEGIN)}[ \t]*\n.*?^[ \t]*{re.escape(END)}[ \t]*\n",
     re.DOTALL | re.MULTILINE,
 )
-_MARKER_LINE = re.compile(
-    rf"^[ \t]*(?:{re.escape(BEGIN)}|{re.escape(END)})[ \t]*\n", re.MULTILINE
-)
+_MARKER_LINE = re.compile(rf"^[ \t]*(?:{re.escape(BEGIN)}|{re.escape(END)})[ \t]*\n", re.MULTILINE)
 
 
 def solution_path(part: str) -> Path:

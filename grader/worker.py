@@ -236,7 +236,9 @@ def execute_call(
     return answer
 
 
-def trusted_train_step(model: Any, optimizer: Any, x: Any, y: Any, clip_norm: float) -> dict[str, float]:
+def trusted_train_step(
+    model: Any, optimizer: Any, x: Any, y: Any, clip_norm: float
+) -> dict[str, float]:
     """A clipped training step written by the grader, used in place of the student's
     ``clipped_train_step`` while ``train_with_clipping`` is checked, so that only the loop
     is judged there."""
@@ -249,7 +251,11 @@ def trusted_train_step(model: Any, optimizer: Any, x: Any, y: Any, clip_norm: fl
     grads = tape.gradient(loss, model.trainable_variables)
     clipped, norm = tf.clip_by_global_norm(grads, clip_norm)
     optimizer.apply_gradients(zip(clipped, model.trainable_variables))
-    return {"loss": float(loss), "grad_norm": float(norm), "clipped_norm": float(tf.linalg.global_norm(clipped))}
+    return {
+        "loss": float(loss),
+        "grad_norm": float(norm),
+        "clipped_norm": float(tf.linalg.global_norm(clipped)),
+    }
 
 
 TRUSTED_HELPERS: dict[str, Callable[..., Any]] = {"clipped_train_step": trusted_train_step}
@@ -276,7 +282,9 @@ def _substitute_helpers(
     return saved
 
 
-def _proxy(name: str, callback: Callable[[str, list[Any], dict[str, Any]], Any]) -> Callable[..., Any]:
+def _proxy(
+    name: str, callback: Callable[[str, list[Any], dict[str, Any]], Any]
+) -> Callable[..., Any]:
     def helper(*args: Any, **kwargs: Any) -> Any:
         return callback(name, list(args), kwargs)
 
@@ -314,13 +322,21 @@ class Worker:
 
     def callback(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Ask the grader for the reference value of helper ``name``."""
-        write_message(self.channel_out, {"op": "callback", "function": name,
-                                         "args": encode(_plain_result(args)),
-                                         "kwargs": encode(_plain_result(kwargs))})
+        write_message(
+            self.channel_out,
+            {
+                "op": "callback",
+                "function": name,
+                "args": encode(_plain_result(args)),
+                "kwargs": encode(_plain_result(kwargs)),
+            },
+        )
         reply = read_message(self.channel_in)
         if not reply or not reply.get("ok"):
-            raise RuntimeError(f"the reference {name} could not be computed: "
-                               f"{(reply or {}).get('error', 'no answer')}")
+            raise RuntimeError(
+                f"the reference {name} could not be computed: "
+                f"{(reply or {}).get('error', 'no answer')}"
+            )
         return convert_argument(decode(reply["result"]), None)
 
     def load(self, part: str, cells: list[dict[str, str]]) -> dict[str, Any]:
@@ -335,13 +351,24 @@ class Worker:
         for cell in cells:
             label = cell["label"]
             try:
-                code = compile(_strip_notebook_only(cell["source"]), f"<submission {label}>", "exec")
+                code = compile(
+                    _strip_notebook_only(cell["source"]), f"<submission {label}>", "exec"
+                )
                 exec(code, namespace)  # noqa: S102 - running student code is this module's job
             except SystemExit as error:
-                errors.append({"label": label, "type": "SystemExit", "message": f"exit({error.code})", "where": ""})
+                errors.append(
+                    {
+                        "label": label,
+                        "type": "SystemExit",
+                        "message": f"exit({error.code})",
+                        "where": "",
+                    }
+                )
             except BaseException as error:  # noqa: BLE001
                 if isinstance(error, KeyboardInterrupt):
-                    errors.append({"label": label, "type": "KeyboardInterrupt", "message": "", "where": ""})
+                    errors.append(
+                        {"label": label, "type": "KeyboardInterrupt", "message": "", "where": ""}
+                    )
                     continue
                 errors.append({"label": label, **describe_error(error)})
         self.namespaces[part] = namespace
@@ -355,15 +382,24 @@ class Worker:
         """Call one function of a loaded part."""
         namespace = self.namespaces.get(message["part"])
         if namespace is None:
-            return {"ok": False, "error": {"type": "NotLoaded", "message": message["part"], "where": ""}}
+            return {
+                "ok": False,
+                "error": {"type": "NotLoaded", "message": message["part"], "where": ""},
+            }
         function = namespace.get(message["function"])
         if not callable(function):
-            return {"ok": False, "error": {"type": "MissingFunction", "message": message["function"], "where": ""}}
+            return {
+                "ok": False,
+                "error": {"type": "MissingFunction", "message": message["function"], "where": ""},
+            }
         try:
             args = decode(message.get("args", {"__list__": []}))
             kwargs = decode(message.get("kwargs", {"__dict__": {}}))
         except Exception as error:  # noqa: BLE001
-            return {"ok": False, "error": {"type": "ProtocolError", "message": str(error), "where": ""}}
+            return {
+                "ok": False,
+                "error": {"type": "ProtocolError", "message": str(error), "where": ""},
+            }
         try:
             return execute_call(
                 function,
@@ -431,7 +467,10 @@ def main() -> None:
                 _tensorflow()
             answer = {"ok": True, "pid": os.getpid()}
         else:
-            answer = {"ok": False, "error": {"type": "ProtocolError", "message": f"unknown op {op!r}", "where": ""}}
+            answer = {
+                "ok": False,
+                "error": {"type": "ProtocolError", "message": f"unknown op {op!r}", "where": ""},
+            }
         write_message(channel_out, answer)
 
 

@@ -110,9 +110,7 @@ def local_gains(x, w, b):
     w = np.asarray(w, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     inputs = [np.asarray(x, dtype=np.float64)] + chain_forward(x, w, b)[:-1]
-    return np.stack(
-        [sigmoid_derivative(w_k * o + b_k) * w_k for w_k, b_k, o in zip(w, b, inputs)]
-    )
+    return np.stack([sigmoid_derivative(w_k * o + b_k) * w_k for w_k, b_k, o in zip(w, b, inputs)])
     ### END SOLUTION
 
 

@@ -89,7 +89,12 @@ def make_optimizer(strategy, threshold, learning_rate):
         ValueError: for an unknown strategy.
     """
     ### BEGIN SOLUTION
-    arguments = {"none": None, "value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
+    arguments = {
+        "none": None,
+        "value": "clipvalue",
+        "norm": "clipnorm",
+        "global_norm": "global_clipnorm",
+    }
     if strategy not in arguments:
         raise ValueError(
             f"strategy must be one of {sorted(arguments)}. Received: strategy={strategy!r}"

@@ -27,6 +27,7 @@ def build_mlp(
         keras.Sequential: ``depth`` hidden Dense layers, then ``Dense(1)`` with a
         linear output.
     """
+
     ### BEGIN SOLUTION
     def initializer(index):
         init = keras.initializers.get(kernel_initializer)

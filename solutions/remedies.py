@@ -45,6 +45,7 @@ def build_healthy_mlp(input_dim, depth, width, seed=None):
     Returns:
         keras.Sequential of ``depth`` hidden Dense layers and a ``Dense(1)`` output.
     """
+
     ### BEGIN SOLUTION
     # tanh has slope 1 at 0 and orthogonal weights keep every singular value at 1, so
     # each layer's Jacobian is close to norm-preserving in both directions.
@@ -53,7 +54,9 @@ def build_healthy_mlp(input_dim, depth, width, seed=None):
 
     layers = [keras.Input(shape=(input_dim,))]
     for index in range(depth):
-        layers.append(keras.layers.Dense(width, activation="tanh", kernel_initializer=orthogonal(index)))
+        layers.append(
+            keras.layers.Dense(width, activation="tanh", kernel_initializer=orthogonal(index))
+        )
     layers.append(keras.layers.Dense(1, kernel_initializer=orthogonal(depth)))
     return keras.Sequential(layers)
     ### END SOLUTION

@@ -43,6 +43,7 @@ def build_healthy_mlp(input_dim, depth, width, seed=None):
     Returns:
         keras.Sequential of ``depth`` hidden Dense layers and a ``Dense(1)`` output.
     """
+
     # YOUR CODE HERE
     raise NotImplementedError()
 

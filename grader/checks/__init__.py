@@ -217,7 +217,9 @@ def warning_case(
     return CaseResult(
         description,
         False,
-        message("no warnings", "; ".join(outcome.warnings[:3]), describe(mistake) if mistake else hint),
+        message(
+            "no warnings", "; ".join(outcome.warnings[:3]), describe(mistake) if mistake else hint
+        ),
         mistake=mistake,
     )
 
@@ -263,7 +265,10 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
     except StopCheck as stop:
         outcome = stop.outcome
         sentence = outcome.error_sentence(spec.name)
-        if outcome.error_type in ("MissingFunction", "NotImplementedError", "NotLoaded") or not result.cases:
+        if (
+            outcome.error_type in ("MissingFunction", "NotImplementedError", "NotLoaded")
+            or not result.cases
+        ):
             result.verdict = sentence
         else:
             result.cases.append(CaseResult("the remaining cases", False, sentence))

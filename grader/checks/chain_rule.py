@@ -35,8 +35,20 @@ def _chain(x, w, b):
     return zs, outs
 
 
-def _backprop(x, y, w, b, *, derivative="z", weight=True, mean=True, factor=2.0, offset=0,
-              reverse=False, magnitude=False):
+def _backprop(
+    x,
+    y,
+    w,
+    b,
+    *,
+    derivative="z",
+    weight=True,
+    mean=True,
+    factor=2.0,
+    offset=0,
+    reverse=False,
+    magnitude=False,
+):
     """The chain's gradients, with switches that reproduce known mistakes.
 
     ``magnitude=True`` sums absolute values instead: the scale against which a
@@ -65,6 +77,15 @@ def _backprop(x, y, w, b, *, derivative="z", weight=True, mean=True, factor=2.0,
     return dw, db
 
 
+def _stacked_backprop(x, y, w, b, **switches) -> np.ndarray:
+    return np.stack(_backprop(x, y, w, b, **switches))
+
+
+def _gains_on_activation(outs, w) -> np.ndarray:
+    """sigmoid' applied to O_k instead of z_k, times w_k."""
+    return np.stack([_sigmoid(o) * (1 - _sigmoid(o)) * w_k for o, w_k in zip(outs[1:], w)])
+
+
 def chain_case(rng: np.random.Generator, n: int, m: int, weight_scale: float = 1.5):
     """A random chain of n neurons and a batch of m samples."""
     x = rng.normal(0, 1.5, size=m)
@@ -80,7 +101,12 @@ def _chain_shapes(ctx: Context) -> list[tuple[str, int, int, float]]:
         ("a 3-neuron chain, batch of 5", 3, 5, 1.5),
         ("a 1-neuron chain, batch of 1", 1, 1, 1.5),
         ("a 12-neuron chain, batch of 1", 12, 1, 2.0),
-        ("a 30-neuron chain, batch of 64 (gradients spanning many orders of magnitude)", 30, 64, 1.0),
+        (
+            "a 30-neuron chain, batch of 64 (gradients spanning many orders of magnitude)",
+            30,
+            64,
+            1.0,
+        ),
         ("a 6-neuron chain with weights of +-6 (saturating), batch of 17", 6, 17, 6.0),
     ]
 
@@ -95,8 +121,11 @@ def check_sigmoid(ctx: Context) -> Iterator[CaseResult]:
         ("sigmoid on a 4x5 array", ctx.rng.normal(0, 8, size=(4, 5)), None),
         ("sigmoid on a Python list", ctx.rng.normal(0, 2, size=6), "list"),
         ("sigmoid on a scalar", np.float64(ctx.rng.normal()), None),
-        ("sigmoid at z = -1e4, -800, -40, 0, 40, 800, 1e4: finite, no overflow warning",
-         np.array([-1e4, -800.0, -40.0, 0.0, 40.0, 800.0, 1e4]), None),
+        (
+            "sigmoid at z = -1e4, -800, -40, 0, 40, 800, 1e4: finite, no overflow warning",
+            np.array([-1e4, -800.0, -40.0, 0.0, 40.0, 800.0, 1e4]),
+            None,
+        ),
     ]
     for description, value, kind in cases:
         outcome = ctx.call(value, kinds=[kind])
@@ -113,7 +142,10 @@ def check_sigmoid_derivative(ctx: Context) -> Iterator[CaseResult]:
     for description, z in [
         (f"sigmoid_derivative on 11 values ({ctx.label})", ctx.rng.normal(0, 3, size=11)),
         ("sigmoid_derivative on a 3x4 array", ctx.rng.normal(0, 1, size=(3, 4))),
-        ("sigmoid_derivative at z = -1e4, -50, 0, 50, 1e4", np.array([-1e4, -50.0, 0.0, 50.0, 1e4])),
+        (
+            "sigmoid_derivative at z = -1e4, -50, 0, 50, 1e4",
+            np.array([-1e4, -50.0, 0.0, 50.0, 1e4]),
+        ),
     ]:
         outcome = ctx.call(z)
         variants = {
@@ -121,8 +153,13 @@ def check_sigmoid_derivative(ctx: Context) -> Iterator[CaseResult]:
             "derivative_formula_on_z": lambda z=z: z * (1 - z),
         }
         yield compare_case(
-            description, outcome, reference.sigmoid_derivative(z), TOL,
-            function="sigmoid_derivative", hint=hint, variants=variants,
+            description,
+            outcome,
+            reference.sigmoid_derivative(z),
+            TOL,
+            function="sigmoid_derivative",
+            hint=hint,
+            variants=variants,
         )
 
 
@@ -141,8 +178,11 @@ def check_chain_forward(ctx: Context) -> Iterator[CaseResult]:
         x, _, w, b = chain_case(ctx.rng, n, m, scale)
         outcome = ctx.call(x, w, b)
         if outcome.ok and not isinstance(outcome.value, (list, tuple)):
-            yield CaseResult(description, False, message(
-                f"a list of {n} arrays", describe_type(outcome.value), hint))
+            yield CaseResult(
+                description,
+                False,
+                message(f"a list of {n} arrays", describe_type(outcome.value), hint),
+            )
             continue
         zs, outs = _chain(x, w, b)
         variants = {
@@ -152,8 +192,14 @@ def check_chain_forward(ctx: Context) -> Iterator[CaseResult]:
         if n > 1 and outcome.ok and len(outcome.value) == n + 1:
             variants["forward_includes_input"] = lambda outs=outs: np.stack(outs)
         yield mutation_case(description, outcome) or compare_case(
-            description, outcome, np.stack(reference.chain_forward(x, w, b)), TOL,
-            function="chain_forward", hint=hint, variants=variants, convert=_stack,
+            description,
+            outcome,
+            np.stack(reference.chain_forward(x, w, b)),
+            TOL,
+            function="chain_forward",
+            hint=hint,
+            variants=variants,
+            convert=_stack,
             label="[O_1, ..., O_n]",
         )
 
@@ -171,14 +217,19 @@ def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
         x, y, w, b = chain_case(ctx.rng, n, m, scale)
         kinds = ["list"] * 4 if index == len(cases) - 1 else None
         outcome = ctx.call(x, y, w, b, kinds=kinds)
-        if outcome.ok and not (isinstance(outcome.value, (list, tuple)) and len(outcome.value) == 2):
-            yield CaseResult(description, False, message(
-                "a tuple (dL_dw, dL_db)", describe_type(outcome.value), hint))
+        if outcome.ok and not (
+            isinstance(outcome.value, (list, tuple)) and len(outcome.value) == 2
+        ):
+            yield CaseResult(
+                description,
+                False,
+                message("a tuple (dL_dw, dL_db)", describe_type(outcome.value), hint),
+            )
             continue
         expected = np.stack(reference.chain_gradients(x, y, w, b))
         envelope = np.stack(_backprop(x, y, w, b, magnitude=True))
         variants = {
-            name: (lambda kw=kw: np.stack(_backprop(x, y, w, b, **kw)))
+            name: partial(_stacked_backprop, x, y, w, b, **kw)
             for name, kw in [
                 ("sum_instead_of_mean", {"mean": False}),
                 ("missing_factor_two", {"factor": 1.0}),
@@ -190,8 +241,16 @@ def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
             ]
         }
         yield mutation_case(description, outcome) or compare_case(
-            description, outcome, expected, TOL, function="chain_gradients", hint=hint,
-            variants=variants, scale=envelope, convert=_stack, label="(dL_dw, dL_db)",
+            description,
+            outcome,
+            expected,
+            TOL,
+            function="chain_gradients",
+            hint=hint,
+            variants=variants,
+            scale=envelope,
+            convert=_stack,
+            label="(dL_dw, dL_db)",
         )
 
 
@@ -205,15 +264,22 @@ def check_local_gains(ctx: Context) -> Iterator[CaseResult]:
         zs, outs = _chain(x, w, b)
         slopes = np.stack([o * (1 - o) for o in outs[1:]])
         variants = {
-            "local_gains_missing_sigmoid_factor": lambda: np.broadcast_to(w[:, None], slopes.shape),
-            "local_gains_missing_weight_factor": lambda slopes=slopes: slopes,
-            "derivative_on_activation": lambda outs=outs: np.stack(
-                [_sigmoid(o) * (1 - _sigmoid(o)) * w_k for o, w_k in zip(outs[1:], w)]
+            "local_gains_missing_sigmoid_factor": partial(
+                np.broadcast_to, w[:, None], slopes.shape
             ),
+            "local_gains_missing_weight_factor": partial(np.asarray, slopes),
+            "derivative_on_activation": partial(_gains_on_activation, outs, w),
         }
         yield mutation_case(description, outcome) or compare_case(
-            description, outcome, reference.local_gains(x, w, b), TOL, function="local_gains",
-            hint=hint, variants=variants, convert=_stack, label="gains",
+            description,
+            outcome,
+            reference.local_gains(x, w, b),
+            TOL,
+            function="local_gains",
+            hint=hint,
+            variants=variants,
+            convert=_stack,
+            label="gains",
         )
 
 
@@ -230,7 +296,11 @@ def check_sgd_update(ctx: Context) -> Iterator[CaseResult]:
         grad = ctx.rng.normal(size=shape)
         outcome = ctx.call(param, grad, rate)
         yield mutation_case(description, outcome, "update_in_place") or compare_case(
-            description, outcome, reference.sgd_update(param, grad, rate), TOL,
-            function="sgd_update", hint=hint,
+            description,
+            outcome,
+            reference.sgd_update(param, grad, rate),
+            TOL,
+            function="sgd_update",
+            hint=hint,
             variants={"update_sign": lambda p=param, g=grad, r=rate: p + r * g},
         )

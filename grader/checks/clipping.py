@@ -23,7 +23,9 @@ TRAINING = TOLERANCES["clipping.training"]
 CURVE = Tolerance(rtol=1e-2, atol=1e-5)
 
 
-def gradient_list(rng: np.random.Generator, scale: float = 3.0, zeros: bool = False) -> list[np.ndarray]:
+def gradient_list(
+    rng: np.random.Generator, scale: float = 3.0, zeros: bool = False
+) -> list[np.ndarray]:
     """A list of float32 'gradients' of mixed shapes: a scalar, a vector, a matrix, a 3-D tensor."""
     shapes = [(), (int(rng.integers(1, 6)),), (2, int(rng.integers(2, 5))), (2, 2, 3)]
     if zeros:
@@ -46,20 +48,38 @@ def _flat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
 
 
-def list_case(description: str, outcome: Any, expected: list[np.ndarray], function: str, hint: str,
-              variants: list[tuple[str, Any]] | None = None) -> CaseResult:
+def list_case(
+    description: str,
+    outcome: Any,
+    expected: list[np.ndarray],
+    function: str,
+    hint: str,
+    variants: list[tuple[str, Any]] | None = None,
+) -> CaseResult:
     """Compare a returned list of tensors with the reference's, tensor shapes first."""
     if outcome.ok:
         try:
             _flatten(outcome.value, expected)
         except (ValueError, TypeError) as error:
-            return CaseResult(description, False, message(
-                f"a list of {len(expected)} tensors of shapes {[np.shape(e) for e in expected]}",
-                f"{describe_type(outcome.value)} ({error})", hint))
+            return CaseResult(
+                description,
+                False,
+                message(
+                    f"a list of {len(expected)} tensors of shapes {[np.shape(e) for e in expected]}",
+                    f"{describe_type(outcome.value)} ({error})",
+                    hint,
+                ),
+            )
     return mutation_case(description, outcome) or compare_case(
-        description, outcome, _flat(expected), TOL, function=function, hint=hint,
+        description,
+        outcome,
+        _flat(expected),
+        TOL,
+        function=function,
+        hint=hint,
         variants=[(m, lambda f=f: _flat(f())) for m, f in (variants or [])],
-        convert=lambda value: _flatten(value, expected), label="all elements, flattened",
+        convert=lambda value: _flatten(value, expected),
+        label="all elements, flattened",
     )
 
 
@@ -70,18 +90,34 @@ def _kinds(index: int) -> list[str | None]:
 @register("clipping.clip_by_value", timeout=10)
 def check_clip_by_value(ctx: Context) -> Iterator[CaseResult]:
     """Elementwise clipping against the reference, for arrays, tensors and lists."""
-    hint = "Clip every element of every tensor to [-clip_value, clip_value] (np.minimum/np.maximum)."
+    hint = (
+        "Clip every element of every tensor to [-clip_value, clip_value] (np.minimum/np.maximum)."
+    )
     cases = [
         (f"clip_by_value at 1.0 on 4 arrays ({ctx.label})", gradient_list(ctx.rng), 1.0),
         ("clip_by_value on 4 tf.Tensors", gradient_list(ctx.rng), float(ctx.rng.uniform(0.5, 2))),
-        ("clip_by_value on 4 nested Python lists", gradient_list(ctx.rng), float(ctx.rng.uniform(0.5, 2))),
-        ("clip_by_value with a bound above every element (nothing changes)", gradient_list(ctx.rng, 0.1), 5.0),
+        (
+            "clip_by_value on 4 nested Python lists",
+            gradient_list(ctx.rng),
+            float(ctx.rng.uniform(0.5, 2)),
+        ),
+        (
+            "clip_by_value with a bound above every element (nothing changes)",
+            gradient_list(ctx.rng, 0.1),
+            5.0,
+        ),
         ("clip_by_value on all-zero gradients", gradient_list(ctx.rng, zeros=True), 1.0),
     ]
     for index, (description, grads, bound) in enumerate(cases):
         outcome = ctx.call(grads, bound, kinds=_kinds(index))
-        yield list_case(description, outcome, reference.clip_by_value(grads, bound), "clip_by_value", hint,
-                        [("value_one_sided", lambda g=grads, c=bound: [np.minimum(t, c) for t in g])])
+        yield list_case(
+            description,
+            outcome,
+            reference.clip_by_value(grads, bound),
+            "clip_by_value",
+            hint,
+            [("value_one_sided", lambda g=grads, c=bound: [np.minimum(t, c) for t in g])],
+        )
 
 
 @register("clipping.clip_by_norm", timeout=10)
@@ -96,7 +132,11 @@ def check_clip_by_norm(ctx: Context) -> Iterator[CaseResult]:
         return [t * c / np.sqrt(np.sum(np.square(t, dtype=np.float64))) for t in g]
 
     cases = [
-        (f"clip_by_norm at 2.0, some tensors above and some below ({ctx.label})", gradient_list(ctx.rng), 2.0),
+        (
+            f"clip_by_norm at 2.0, some tensors above and some below ({ctx.label})",
+            gradient_list(ctx.rng),
+            2.0,
+        ),
         ("clip_by_norm on tf.Tensors", gradient_list(ctx.rng), float(ctx.rng.uniform(0.5, 3))),
         ("clip_by_norm on nested Python lists", gradient_list(ctx.rng, 0.5), 1.0),
         ("clip_by_norm with every tensor below the threshold", gradient_list(ctx.rng, 0.05), 10.0),
@@ -104,10 +144,17 @@ def check_clip_by_norm(ctx: Context) -> Iterator[CaseResult]:
     ]
     for index, (description, grads, bound) in enumerate(cases):
         outcome = ctx.call(grads, bound, kinds=_kinds(index))
-        yield list_case(description, outcome, reference.clip_by_norm(grads, bound), "clip_by_norm", hint, [
-            ("norm_uses_global", lambda g=grads, c=bound: global_variant(g, c)),
-            ("rescales_small_gradients", lambda g=grads, c=bound: always_variant(g, c)),
-        ])
+        yield list_case(
+            description,
+            outcome,
+            reference.clip_by_norm(grads, bound),
+            "clip_by_norm",
+            hint,
+            [
+                ("norm_uses_global", lambda g=grads, c=bound: global_variant(g, c)),
+                ("rescales_small_gradients", lambda g=grads, c=bound: always_variant(g, c)),
+            ],
+        )
 
 
 @register("clipping.global_norm", timeout=10)
@@ -124,9 +171,16 @@ def check_global_norm(ctx: Context) -> Iterator[CaseResult]:
         outcome = ctx.call(grads, kinds=_kinds(index))
         squares = sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
         yield mutation_case(description, outcome) or compare_case(
-            description, outcome, reference.global_norm(grads), TOL, function="global_norm", hint=hint,
-            variants=[("norm_without_sqrt", lambda s=squares: s),
-                      ("sum_of_norms", lambda g=grads: sum(np.linalg.norm(np.ravel(t)) for t in g))],
+            description,
+            outcome,
+            reference.global_norm(grads),
+            TOL,
+            function="global_norm",
+            hint=hint,
+            variants=[
+                ("norm_without_sqrt", lambda s=squares: s),
+                ("sum_of_norms", lambda g=grads: sum(np.linalg.norm(np.ravel(t)) for t in g)),
+            ],
             label="norm",
         )
 
@@ -134,19 +188,39 @@ def check_global_norm(ctx: Context) -> Iterator[CaseResult]:
 @register("clipping.clip_by_global_norm", timeout=10)
 def check_clip_by_global_norm(ctx: Context) -> Iterator[CaseResult]:
     """(clipped, norm before clipping) against the reference, as tf.clip_by_global_norm returns."""
-    hint = ("Compute the global norm once, scale every tensor by clip_norm / max(norm, clip_norm), "
-            "and return (clipped, norm) with the norm before clipping.")
+    hint = (
+        "Compute the global norm once, scale every tensor by clip_norm / max(norm, clip_norm), "
+        "and return (clipped, norm) with the norm before clipping."
+    )
     cases = [
-        (f"clip_by_global_norm at 1.0 with a global norm far above it ({ctx.label})", gradient_list(ctx.rng), 1.0),
-        ("clip_by_global_norm on tf.Tensors", gradient_list(ctx.rng), float(ctx.rng.uniform(0.5, 3))),
-        ("clip_by_global_norm with the global norm below the threshold", gradient_list(ctx.rng, 0.05), 5.0),
+        (
+            f"clip_by_global_norm at 1.0 with a global norm far above it ({ctx.label})",
+            gradient_list(ctx.rng),
+            1.0,
+        ),
+        (
+            "clip_by_global_norm on tf.Tensors",
+            gradient_list(ctx.rng),
+            float(ctx.rng.uniform(0.5, 3)),
+        ),
+        (
+            "clip_by_global_norm with the global norm below the threshold",
+            gradient_list(ctx.rng, 0.05),
+            5.0,
+        ),
         ("clip_by_global_norm on all-zero gradients", gradient_list(ctx.rng, zeros=True), 1.0),
     ]
     for index, (description, grads, bound) in enumerate(cases):
         outcome = ctx.call(grads, bound, kinds=[[None, "tensors"][index % 2]])
         clipped, norm = reference.clip_by_global_norm(grads, bound)
-        if outcome.ok and not (isinstance(outcome.value, (list, tuple)) and len(outcome.value) == 2):
-            yield CaseResult(description, False, message("a tuple (clipped, norm)", describe_type(outcome.value), hint))
+        if outcome.ok and not (
+            isinstance(outcome.value, (list, tuple)) and len(outcome.value) == 2
+        ):
+            yield CaseResult(
+                description,
+                False,
+                message("a tuple (clipped, norm)", describe_type(outcome.value), hint),
+            )
             continue
         if not outcome.ok:
             yield error_case(description, outcome, "clip_by_global_norm", hint)
@@ -155,24 +229,48 @@ def check_clip_by_global_norm(ctx: Context) -> Iterator[CaseResult]:
         norm_check = compare_arrays(received_norm, norm, TOL, label="norm")
         if not norm_check.ok:
             after = min(norm, bound)
-            mistake = "norm_after_clipping" if compare_arrays(received_norm, after, TOL).ok else None
-            yield CaseResult(description, False, message(
-                f"norm = {norm:.6g} (before clipping)", f"norm = {format_array(received_norm)}",
-                describe(mistake) if mistake else hint, norm_check.report), mistake=mistake)
+            mistake = (
+                "norm_after_clipping" if compare_arrays(received_norm, after, TOL).ok else None
+            )
+            yield CaseResult(
+                description,
+                False,
+                message(
+                    f"norm = {norm:.6g} (before clipping)",
+                    f"norm = {format_array(received_norm)}",
+                    describe(mistake) if mistake else hint,
+                    norm_check.report,
+                ),
+                mistake=mistake,
+            )
             continue
         inner = outcome.__class__(ok=True, value=received_clipped, mutated=outcome.mutated)
-        yield list_case(description, inner, clipped, "clip_by_global_norm", hint, [
-            ("per_tensor_clipping", lambda g=grads, c=bound: reference.clip_by_norm(g, c)),
-        ])
+        yield list_case(
+            description,
+            inner,
+            clipped,
+            "clip_by_global_norm",
+            hint,
+            [
+                ("per_tensor_clipping", lambda g=grads, c=bound: reference.clip_by_norm(g, c)),
+            ],
+        )
 
 
 @register("clipping.make_optimizer", timeout=20)
 def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
     """An SGD optimizer with exactly the named Keras clipping argument."""
     import_tensorflow()
-    hint = ('keras.optimizers.SGD(learning_rate=learning_rate, clipvalue=... | clipnorm=... | '
-            'global_clipnorm=...), by strategy; "none" sets none of them.')
-    keys = {"none": None, "value": "clipvalue", "norm": "clipnorm", "global_norm": "global_clipnorm"}
+    hint = (
+        "keras.optimizers.SGD(learning_rate=learning_rate, clipvalue=... | clipnorm=... | "
+        'global_clipnorm=...), by strategy; "none" sets none of them.'
+    )
+    keys = {
+        "none": None,
+        "value": "clipvalue",
+        "norm": "clipnorm",
+        "global_norm": "global_clipnorm",
+    }
     for strategy, key in keys.items():
         threshold = round(float(ctx.rng.uniform(0.5, 5)), 3)
         rate = round(float(ctx.rng.uniform(0.001, 0.5)), 4)
@@ -183,7 +281,9 @@ def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
             continue
         spec = outcome.value
         if not isinstance(spec, OptimizerSpec) or spec.class_name != "SGD":
-            yield CaseResult(description, False, message("a keras.optimizers.SGD", describe_type(spec), hint))
+            yield CaseResult(
+                description, False, message("a keras.optimizers.SGD", describe_type(spec), hint)
+            )
             continue
         config = spec.config
         settings = {k: config.get(k) for k in ("clipvalue", "clipnorm", "global_clipnorm")}
@@ -192,7 +292,9 @@ def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
         for k, v in settings.items():
             if wanted[k] is None and v is not None:
                 problems.append(f"{k}={v}")
-            elif wanted[k] is not None and (v is None or abs(float(v) - threshold) > 1e-6 * threshold):
+            elif wanted[k] is not None and (
+                v is None or abs(float(v) - threshold) > 1e-6 * threshold
+            ):
                 problems.append(f"{k}={v}")
         learning_rate = config.get("learning_rate")
         if not isinstance(learning_rate, (int, float)) or abs(learning_rate - rate) > 1e-5 * rate:
@@ -203,9 +305,15 @@ def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
         holder = next((k for k, v in settings.items() if v is not None and k != key), None)
         mistake = "optimizer_args_mixed" if holder else None
         expected = ", ".join(f"{k}={v}" for k, v in wanted.items()) + f", learning_rate={rate}"
-        received = ", ".join(f"{k}={v}" for k, v in settings.items()) + f", learning_rate={learning_rate}"
-        yield CaseResult(description, False, message(expected, received, describe(mistake) if mistake else hint),
-                         mistake=mistake)
+        received = (
+            ", ".join(f"{k}={v}" for k, v in settings.items()) + f", learning_rate={learning_rate}"
+        )
+        yield CaseResult(
+            description,
+            False,
+            message(expected, received, describe(mistake) if mistake else hint),
+            mistake=mistake,
+        )
 
 
 def exploding_model(seed: int, input_dim: int = 5, depth: int = 4, width: int = 8) -> Any:
@@ -214,8 +322,12 @@ def exploding_model(seed: int, input_dim: int = 5, depth: int = 4, width: int = 
 
     from solutions.deep_sigmoid import build_mlp
 
-    initializer = keras.initializers.VarianceScaling(scale=4.0, mode="fan_in", distribution="untruncated_normal")
-    return build_mlp(input_dim, depth, width, activation="relu", kernel_initializer=initializer, seed=seed)
+    initializer = keras.initializers.VarianceScaling(
+        scale=4.0, mode="fan_in", distribution="untruncated_normal"
+    )
+    return build_mlp(
+        input_dim, depth, width, activation="relu", kernel_initializer=initializer, seed=seed
+    )
 
 
 def _reference_step(spec, x, y, clip_norm, rate):
@@ -223,7 +335,9 @@ def _reference_step(spec, x, y, clip_norm, rate):
     import keras
 
     model = rebuild_model(spec)
-    result = reference.clipped_train_step(model, keras.optimizers.SGD(learning_rate=rate), x, y, clip_norm)
+    result = reference.clipped_train_step(
+        model, keras.optimizers.SGD(learning_rate=rate), x, y, clip_norm
+    )
     return result, model
 
 
@@ -244,9 +358,11 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
     import_tensorflow()
     import keras
 
-    hint = ("In a tf.GradientTape compute the MSE loss, take the gradients, clip them with your "
-            "clip_by_global_norm (or tf.clip_by_global_norm), apply the clipped ones with "
-            "optimizer.apply_gradients, and return the loss and both norms as floats.")
+    hint = (
+        "In a tf.GradientTape compute the MSE loss, take the gradients, clip them with your "
+        "clip_by_global_norm (or tf.clip_by_global_norm), apply the clipped ones with "
+        "optimizer.apply_gradients, and return the loss and both norms as floats."
+    )
     cases = [
         (f"one step of an exploding ReLU MLP, clip_norm=1.0 ({ctx.label})", 1.0, 0.05, 4.0),
         ("one step with clip_norm=0.25 and learning rate 0.1", 0.25, 0.1, 4.0),
@@ -271,37 +387,68 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
         result = outcome.value
         keys = ("loss", "grad_norm", "clipped_norm")
         if not isinstance(result, dict) or not all(k in result for k in keys):
-            yield CaseResult(description, False, message(
-                f"a dict with {', '.join(keys)}", describe_type(result), hint))
+            yield CaseResult(
+                description,
+                False,
+                message(f"a dict with {', '.join(keys)}", describe_type(result), hint),
+            )
             continue
         expected, after = _reference_step(spec, x, y, clip_norm, rate)
-        received = np.array([np.asarray(result[k], dtype=np.float64).item() if np.size(result[k]) == 1 else np.nan
-                             for k in keys])
+        received = np.array(
+            [
+                np.asarray(result[k], dtype=np.float64).item()
+                if np.size(result[k]) == 1
+                else np.nan
+                for k in keys
+            ]
+        )
         wanted = np.array([expected[k] for k in keys])
         check = compare_arrays(received, wanted, TRAINING, label="(loss, grad_norm, clipped_norm)")
         weights = outcome.state[0] if outcome.state else None
-        weights_check = compare_arrays(_flat(weights), _flat(after.get_weights()), TRAINING,
-                                       label="weights after the step") if weights else check
+        weights_check = (
+            compare_arrays(
+                _flat(weights), _flat(after.get_weights()), TRAINING, label="weights after the step"
+            )
+            if weights
+            else check
+        )
         if check.ok and weights_check.ok:
             yield CaseResult(description, True)
             continue
         mistake = None
-        if not weights_check.ok and compare_arrays(_flat(weights), _flat(_unclipped_weights(spec, x, y, rate)),
-                                                   TRAINING).ok:
+        if (
+            not weights_check.ok
+            and compare_arrays(
+                _flat(weights), _flat(_unclipped_weights(spec, x, y, rate)), TRAINING
+            ).ok
+        ):
             mistake = "clip_after_update"
-        elif abs(received[1] - expected["clipped_norm"]) <= 2e-3 * expected["clipped_norm"] and \
-                abs(received[1] - expected["grad_norm"]) > 2e-3 * expected["grad_norm"]:
+        elif (
+            abs(received[1] - expected["clipped_norm"]) <= 2e-3 * expected["clipped_norm"]
+            and abs(received[1] - expected["grad_norm"]) > 2e-3 * expected["grad_norm"]
+        ):
             mistake = "reported_norm_after_clipping"
         else:
             after_loss = float(np.mean((np.asarray(after(x)) - y) ** 2))
-            if abs(received[0] - after_loss) <= 2e-3 * abs(after_loss) and abs(received[0] - wanted[0]) > 2e-3 * wanted[0]:
+            if (
+                abs(received[0] - after_loss) <= 2e-3 * abs(after_loss)
+                and abs(received[0] - wanted[0]) > 2e-3 * wanted[0]
+            ):
                 mistake = "loss_after_update"
         report = check.report if not check.ok else weights_check.report
-        yield CaseResult(description, False, message(
-            ", ".join(f"{k}={v:.6g}" for k, v in expected.items()) + " and the clipped update applied",
-            ", ".join(f"{k}={v:.6g}" for k, v in zip(keys, received))
-            + ("" if weights_check.ok else "; the weights after the step differ"),
-            describe(mistake) if mistake else hint, report), mistake=mistake)
+        yield CaseResult(
+            description,
+            False,
+            message(
+                ", ".join(f"{k}={v:.6g}" for k, v in expected.items())
+                + " and the clipped update applied",
+                ", ".join(f"{k}={v:.6g}" for k, v in zip(keys, received))
+                + ("" if weights_check.ok else "; the weights after the step differ"),
+                describe(mistake) if mistake else hint,
+                report,
+            ),
+            mistake=mistake,
+        )
 
 
 @register("clipping.train_with_clipping", timeout=120)
@@ -311,10 +458,17 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
     import_tensorflow()
     import keras
 
-    hint = ("Create keras.optimizers.SGD(learning_rate=learning_rate) once, then call "
-            "clipped_train_step(model, optimizer, x, y, clip_norm) `steps` times and return the losses.")
+    hint = (
+        "Create keras.optimizers.SGD(learning_rate=learning_rate) once, then call "
+        "clipped_train_step(model, optimizer, x, y, clip_norm) `steps` times and return the losses."
+    )
     for description, clip_norm, rate, steps in [
-        (f"15 steps from an exploding start, clip_norm=1.0, learning rate 0.05 ({ctx.label})", 1.0, 0.05, 15),
+        (
+            f"15 steps from an exploding start, clip_norm=1.0, learning rate 0.05 ({ctx.label})",
+            1.0,
+            0.05,
+            15,
+        ),
         ("10 steps with clip_norm=0.5, learning rate 0.02", 0.5, 0.02, 10),
     ]:
         seed = int(ctx.rng.integers(10_000))
@@ -327,8 +481,8 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
         bad = np.flatnonzero(~np.isfinite(unclipped))
         ctx.notes.append(
             f"Without clipping, the same run ({steps} steps, learning rate {rate}) goes from loss "
-            f"{unclipped[0]:.4g} to " + (f"NaN or inf at step {bad[0] + 1}." if bad.size
-                                          else f"{unclipped[-1]:.4g}.")
+            f"{unclipped[0]:.4g} to "
+            + (f"NaN or inf at step {bad[0] + 1}." if bad.size else f"{unclipped[-1]:.4g}.")
         )
         if not outcome.ok:
             yield error_case(description, outcome, "train_with_clipping", hint)
@@ -340,33 +494,71 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
         except (TypeError, ValueError):
             pass
         if array is None or array.shape != (steps,):
-            yield CaseResult(description, False, message(
-                f"an array of {steps} losses", describe_type(losses), hint))
+            yield CaseResult(
+                description,
+                False,
+                message(f"an array of {steps} losses", describe_type(losses), hint),
+            )
             continue
         if not np.all(np.isfinite(array)):
-            yield CaseResult(description, False, message(
-                "every loss finite", f"{int(np.sum(~np.isfinite(array)))} losses are NaN or infinite",
-                describe("no_clipping")), mistake="no_clipping")
+            yield CaseResult(
+                description,
+                False,
+                message(
+                    "every loss finite",
+                    f"{int(np.sum(~np.isfinite(array)))} losses are NaN or infinite",
+                    describe("no_clipping"),
+                ),
+                mistake="no_clipping",
+            )
             continue
         recorded = outcome.recorded or []
         norms = [r.get("clipped_norm") for r in recorded if isinstance(r, dict)]
-        over = [float(n) for n in norms if isinstance(n, (int, float)) and n > clip_norm * (1 + 1e-3)]
+        over = [
+            float(n) for n in norms if isinstance(n, (int, float)) and n > clip_norm * (1 + 1e-3)
+        ]
         if not norms:
-            yield CaseResult(description, False, message(
-                f"{steps} steps made with clipped_train_step", "no call of clipped_train_step",
-                describe("no_clipping")), mistake="no_clipping")
+            yield CaseResult(
+                description,
+                False,
+                message(
+                    f"{steps} steps made with clipped_train_step",
+                    "no call of clipped_train_step",
+                    describe("no_clipping"),
+                ),
+                mistake="no_clipping",
+            )
             continue
         if over:
-            yield CaseResult(description, False, message(
-                f"every post-clip global norm <= {clip_norm}", f"post-clip norms up to {max(over):.4g}",
-                describe("no_clipping")), mistake="no_clipping")
+            yield CaseResult(
+                description,
+                False,
+                message(
+                    f"every post-clip global norm <= {clip_norm}",
+                    f"post-clip norms up to {max(over):.4g}",
+                    describe("no_clipping"),
+                ),
+                mistake="no_clipping",
+            )
             continue
 
         def default_rate(spec=spec, x=x, y=y, clip_norm=clip_norm, steps=steps):
             model = rebuild_model(spec)
             optimizer = keras.optimizers.SGD()
-            return np.array([reference.clipped_train_step(model, optimizer, x, y, clip_norm)["loss"]
-                             for _ in range(steps)])
+            return np.array(
+                [
+                    reference.clipped_train_step(model, optimizer, x, y, clip_norm)["loss"]
+                    for _ in range(steps)
+                ]
+            )
 
-        yield compare_case(description, outcome, expected, CURVE, function="train_with_clipping",
-                           hint=hint, variants=[("learning_rate_ignored", default_rate)], label="losses")
+        yield compare_case(
+            description,
+            outcome,
+            expected,
+            CURVE,
+            function="train_with_clipping",
+            hint=hint,
+            variants=[("learning_rate_ignored", default_rate)],
+            label="losses",
+        )

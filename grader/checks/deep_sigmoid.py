@@ -28,32 +28,50 @@ CONTRACT_SIZES = [(20, 32), (20, 64), (30, 32), (30, 64)]
 CONTRACT_INPUT_DIM = 8
 
 
-def received_model(description: str, outcome: Any, function: str, hint: str) -> tuple[Any, CaseResult | None]:
+def received_model(
+    description: str, outcome: Any, function: str, hint: str
+) -> tuple[Any, CaseResult | None]:
     """Rebuild the model a call returned, or the failed case saying why not."""
     if not outcome.ok:
         return None, error_case(description, outcome, function, hint)
     if not isinstance(outcome.value, ModelSpec):
-        return None, CaseResult(description, False, message(
-            "a keras.Sequential", describe_type(outcome.value), hint))
+        return None, CaseResult(
+            description, False, message("a keras.Sequential", describe_type(outcome.value), hint)
+        )
     try:
         return rebuild_model(outcome.value), None
     except ModelRebuildError as error:
-        return None, CaseResult(description, False, message(
-            "a model of built-in Keras layers", str(error),
-            "Build the model from keras.layers (Dense, Activation, normalisation layers) "
-            "with built-in activations and initializers given by name or instance."))
+        return None, CaseResult(
+            description,
+            False,
+            message(
+                "a model of built-in Keras layers",
+                str(error),
+                "Build the model from keras.layers (Dense, Activation, normalisation layers) "
+                "with built-in activations and initializers given by name or instance.",
+            ),
+        )
 
 
-def layout_case(description: str, model: Any, problems: list[str], hint: str,
-                mistakes: dict[str, bool] | None = None) -> CaseResult:
+def layout_case(
+    description: str,
+    model: Any,
+    problems: list[str],
+    hint: str,
+    mistakes: dict[str, bool] | None = None,
+) -> CaseResult:
     """A case for a model's layout: passed when there are no problems."""
     if not problems:
         return CaseResult(description, True)
     mistake = next((m for m, hit in (mistakes or {}).items() if hit), None)
     return CaseResult(
-        description, False,
-        message("the layout of the contract", "; ".join(problems),
-                describe(mistake) if mistake else hint),
+        description,
+        False,
+        message(
+            "the layout of the contract",
+            "; ".join(problems),
+            describe(mistake) if mistake else hint,
+        ),
         mistake=mistake,
     )
 
@@ -68,11 +86,15 @@ def _weights_equal(a: ModelSpec, b: ModelSpec) -> bool:
 def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Layout, activation, initializer and seed behaviour of build_mlp."""
     import_tensorflow()
-    hint = ("keras.Sequential([keras.Input(shape=(input_dim,)), depth x Dense(width, activation, "
-            "kernel_initializer=...), Dense(1)]).")
+    hint = (
+        "keras.Sequential([keras.Input(shape=(input_dim,)), depth x Dense(width, activation, "
+        "kernel_initializer=...), Dense(1)])."
+    )
     seed = int(ctx.rng.integers(1000))
 
-    description = f"build_mlp(5, 4, 7, seed={seed}): 4 sigmoid Dense(7) layers and a linear Dense(1)"
+    description = (
+        f"build_mlp(5, 4, 7, seed={seed}): 4 sigmoid Dense(7) layers and a linear Dense(1)"
+    )
     outcome = ctx.call(5, 4, 7, seed=seed, build_dim=5)
     model, failed = received_model(description, outcome, "build_mlp", hint)
     if failed:
@@ -80,13 +102,23 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
     else:
         problems = layout_problems(model, 5, 4, 7, "sigmoid")
         dense = dense_layers(model)
-        yield layout_case(description, model, problems, hint, {
-            "hidden_layers_off_by_one": len(dense) in (4, 6),
-            "output_activation": bool(dense) and activation_name(dense[-1]) != "linear",
-        })
+        yield layout_case(
+            description,
+            model,
+            problems,
+            hint,
+            {
+                "hidden_layers_off_by_one": len(dense) in (4, 6),
+                "output_activation": bool(dense) and activation_name(dense[-1]) != "linear",
+            },
+        )
 
-    description = "build_mlp(3, 2, 4, activation='tanh', kernel_initializer='ones'): tanh, kernels of ones"
-    outcome = ctx.call(3, 2, 4, activation="tanh", kernel_initializer="ones", seed=seed, build_dim=3)
+    description = (
+        "build_mlp(3, 2, 4, activation='tanh', kernel_initializer='ones'): tanh, kernels of ones"
+    )
+    outcome = ctx.call(
+        3, 2, 4, activation="tanh", kernel_initializer="ones", seed=seed, build_dim=3
+    )
     model, failed = received_model(description, outcome, "build_mlp", hint)
     if failed:
         yield failed
@@ -95,11 +127,20 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
         hidden = dense_layers(model)[:-1]
         if not problems and not all(np.all(np.asarray(layer.kernel) == 1.0) for layer in hidden):
             problems.append("the hidden kernels are not all ones")
-        yield layout_case(description, model, problems, hint,
-                          {"initializer_ignored": "the hidden kernels are not all ones" in problems})
+        yield layout_case(
+            description,
+            model,
+            problems,
+            hint,
+            {"initializer_ignored": "the hidden kernels are not all ones" in problems},
+        )
 
-    description = "build_mlp(6, 3, 64, activation='relu', kernel_initializer='he_normal'): He's spread"
-    outcome = ctx.call(6, 3, 64, activation="relu", kernel_initializer="he_normal", seed=seed, build_dim=6)
+    description = (
+        "build_mlp(6, 3, 64, activation='relu', kernel_initializer='he_normal'): He's spread"
+    )
+    outcome = ctx.call(
+        6, 3, 64, activation="relu", kernel_initializer="he_normal", seed=seed, build_dim=6
+    )
     model, failed = received_model(description, outcome, "build_mlp", hint)
     if failed:
         yield failed
@@ -110,12 +151,21 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
             spread = float(np.std(np.concatenate([k.ravel() for k in kernels])))
             wanted = np.sqrt(2 / 64)
             if abs(spread / wanted - 1) > 0.1:
-                problems.append(f"the 64x64 kernels have standard deviation {spread:.4f}; "
-                                f"he_normal gives sqrt(2/64) = {wanted:.4f}")
-        yield layout_case(description, model, problems, hint,
-                          {"initializer_ignored": any("standard deviation" in p for p in problems)})
+                problems.append(
+                    f"the 64x64 kernels have standard deviation {spread:.4f}; "
+                    f"he_normal gives sqrt(2/64) = {wanted:.4f}"
+                )
+        yield layout_case(
+            description,
+            model,
+            problems,
+            hint,
+            {"initializer_ignored": any("standard deviation" in p for p in problems)},
+        )
 
-    description = f"build_mlp(4, 3, 5, seed={seed}) twice gives the same weights; seed={seed + 1} others"
+    description = (
+        f"build_mlp(4, 3, 5, seed={seed}) twice gives the same weights; seed={seed + 1} others"
+    )
     first = ctx.call(4, 3, 5, seed=seed, build_dim=4)
     again = ctx.call(4, 3, 5, seed=seed, build_dim=4)
     other = ctx.call(4, 3, 5, seed=seed + 1, build_dim=4)
@@ -123,15 +173,30 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
     if broken is not None:
         yield error_case(description, broken, "build_mlp", hint)
     elif not all(isinstance(o.value, ModelSpec) for o in (first, again, other)):
-        yield CaseResult(description, False, message("keras models", describe_type(first.value), hint))
+        yield CaseResult(
+            description, False, message("keras models", describe_type(first.value), hint)
+        )
     elif not _weights_equal(first.value, again.value):
-        yield CaseResult(description, False, message(
-            "identical weights for the same seed", "different weights on each call",
-            describe("seed_ignored")), mistake="seed_ignored")
+        yield CaseResult(
+            description,
+            False,
+            message(
+                "identical weights for the same seed",
+                "different weights on each call",
+                describe("seed_ignored"),
+            ),
+            mistake="seed_ignored",
+        )
     elif _weights_equal(first.value, other.value):
-        yield CaseResult(description, False, message(
-            "different weights for a different seed", "the same weights",
-            "Derive every initializer's seed from the `seed` argument."))
+        yield CaseResult(
+            description,
+            False,
+            message(
+                "different weights for a different seed",
+                "the same weights",
+                "Derive every initializer's seed from the `seed` argument.",
+            ),
+        )
     else:
         yield CaseResult(description, True)
 
@@ -144,25 +209,53 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
 
     from solutions.deep_sigmoid import build_mlp
 
-    hint = ("Inside a tf.GradientTape compute L = mean((model(x) - y)^2), then take "
-            "tape.gradient(L, [layer.kernel for each Dense layer]) and the L2 norm of each.")
+    hint = (
+        "Inside a tf.GradientTape compute L = mean((model(x) - y)^2), then take "
+        "tape.gradient(L, [layer.kernel for each Dense layer]) and the L2 norm of each."
+    )
     seed = int(ctx.rng.integers(1000))
-    normalised = keras.Sequential([
-        keras.Input(shape=(4,)),
-        keras.layers.Dense(6, activation="tanh", kernel_initializer=keras.initializers.GlorotUniform(seed)),
-        keras.layers.LayerNormalization(),
-        keras.layers.Dense(6, activation="relu", kernel_initializer=keras.initializers.HeNormal(seed + 1)),
-        keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed + 2)),
-    ])
+    normalised = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(
+                6, activation="tanh", kernel_initializer=keras.initializers.GlorotUniform(seed)
+            ),
+            keras.layers.LayerNormalization(),
+            keras.layers.Dense(
+                6, activation="relu", kernel_initializer=keras.initializers.HeNormal(seed + 1)
+            ),
+            keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed + 2)),
+        ]
+    )
     cases = [
-        (f"a 6-layer sigmoid MLP of width 5, 16 samples ({ctx.label})",
-         build_mlp(3, 6, 5, seed=seed), 16, (16, 1), None),
-        ("a 20-layer sigmoid MLP (norms from ~1e-13 up), 32 samples",
-         build_mlp(8, 20, 16, seed=seed + 1), 32, (32, 1), None),
-        ("a 3-layer ReLU MLP with targets of shape (m,) and inputs as tf.Tensor",
-         build_mlp(5, 3, 8, activation="relu", kernel_initializer="he_normal", seed=seed + 2),
-         10, (10,), [None, "tensor", None]),
-        ("a model with a LayerNormalization between its Dense layers", normalised, 12, (12, 1), None),
+        (
+            f"a 6-layer sigmoid MLP of width 5, 16 samples ({ctx.label})",
+            build_mlp(3, 6, 5, seed=seed),
+            16,
+            (16, 1),
+            None,
+        ),
+        (
+            "a 20-layer sigmoid MLP (norms from ~1e-13 up), 32 samples",
+            build_mlp(8, 20, 16, seed=seed + 1),
+            32,
+            (32, 1),
+            None,
+        ),
+        (
+            "a 3-layer ReLU MLP with targets of shape (m,) and inputs as tf.Tensor",
+            build_mlp(5, 3, 8, activation="relu", kernel_initializer="he_normal", seed=seed + 2),
+            10,
+            (10,),
+            [None, "tensor", None],
+        ),
+        (
+            "a model with a LayerNormalization between its Dense layers",
+            normalised,
+            12,
+            (12, 1),
+            None,
+        ),
     ]
     for description, model, samples, y_shape, kinds in cases:
         input_dim = model.layers[0].kernel.shape[0]
@@ -177,7 +270,9 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
                 pred = model(x)
                 loss = tf.reduce_mean(tf.square(pred - tf.reshape(y, tf.shape(pred))))
             grads = tape.gradient(loss, [(layer.kernel, layer.bias) for layer in dense])
-            return np.array([np.sqrt(float(tf.norm(k)) ** 2 + float(tf.norm(b)) ** 2) for k, b in grads])
+            return np.array(
+                [np.sqrt(float(tf.norm(k)) ** 2 + float(tf.norm(b)) ** 2) for k, b in grads]
+            )
 
         variants = [
             ("norms_reversed", lambda e=expected: e[::-1]),
@@ -185,15 +280,25 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
             ("output_layer_missing", lambda e=expected: e[:-1]),
             ("bias_included", with_bias),
         ]
-        yield compare_case(description, outcome, expected, TOL, function="dense_grad_norms",
-                           hint=hint, variants=variants, label="norms")
+        yield compare_case(
+            description,
+            outcome,
+            expected,
+            TOL,
+            function="dense_grad_norms",
+            hint=hint,
+            variants=variants,
+            label="norms",
+        )
 
 
 @register("deep_sigmoid.gradient_regime", timeout=10)
 def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
     """The regime named from the first and last norms and the threshold."""
-    hint = ('"vanishing" if norms[-1]/norms[0] > threshold, "exploding" if norms[0]/norms[-1] > '
-            'threshold, else "stable" (strict inequalities).')
+    hint = (
+        '"vanishing" if norms[-1]/norms[0] > threshold, "exploding" if norms[0]/norms[-1] > '
+        'threshold, else "stable" (strict inequalities).'
+    )
     small, large = float(ctx.rng.uniform(1e-9, 1e-6)), float(ctx.rng.uniform(0.1, 10))
     middle = list(ctx.rng.uniform(0.1, 1, size=3))
     cases = [
@@ -201,7 +306,12 @@ def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
         ("norms falling 1e6-fold towards the output", [large, *middle, small], {}, "exploding"),
         ("norms within a factor 50", [1.0, 20.0, 50.0], {}, "stable"),
         ("a ratio of 50 with threshold=10", [1.0, 3.0, 50.0], {"threshold": 10.0}, "vanishing"),
-        ("a ratio of 50 with threshold=10, falling", [50.0, 3.0, 1.0], {"threshold": 10.0}, "exploding"),
+        (
+            "a ratio of 50 with threshold=10, falling",
+            [50.0, 3.0, 1.0],
+            {"threshold": 10.0},
+            "exploding",
+        ),
         ("a ratio of exactly the threshold (not above it)", [2.0, 1.0, 2000.0], {}, "stable"),
         ("large middle layers, first and last equal", [1.0, 1e9, 1.0], {}, "stable"),
     ]
@@ -219,31 +329,50 @@ def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
             mistake = "regime_swapped"
         elif kwargs and outcome.value == "stable":
             mistake = "regime_ignores_threshold"
-        yield CaseResult(description, False, message(
-            repr(expected), describe_type(outcome.value) if type(outcome.value) is not str
-            else repr(outcome.value), describe(mistake) if mistake else hint), mistake=mistake)
+        yield CaseResult(
+            description,
+            False,
+            message(
+                repr(expected),
+                describe_type(outcome.value)
+                if type(outcome.value) is not str
+                else repr(outcome.value),
+                describe(mistake) if mistake else hint,
+            ),
+            mistake=mistake,
+        )
 
 
 @register("deep_sigmoid.build_exploding_mlp", timeout=60)
 def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Measured as the contract states: finite norms with norms[0]/norms[-1] >= 1e3."""
     import_tensorflow()
-    hint = ("Sigmoid cannot do it (slope <= 1/4). Use an activation with slope near 1 and "
-            "weights large enough that each layer multiplies the backward signal by more than one.")
+    hint = (
+        "Sigmoid cannot do it (slope <= 1/4). Use an activation with slope near 1 and "
+        "weights large enough that each layer multiplies the backward signal by more than one."
+    )
     sizes = CONTRACT_SIZES + [(20, 32)]
     for depth, width in sizes:
         seed = int(ctx.rng.integers(10_000))
-        description = (f"build_exploding_mlp(8, {depth}, {width}, seed={seed}) on 64 standard-normal "
-                       "samples: norms[0]/norms[-1] >= 1e3, all finite")
-        outcome = ctx.call(CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM)
+        description = (
+            f"build_exploding_mlp(8, {depth}, {width}, seed={seed}) on 64 standard-normal "
+            "samples: norms[0]/norms[-1] >= 1e3, all finite"
+        )
+        outcome = ctx.call(
+            CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
+        )
         model, failed = received_model(description, outcome, "build_exploding_mlp", hint)
         if failed:
             yield failed
             continue
         problems = layout_problems(model, CONTRACT_INPUT_DIM, depth, width)
         if problems:
-            yield layout_case(description, model, problems,
-                              "Lay the model out as build_mlp does: depth Dense(width) layers and Dense(1).")
+            yield layout_case(
+                description,
+                model,
+                problems,
+                "Lay the model out as build_mlp does: depth Dense(width) layers and Dense(1).",
+            )
             continue
         x, y = standard_normal_data(ctx.rng, CONTRACT_INPUT_DIM)
         norms = gradient_norms(model, x, y)
@@ -254,8 +383,18 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
             continue
         sigmoid = activation_name(dense_layers(model)[0]) == "sigmoid"
         mistake = "sigmoid_cannot_explode" if sigmoid else None
-        received = (f"norms[0]/norms[-1] = {ratio:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})"
-                    if np.all(np.isfinite(norms)) else "non-finite gradient norms")
-        yield CaseResult(description, False, message(
-            "norms[0]/norms[-1] >= 1e3 with finite norms", received,
-            describe(mistake) if mistake else hint), mistake=mistake)
+        received = (
+            f"norms[0]/norms[-1] = {ratio:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})"
+            if np.all(np.isfinite(norms))
+            else "non-finite gradient norms"
+        )
+        yield CaseResult(
+            description,
+            False,
+            message(
+                "norms[0]/norms[-1] >= 1e3 with finite norms",
+                received,
+                describe(mistake) if mistake else hint,
+            ),
+            mistake=mistake,
+        )

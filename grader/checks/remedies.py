@@ -35,7 +35,13 @@ HEALTHY_STEPS, HEALTHY_RATE = 200, 0.05
 
 
 def _fans(ctx: Context) -> list[tuple[int, int]]:
-    return [(1, 1), (3, 7), (64, 64), (784, 256), (int(ctx.rng.integers(2, 2000)), int(ctx.rng.integers(2, 2000)))]
+    return [
+        (1, 1),
+        (3, 7),
+        (64, 64),
+        (784, 256),
+        (int(ctx.rng.integers(2, 2000)), int(ctx.rng.integers(2, 2000))),
+    ]
 
 
 @register("remedies.glorot_uniform_limit", timeout=10)
@@ -45,14 +51,23 @@ def check_glorot_uniform_limit(ctx: Context) -> Iterator[CaseResult]:
     for fan_in, fan_out in _fans(ctx):
         outcome = ctx.call(fan_in, fan_out)
         yield compare_case(
-            f"glorot_uniform_limit({fan_in}, {fan_out})", outcome,
-            reference.glorot_uniform_limit(fan_in, fan_out), TOL, function="glorot_uniform_limit",
-            hint=hint, label="limit", variants=[
-                ("glorot_normal_instead_of_uniform", lambda a=fan_in, b=fan_out: np.sqrt(2 / (a + b))),
+            f"glorot_uniform_limit({fan_in}, {fan_out})",
+            outcome,
+            reference.glorot_uniform_limit(fan_in, fan_out),
+            TOL,
+            function="glorot_uniform_limit",
+            hint=hint,
+            label="limit",
+            variants=[
+                (
+                    "glorot_normal_instead_of_uniform",
+                    lambda a=fan_in, b=fan_out: np.sqrt(2 / (a + b)),
+                ),
                 ("glorot_he_mixed", lambda a=fan_in: np.sqrt(2 / a)),
                 ("glorot_he_mixed", lambda a=fan_in: np.sqrt(6 / a)),
                 ("missing_sqrt", lambda a=fan_in, b=fan_out: 6 / (a + b)),
-            ])
+            ],
+        )
 
 
 @register("remedies.he_normal_stddev", timeout=10)
@@ -62,27 +77,40 @@ def check_he_normal_stddev(ctx: Context) -> Iterator[CaseResult]:
     for fan_in, _ in _fans(ctx):
         outcome = ctx.call(fan_in)
         yield compare_case(
-            f"he_normal_stddev({fan_in})", outcome, reference.he_normal_stddev(fan_in), TOL,
-            function="he_normal_stddev", hint=hint, label="stddev", variants=[
+            f"he_normal_stddev({fan_in})",
+            outcome,
+            reference.he_normal_stddev(fan_in),
+            TOL,
+            function="he_normal_stddev",
+            hint=hint,
+            label="stddev",
+            variants=[
                 ("lecun_instead_of_he", lambda a=fan_in: np.sqrt(1 / a)),
                 ("glorot_he_mixed", lambda a=fan_in: np.sqrt(6 / a)),
                 ("glorot_he_mixed", lambda a=fan_in: np.sqrt(6 / (2 * a))),
                 ("missing_sqrt", lambda a=fan_in: 2 / a),
-            ])
+            ],
+        )
 
 
 @register("remedies.build_healthy_mlp", timeout=60)
 def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Measured as the contract states: norms within a factor 100, and 200 SGD steps to a quarter."""
     import_tensorflow()
-    hint = ("Keep every layer's Jacobian close to norm-preserving: tanh with orthogonal or Glorot "
-            "weights, or normalisation layers; sigmoid vanishes and ReLU with He weights can diverge "
-            "at this learning rate.")
+    hint = (
+        "Keep every layer's Jacobian close to norm-preserving: tanh with orthogonal or Glorot "
+        "weights, or normalisation layers; sigmoid vanishes and ReLU with He weights can diverge "
+        "at this learning rate."
+    )
     for depth, width in CONTRACT_SIZES:
         seed = int(ctx.rng.integers(10_000))
-        description = (f"build_healthy_mlp(8, {depth}, {width}, seed={seed}): norms within 100x, and "
-                       f"{HEALTHY_STEPS} SGD steps at {HEALTHY_RATE} reach a quarter of the first loss")
-        outcome = ctx.call(CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM)
+        description = (
+            f"build_healthy_mlp(8, {depth}, {width}, seed={seed}): norms within 100x, and "
+            f"{HEALTHY_STEPS} SGD steps at {HEALTHY_RATE} reach a quarter of the first loss"
+        )
+        outcome = ctx.call(
+            CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
+        )
         model, failed = received_model(description, outcome, "build_healthy_mlp", hint)
         if failed:
             yield failed
@@ -103,22 +131,40 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
         with np.errstate(divide="ignore", invalid="ignore"):
             span = norms.max() / norms.min()
         if not (np.all(np.isfinite(norms)) and span <= 100):
-            yield CaseResult(description, False, message(
-                "max/min of the per-layer gradient norms <= 100",
-                f"{span:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})",
-                describe(mistake) if mistake else hint), mistake=mistake)
+            yield CaseResult(
+                description,
+                False,
+                message(
+                    "max/min of the per-layer gradient norms <= 100",
+                    f"{span:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})",
+                    describe(mistake) if mistake else hint,
+                ),
+                mistake=mistake,
+            )
             continue
         task_x, task_y = sine_task(ctx.rng, CONTRACT_INPUT_DIM)
-        losses = train_full_batch(rebuild_model(outcome.value), task_x, task_y, HEALTHY_STEPS, HEALTHY_RATE)
+        losses = train_full_batch(
+            rebuild_model(outcome.value), task_x, task_y, HEALTHY_STEPS, HEALTHY_RATE
+        )
         if np.all(np.isfinite(losses)) and losses[-1] <= losses[0] / 4:
             yield CaseResult(description, True)
             continue
-        received = ("losses became NaN or infinite" if not np.all(np.isfinite(losses))
-                    else f"the loss went from {losses[0]:.4g} to {losses[-1]:.4g} "
-                         f"({losses[-1] / losses[0]:.2f} of the start)")
-        yield CaseResult(description, False, message(
-            f"the last loss <= {losses[0] / 4:.4g} (a quarter of {losses[0]:.4g}), all finite", received,
-            describe(mistake) if mistake else hint), mistake=mistake)
+        received = (
+            "losses became NaN or infinite"
+            if not np.all(np.isfinite(losses))
+            else f"the loss went from {losses[0]:.4g} to {losses[-1]:.4g} "
+            f"({losses[-1] / losses[0]:.2f} of the start)"
+        )
+        yield CaseResult(
+            description,
+            False,
+            message(
+                f"the last loss <= {losses[0] / 4:.4g} (a quarter of {losses[0]:.4g}), all finite",
+                received,
+                describe(mistake) if mistake else hint,
+            ),
+            mistake=mistake,
+        )
 
 
 def random_rnn(rng: np.random.Generator, hidden: int, inputs: int, steps: int, spectral: float):
@@ -151,8 +197,10 @@ def _products(w_rec, w_in, b, xs, h0, derivative=True, norm=2, shift=0):
 @register("remedies.rnn_jacobian_norms", timeout=20)
 def check_rnn_jacobian_norms(ctx: Context) -> Iterator[CaseResult]:
     """Spectral norms of dh_T/dh_{t-1} against the reference, for contracting and expanding W_rec."""
-    hint = ("dh_t/dh_{t-1} = diag(1 - h_t^2) @ W_rec. Multiply these from t = T down: entry t-1 is the "
-            "largest singular value of dh_T/dh_{t-1} = J_T @ ... @ J_t.")
+    hint = (
+        "dh_t/dh_{t-1} = diag(1 - h_t^2) @ W_rec. Multiply these from t = T down: entry t-1 is the "
+        "largest singular value of dh_T/dh_{t-1} = J_T @ ... @ J_t."
+    )
     for description, hidden, inputs, steps, spectral in [
         (f"a 4-unit RNN over 6 steps with ||W_rec||_2 = 0.5 ({ctx.label})", 4, 2, 6, 0.5),
         ("a 1-step RNN (T = 1)", 3, 2, 1, 1.0),
@@ -165,13 +213,21 @@ def check_rnn_jacobian_norms(ctx: Context) -> Iterator[CaseResult]:
             yield error_case(description, outcome, "rnn_jacobian_norms", hint)
             continue
         expected = reference.rnn_jacobian_norms(*args)
-        yield compare_case(description, outcome, expected, RNN, function="rnn_jacobian_norms", hint=hint,
-                           label="norms", variants=[
-                               ("tanh_derivative_missing", lambda a=args: _products(*a, derivative=False)),
-                               ("frobenius_norm", lambda a=args: _products(*a, norm="fro")),
-                               ("jacobian_order_reversed", lambda e=expected: e[::-1]),
-                               ("jacobian_off_by_one", lambda a=args: _products(*a, shift=1)),
-                           ])
+        yield compare_case(
+            description,
+            outcome,
+            expected,
+            RNN,
+            function="rnn_jacobian_norms",
+            hint=hint,
+            label="norms",
+            variants=[
+                ("tanh_derivative_missing", lambda a=args: _products(*a, derivative=False)),
+                ("frobenius_norm", lambda a=args: _products(*a, norm="fro")),
+                ("jacobian_order_reversed", lambda e=expected: e[::-1]),
+                ("jacobian_off_by_one", lambda a=args: _products(*a, shift=1)),
+            ],
+        )
 
 
 @register("remedies.max_stable_spectral_norm", timeout=10)
@@ -183,9 +239,20 @@ def check_max_stable_spectral_norm(ctx: Context) -> Iterator[CaseResult]:
         expected = reference.max_stable_spectral_norm(activation)
         gamma = {"sigmoid": 0.25, "tanh": 1.0}[activation]
         if outcome.ok and type(outcome.value) is str:
-            yield CaseResult(f"max_stable_spectral_norm({activation!r})", False,
-                             message(str(expected), describe_type(outcome.value), hint))
+            yield CaseResult(
+                f"max_stable_spectral_norm({activation!r})",
+                False,
+                message(str(expected), describe_type(outcome.value), hint),
+            )
             continue
         variants = [("returns_gamma", lambda g=gamma: g)] if activation == "sigmoid" else []
-        yield compare_case(f"max_stable_spectral_norm({activation!r})", outcome, expected, TOL,
-                           function="max_stable_spectral_norm", hint=hint, variants=variants, label="bound")
+        yield compare_case(
+            f"max_stable_spectral_norm({activation!r})",
+            outcome,
+            expected,
+            TOL,
+            function="max_stable_spectral_norm",
+            hint=hint,
+            variants=variants,
+            label="bound",
+        )

@@ -52,14 +52,20 @@ def test_student_stubs_score_zero_saying_not_implemented(kind, tmp_path, shared_
     report = grade_submission(tmp_path, sandbox=shared_sandbox)
     assert report.score == 0
     for test in report.tests:
-        assert test.output == f"{test.name.split('.')[1]} is not implemented yet (it raises NotImplementedError).", test.name
+        assert (
+            test.output
+            == f"{test.name.split('.')[1]} is not implemented yet (it raises NotImplementedError)."
+        ), test.name
 
 
 def test_missing_parts_and_functions_score_zero_with_a_reason(grade_sources):
     """Does a missing part, and a function missing from a part, cost exactly its own points?"""
     source = reference_source("chain_rule").replace("def local_gains(", "def local_gains_renamed(")
     report = grade_sources({"chain_rule.py": source})
-    assert report.test("chain_rule.local_gains").output == "local_gains is not defined in the submission."
+    assert (
+        report.test("chain_rule.local_gains").output
+        == "local_gains is not defined in the submission."
+    )
     assert report.test("chain_rule.chain_gradients").status == "passed"
     assert report.test("remedies.he_normal_stddev").output == (
         "Part remedies was not found in the submission: expected remedies.ipynb or remedies.py."

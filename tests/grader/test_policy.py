@@ -32,7 +32,15 @@ def test_comments_and_strings_naming_a_library_are_not_violations():
         "import importlib\ndef chain_gradients(x, y, w, b):\n    return importlib.import_module('autograd')\n",
         "import keras\ndef helper():\n    return keras.ops\ndef chain_gradients(x, y, w, b):\n    return helper()\n",
     ],
-    ids=["alias", "misleading-alias", "from-import", "local-import", "dunder-import", "importlib", "helper"],
+    ids=[
+        "alias",
+        "misleading-alias",
+        "from-import",
+        "local-import",
+        "dunder-import",
+        "importlib",
+        "helper",
+    ],
 )
 def test_part1_autodiff_use_is_found(source):
     """Is every way of reaching an autodiff library from chain_gradients found?"""
@@ -51,17 +59,34 @@ def test_unused_top_level_import_is_only_a_note():
 @pytest.mark.parametrize(
     "source, function",
     [
-        ("import tensorflow as tf\ndef clip_by_value(g, c):\n    return [tf.clip_by_value(t, -c, c) for t in g]\n",
-         "clip_by_value"),
-        ("from tensorflow import clip_by_norm as cbn\ndef clip_by_norm(g, c):\n    return [cbn(t, c) for t in g]\n",
-         "clip_by_norm"),
-        ("import tensorflow as tf\ndef global_norm(g):\n    return tf.linalg.global_norm(g)\n", "global_norm"),
-        ("import tensorflow as tf\nf = tf.clip_by_global_norm\ndef clip_by_global_norm(g, c):\n    return f(g, c)\n",
-         "clip_by_global_norm"),
-        ("from keras import ops\ndef clip_by_value(g, c):\n    return [ops.clip(t, -c, c) for t in g]\n",
-         "clip_by_value"),
+        (
+            "import tensorflow as tf\ndef clip_by_value(g, c):\n    return [tf.clip_by_value(t, -c, c) for t in g]\n",
+            "clip_by_value",
+        ),
+        (
+            "from tensorflow import clip_by_norm as cbn\ndef clip_by_norm(g, c):\n    return [cbn(t, c) for t in g]\n",
+            "clip_by_norm",
+        ),
+        (
+            "import tensorflow as tf\ndef global_norm(g):\n    return tf.linalg.global_norm(g)\n",
+            "global_norm",
+        ),
+        (
+            "import tensorflow as tf\nf = tf.clip_by_global_norm\ndef clip_by_global_norm(g, c):\n    return f(g, c)\n",
+            "clip_by_global_norm",
+        ),
+        (
+            "from keras import ops\ndef clip_by_value(g, c):\n    return [ops.clip(t, -c, c) for t in g]\n",
+            "clip_by_value",
+        ),
     ],
-    ids=["tf-clip-value", "aliased-from-import", "linalg-global-norm", "module-alias", "keras-ops-clip"],
+    ids=[
+        "tf-clip-value",
+        "aliased-from-import",
+        "linalg-global-norm",
+        "module-alias",
+        "keras-ops-clip",
+    ],
 )
 def test_part3_library_clip_calls_are_found(source, function):
     """Is a call of the library clip function found, through aliases?"""

@@ -71,7 +71,9 @@ def test_object_arrays_and_unknown_types_are_named_not_sent():
         def __eq__(self, other):
             return True
 
-    assert roundtrip(np.array([object()], dtype=object)) == Unsupported("numpy array of dtype object")
+    assert roundtrip(np.array([object()], dtype=object)) == Unsupported(
+        "numpy array of dtype object"
+    )
     back = roundtrip(Sneaky())
     assert isinstance(back, Unsupported) and "Sneaky" in back.type_name
 

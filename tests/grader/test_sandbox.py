@@ -11,7 +11,7 @@ from grader.submission import PartCode
 
 pytestmark = pytest.mark.slow
 
-CODE = '''
+CODE = """
 import numpy as np, os, time, sys
 
 def sigmoid(z):
@@ -35,7 +35,7 @@ def sgd_update(param, grad, learning_rate):
 def chain_gradients(x, y, w, b):
     import solutions
     return solutions
-'''
+"""
 
 
 @pytest.fixture(scope="module")

@@ -27,13 +27,21 @@ def test_notebook_code_cells_are_taken_without_the_course_test_cells(tmp_path):
     """Are the solution cells taken and the autograded test cells, demos and self-checks left out?"""
     demo = code("print('demo')")
     demo.metadata["tags"] = ["demo"]
-    (tmp_path / "chain_rule.ipynb").write_text(notebook(
-        code("import numpy as np\nfrom grader.notebook import check, grade"),
-        nbformat.v4.new_markdown_cell("# Title"),
-        code("def sigmoid(z):\n    return z", solution=True, grade=False, grade_id="s"),
-        code("grade('chain_rule.sigmoid', sigmoid)", solution=False, grade=True, points=4, grade_id="t"),
-        demo,
-    ))
+    (tmp_path / "chain_rule.ipynb").write_text(
+        notebook(
+            code("import numpy as np\nfrom grader.notebook import check, grade"),
+            nbformat.v4.new_markdown_cell("# Title"),
+            code("def sigmoid(z):\n    return z", solution=True, grade=False, grade_id="s"),
+            code(
+                "grade('chain_rule.sigmoid', sigmoid)",
+                solution=False,
+                grade=True,
+                points=4,
+                grade_id="t",
+            ),
+            demo,
+        )
+    )
     part = load_submission(tmp_path).parts["chain_rule"]
     assert [label for label, _ in part.cells] == ["chain_rule cell 1", "chain_rule cell 3"]
     assert "grade(" not in part.source and "demo" not in part.source
@@ -70,8 +78,12 @@ def test_unreadable_notebooks_are_reported(tmp_path, content, problem):
 
 def test_old_nbformat_3_notebooks_are_read(tmp_path):
     """Is a notebook in nbformat 3 (worksheets, input) read too?"""
-    old = {"nbformat": 3, "nbformat_minor": 0, "metadata": {},
-           "worksheets": [{"cells": [{"cell_type": "code", "input": "def f():\n    return 1\n"}]}]}
+    old = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {},
+        "worksheets": [{"cells": [{"cell_type": "code", "input": "def f():\n    return 1\n"}]}],
+    }
     (tmp_path / "deep_sigmoid.ipynb").write_text(json.dumps(old))
     assert "def f()" in load_submission(tmp_path).parts["deep_sigmoid"].source
 
