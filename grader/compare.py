@@ -147,18 +147,16 @@ def compare_arrays(
 
 
 def _tidy_numpy_report(text: str) -> str:
-    """Keep numpy's statistics, and relabel its ACTUAL/DESIRED as Received/Expected."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    out = []
-    for line in lines:
-        stripped = line.strip()
-        if stripped.startswith("ACTUAL:") or stripped.startswith("DESIRED:"):
-            break
-        if stripped.startswith("x and y nan location mismatch"):
-            stripped = "NaN in different places."
-        stripped = stripped.replace("(ACTUAL)", "(received)").replace("(DESIRED)", "(expected)")
-        out.append(stripped)
-    return "\n".join(out)
+    """Keep numpy's summary: tolerance, mismatched elements, max differences.
+
+    The values themselves are shown as Expected and Received already.
+    """
+    keep = ("Not equal to tolerance", "Mismatched elements", "Max absolute", "Max relative")
+    lines = [line.strip() for line in text.strip().splitlines()]
+    kept = [line for line in lines if line.startswith(keep)]
+    if any(line.startswith("x and y nan location mismatch") for line in lines):
+        kept.append("NaN in different places.")
+    return "\n".join(kept)
 
 
 def same_value(received: Any, expected: Any, tolerance: Tolerance) -> bool:

@@ -150,6 +150,8 @@ def grade_submission(
     finally:
         if own_sandbox:
             sandbox.close()
-    report = Report(str(path), tests, notes=list(submission.notes))
+    report = Report(
+        str(path), tests, notes=list(submission.notes), cases="public" if public else "hidden"
+    )
     report.execution_time = time.perf_counter() - started
     return report

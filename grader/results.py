@@ -95,6 +95,8 @@ class Report:
     tests: list[TestResult]
     execution_time: float = 0.0
     notes: list[str] = field(default_factory=list)
+    #: ``hidden`` (graded) or ``public`` (self-check)
+    cases: str = "hidden"
 
     @property
     def score(self) -> float:
@@ -121,6 +123,7 @@ class Report:
         """The report as JSON-ready data (a superset of Gradescope's results.json)."""
         return {
             "submission": self.submission,
+            "cases": self.cases,
             "score": self.score,
             "max_score": self.max_score,
             "execution_time": round(self.execution_time, 3),
@@ -150,7 +153,7 @@ class Report:
     def to_text(self) -> str:
         """A readable table with totals, then the feedback of every failed test."""
         width = max([len(t.name) for t in self.tests] + [20])
-        lines = [f"Grading {self.submission}", ""]
+        lines = [f"Grading {self.submission} on the {self.cases} cases", ""]
         lines.append(f"{'test':<{width}}  {'score':>13}  status")
         lines.append("-" * (width + 24))
         part = None
