@@ -20,17 +20,9 @@ c.CourseDirectory.release_directory = "exercises"
 # The assignment, exploding_gradients, is named on the command line (nbgrader refuses it
 # in both places), or by grader.generate.
 
-# Only the notebooks under solutions/exploding_gradients are nbgrader source: the
-# reference modules, the lesson texts and caches never go into a release.
-c.CourseDirectory.ignore = [
-    ".ipynb_checkpoints",
-    "*.pyc",
-    "__pycache__",
-    "feedback",
-    "*.py",
-    "lessons",
-    "gradebook.db",
-]
+# Only solutions/exploding_gradients is nbgrader source: the reference modules and the
+# lesson texts beside it are never copied into a release. Caches are ignored.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "gradebook.db"]
 
 # The stub that replaces a solution region; grader.sources.STUB is the same text, so the
 # released notebooks and the plain-module stubs agree.

@@ -223,34 +223,6 @@ def _code_block(words: list[str], body: list[str], lesson: str, number: int) -> 
     return Block(kind, source, arguments[0] if arguments else None, number)
 
 
-def function_sources(source: str) -> dict[str, str]:
-    """Return each top-level function's full text, trailing comment lines included.
-
-    :func:`grader.sources.split_module` ends a function at its last statement, which
-    leaves out a closing ``### END SOLUTION`` comment; this extends every function over
-    the indented or blank lines that follow it, up to the next top-level line.
-
-    Args:
-        source: a module's text.
-
-    Returns:
-        each function's text by name, in order, without trailing blank lines.
-    """
-    _, functions = split_module(source)
-    lines = source.splitlines()
-    texts = {}
-    position = 0
-    for name, text in functions.items():
-        first = text.splitlines()
-        start = next(i for i in range(position, len(lines)) if lines[i : i + len(first)] == first)
-        end = start + len(first)
-        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
-            end += 1
-        texts[name] = "\n".join(lines[start:end]).rstrip() + "\n"
-        position = end
-    return texts
-
-
 def validate_lesson(blocks: Sequence[Block], part: str, lesson: str = "<lesson>") -> None:
     """Check that a lesson's blocks make a valid notebook of ``part``.
 
@@ -378,7 +350,7 @@ def build_notebook(part: str, root: Path = ROOT) -> NotebookNode:
     blocks = parse_lesson(lesson.read_text(encoding="utf-8"), lesson_name)
     validate_lesson(blocks, part, lesson_name)
     module = root / SOURCE_DIRECTORY / f"{part}.py"
-    functions = function_sources(module.read_text(encoding="utf-8"))
+    _, functions = split_module(module.read_text(encoding="utf-8"))
     missing = [f.name for f in contract if f.name not in functions]
     if missing:
         raise ValueError(

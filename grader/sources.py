@@ -70,7 +70,8 @@ def split_module(source: str) -> tuple[str, dict[str, str]]:
 
     Returns:
         tuple ``(preamble, functions)``: the text before the first top-level function
-        (docstring and imports), and each top-level function's text by name, in order.
+        (docstring and imports), and each top-level function's text by name, in order,
+        including the indented comment lines that close it.
     """
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
@@ -79,8 +80,11 @@ def split_module(source: str) -> tuple[str, dict[str, str]]:
         return source, {}
     starts = [min([d.lineno] + [dec.lineno for dec in d.decorator_list]) - 1 for d in defs]
     preamble = "".join(lines[: starts[0]])
-    functions = {
-        d.name: "".join(lines[start : d.end_lineno]).rstrip() + "\n"
-        for d, start in zip(defs, starts)
-    }
+    functions = {}
+    for d, start in zip(defs, starts):
+        end = d.end_lineno
+        # Comment lines indented under the function (a closing ### END SOLUTION) belong to it.
+        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t"):
+            end += 1
+        functions[d.name] = "".join(lines[start:end]).rstrip() + "\n"
     return preamble, functions

@@ -25,14 +25,13 @@ from grader.generate import (
     ROOT,
     build_notebook,
     copy_sources,
-    function_sources,
     notebook_text,
     parse_lesson,
     release_path,
     source_notebook_path,
     validate_lesson,
 )
-from grader.sources import BEGIN, END, STUB, solution_source, stub_source
+from grader.sources import BEGIN, END, STUB, solution_source, split_module, stub_source
 
 CONTRACT_IDS = [f.test_name for f in FUNCTIONS]
 
@@ -160,7 +159,7 @@ def test_locked_cells_are_locked(part: str) -> None:
 @pytest.mark.parametrize("part", PARTS)
 def test_solution_cells_hold_the_reference_functions(part: str) -> None:
     """Is each source solution cell the reference function, markers kept?"""
-    functions = function_sources(solution_source(part))
+    functions = split_module(solution_source(part))[1]
     cells = _cells_by_grade_id(_read(source_notebook_path(part)))
     for f in functions_of(part):
         source = cells[f"{part}-{f.name}"][0].source
@@ -171,7 +170,7 @@ def test_solution_cells_hold_the_reference_functions(part: str) -> None:
 @pytest.mark.parametrize("part", PARTS)
 def test_released_solution_cells_are_the_stubs(part: str) -> None:
     """Is each released solution cell the stub function, and no solution line left?"""
-    stub_functions = function_sources(stub_source(part))
+    stub_functions = split_module(stub_source(part))[1]
     indented_stub = "".join(f"    {line}\n" for line in STUB.splitlines())
     cells = _cells_by_grade_id(_read(release_path(part, ".ipynb")))
     secret = _solution_lines(part)
@@ -366,10 +365,10 @@ def test_function_without_solution_region_is_rejected(tmp_path: Path) -> None:
         build_notebook("chain_rule", course)
 
 
-def test_function_sources_keep_the_end_marker() -> None:
+def test_split_module_keeps_the_end_marker() -> None:
     """Does each function's text run to its closing END marker?"""
     for part in PARTS:
-        for name, text in function_sources(solution_source(part)).items():
+        for name, text in split_module(solution_source(part))[1].items():
             assert text.rstrip().endswith(END), (part, name)
 
 
@@ -382,7 +381,9 @@ def test_nbgrader_config() -> None:
     assert config.CourseDirectory.root == str(ROOT)
     assert config.CourseDirectory.source_directory == "solutions"
     assert config.CourseDirectory.release_directory == "exercises"
-    assert {"*.py", "lessons", "__pycache__"} <= set(config.CourseDirectory.ignore)
+    assert "__pycache__" in config.CourseDirectory.ignore
+    # A student's .py files must not be ignored when nbgrader collects submissions.
+    assert "*.py" not in config.CourseDirectory.ignore
     assert config.ClearSolutions.code_stub == {"python": STUB}
 
 
