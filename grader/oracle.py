@@ -12,6 +12,7 @@ run with a step written in the worker instead (:func:`grader.worker.trusted_trai
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from grader.assignment import functions_of
@@ -66,8 +67,26 @@ def reference_value(part: str, name: str, args: list[Any], kwargs: dict[str, Any
         from grader.quiet import import_tensorflow
 
         import_tensorflow()
-    module = importlib.import_module(f"solutions.{part}")
-    return _plain(getattr(module, name)(*args, **kwargs))
+    return _plain(getattr(_private_reference(part), name)(*args, **kwargs))
+
+
+_REFERENCES: dict[str, Any] = {}
+
+
+def _private_reference(part: str) -> Any:
+    """A private copy of the reference module of ``part``.
+
+    The helpers of the code under test are swapped in that code's own namespace; a
+    private copy keeps them from being swapped in the reference too, should the two be
+    one module (a notebook that imported the reference, say).
+    """
+    if part not in _REFERENCES:
+        path = importlib.import_module(f"solutions.{part}").__file__
+        spec = importlib.util.spec_from_file_location(f"_reference_{part}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _REFERENCES[part] = module
+    return _REFERENCES[part]
 
 
 def answer_callback(part: str, allowed: list[str], message: dict[str, Any]) -> dict[str, Any]:

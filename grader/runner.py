@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from grader.oracle import TRUSTED, answer_callback, helpers_of
 from grader.protocol import ProtocolError, decode, encode
@@ -84,8 +84,54 @@ def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
         )
 
 
-class Runner(Protocol):
-    """Anything that can call a student's function and describe the outcome."""
+def call_message(
+    part: str,
+    function: str,
+    args: list[Any],
+    kwargs: dict[str, Any] | None = None,
+    *,
+    kinds: list[str | None] | None = None,
+    state_of: list[int] | None = None,
+    record: str | None = None,
+    build_dim: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The request to call ``part.function``, as a worker reads it.
+
+    Args:
+        part: the part.
+        function: the function's name.
+        args: positional arguments (plain data, models as ModelSpec).
+        kwargs: keyword arguments.
+        kinds: per argument, the form the function receives it in (see
+            :func:`grader.worker.convert_argument`).
+        state_of: indices of model arguments whose weights to return after the call.
+        record: a helper whose results to record during the call.
+        build_dim: input width to build a returned model that has no weights yet.
+        seed: the seed set before the call.
+
+    Returns:
+        the message, with the helpers the reference answers for (:mod:`grader.oracle`).
+    """
+    test_name = f"{part}.{function}"
+    return {
+        "op": "call",
+        "part": part,
+        "function": function,
+        "args": encode(list(args)),
+        "kwargs": encode(dict(kwargs or {})),
+        "kinds": kinds,
+        "state_of": state_of,
+        "record": record,
+        "build_dim": build_dim,
+        "seed": seed,
+        "helpers": helpers_of(test_name),
+        "trusted": TRUSTED.get(test_name, []),
+    }
+
+
+class Runner:
+    """Calls a student's function and describes the outcome; subclasses say where."""
 
     def call(
         self,
@@ -94,16 +140,30 @@ class Runner(Protocol):
         args: list[Any],
         kwargs: dict[str, Any] | None = None,
         *,
-        kinds: list[str | None] | None = None,
-        state_of: list[int] | None = None,
-        record: str | None = None,
-        build_dim: int | None = None,
         timeout: float = 30.0,
-        seed: int = 0,
-    ) -> CallOutcome: ...
+        **options: Any,
+    ) -> CallOutcome:
+        """Call ``part.function`` on ``args``.
+
+        Args:
+            part: the part.
+            function: the function's name.
+            args: positional arguments.
+            kwargs: keyword arguments.
+            timeout: seconds the call may take (where the runner can enforce it).
+            **options: the other fields of :func:`call_message`.
+
+        Returns:
+            the call's outcome as plain data.
+        """
+        message = call_message(part, function, args, kwargs, **options)
+        return self._send(part, message, timeout)
+
+    def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
+        raise NotImplementedError
 
 
-class SubprocessRunner:
+class SubprocessRunner(Runner):
     """Runs a submission's parts in a worker process.
 
     Args:
@@ -137,21 +197,7 @@ class SubprocessRunner:
             self._loaded[part] = answer
         return self._loaded[part]
 
-    def call(
-        self,
-        part: str,
-        function: str,
-        args: list[Any],
-        kwargs: dict[str, Any] | None = None,
-        *,
-        kinds: list[str | None] | None = None,
-        state_of: list[int] | None = None,
-        record: str | None = None,
-        build_dim: int | None = None,
-        timeout: float = 30.0,
-        seed: int = 0,
-    ) -> CallOutcome:
-        """Call ``part.function`` in the worker; see :meth:`Runner.call`."""
+    def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
         loaded = self.load(part)
         if not loaded.get("ok"):
             return CallOutcome(
@@ -159,20 +205,6 @@ class SubprocessRunner:
                 error_type=loaded.get("failure", "died"),
                 error_message=loaded.get("message", ""),
             )
-        message = {
-            "op": "call",
-            "part": part,
-            "function": function,
-            "args": encode(list(args)),
-            "kwargs": encode(dict(kwargs or {})),
-            "kinds": kinds,
-            "state_of": state_of,
-            "record": record,
-            "build_dim": build_dim,
-            "seed": seed,
-            "helpers": helpers_of(f"{part}.{function}"),
-            "trusted": TRUSTED.get(f"{part}.{function}", []),
-        }
         allowed = message["helpers"]
         try:
             answer = self.sandbox.request(
@@ -183,68 +215,24 @@ class SubprocessRunner:
         return outcome_from_answer(answer)
 
 
-class InProcessRunner:
-    """Calls functions defined in this process (a notebook's kernel).
+class InProcessRunner(Runner):
+    """Calls functions defined in this process (a notebook's kernel), with no time limit.
+
+    The call goes through the worker's own code and the same encoding as a worker's
+    answer, so a check sees the same values as from :class:`SubprocessRunner`.
 
     Args:
-        functions: the student's callables by name; ``namespace`` for recording.
+        functions: the student's namespace: callables by name.
     """
 
     def __init__(self, functions: dict[str, Callable[..., Any]]) -> None:
         self.functions = functions
 
-    def call(
-        self,
-        part: str,
-        function: str,
-        args: list[Any],
-        kwargs: dict[str, Any] | None = None,
-        *,
-        kinds: list[str | None] | None = None,
-        state_of: list[int] | None = None,
-        record: str | None = None,
-        build_dim: int | None = None,
-        timeout: float = 30.0,
-        seed: int = 0,
-    ) -> CallOutcome:
-        """Call the function here, through the same encoding as a worker's answer."""
-        from grader.worker import _plain_result, convert_argument, execute_call
+    def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
+        from grader.worker import Worker
 
-        target = self.functions.get(function)
-        if not callable(target):
-            return CallOutcome(ok=False, error_type="MissingFunction", error_message=function)
-        plain_args = decode(encode(list(args)))
-        plain_kwargs = decode(encode(dict(kwargs or {})))
-        allowed = helpers_of(f"{part}.{function}")
-
-        def callback(name: str, helper_args: list[Any], helper_kwargs: dict[str, Any]) -> Any:
-            reply = answer_callback(
-                part,
-                allowed,
-                {
-                    "function": name,
-                    "args": encode(_plain_result(helper_args)),
-                    "kwargs": encode(_plain_result(helper_kwargs)),
-                },
-            )
-            if not reply.get("ok"):
-                raise RuntimeError(
-                    f"the reference {name} could not be computed: {reply.get('error')}"
-                )
-            return convert_argument(decode(reply["result"]), None)
-
-        answer = execute_call(
-            target,
-            plain_args,
-            plain_kwargs,
-            kinds=kinds,
-            state_of=state_of,
-            namespace=self.functions,
-            record=record,
-            build_dim=build_dim,
-            seed=seed,
-            helpers=allowed,
-            callback=callback,
-            trusted=TRUSTED.get(f"{part}.{function}", []),
-        )
+        allowed = message["helpers"]
+        worker = Worker(ask=lambda m: json.loads(json.dumps(answer_callback(part, allowed, m))))
+        worker.namespaces[part] = self.functions
+        answer = worker.call(json.loads(json.dumps(message)))
         return outcome_from_answer(json.loads(json.dumps(answer)))

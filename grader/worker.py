@@ -315,23 +315,27 @@ def _strip_notebook_only(source: str) -> str:
 class Worker:
     """The worker's state: one module namespace per loaded part."""
 
-    def __init__(self, channel_in: Any = None, channel_out: Any = None) -> None:
+    def __init__(
+        self, ask: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    ) -> None:
+        """Args:
+        ask: sends a callback message to the grader and returns its reply.
+        """
         self.namespaces: dict[str, dict[str, Any]] = {}
-        self.channel_in = channel_in
-        self.channel_out = channel_out
+        self.ask = ask
 
     def callback(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Ask the grader for the reference value of helper ``name``."""
-        write_message(
-            self.channel_out,
-            {
-                "op": "callback",
-                "function": name,
-                "args": encode(_plain_result(args)),
-                "kwargs": encode(_plain_result(kwargs)),
-            },
-        )
-        reply = read_message(self.channel_in)
+        reply = None
+        if self.ask is not None:
+            reply = self.ask(
+                {
+                    "op": "callback",
+                    "function": name,
+                    "args": encode(_plain_result(args)),
+                    "kwargs": encode(_plain_result(kwargs)),
+                }
+            )
         if not reply or not reply.get("ok"):
             raise RuntimeError(
                 f"the reference {name} could not be computed: "
@@ -452,7 +456,12 @@ def main() -> None:
     for name in list(sys.modules):
         if name.split(".")[0] in _BLOCKED_MODULES:
             del sys.modules[name]
-    worker = Worker(channel_in, channel_out)
+
+    def ask(message: dict[str, Any]) -> dict[str, Any] | None:
+        write_message(channel_out, message)
+        return read_message(channel_in)
+
+    worker = Worker(ask)
     while True:
         message = read_message(channel_in)
         if message is None:
