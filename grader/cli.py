@@ -57,6 +57,25 @@ def render(report: Report, form: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; an unexpected failure is one line on stderr and status 1, never a traceback.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        the exit status.
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("python -m grader: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the promise is: no traceback of our own
+        print(f"python -m grader: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None = None) -> int:
     """Run the CLI.
 
     Args:

@@ -39,6 +39,21 @@ def hidden_seed() -> int:
     return 7_345_123
 
 
+#: Seconds one submission may take in all; the functions not started by then score 0.
+SUBMISSION_TIME_LIMIT = float(os.environ.get("GRADER_SUBMISSION_TIME_LIMIT", "900"))
+
+
+def _edited_test_notes(code: PartCode) -> list[str]:
+    if not code.edited_tests:
+        return []
+    return [
+        "Flagged: the autograded test cells "
+        + ", ".join(code.edited_tests)
+        + " were edited or deleted in this notebook. They were not used: the grader runs the "
+        "assignment's own tests."
+    ]
+
+
 def _missing_part(part: str) -> str:
     return f"Part {part} was not found in the submission: expected {part}.ipynb or {part}.py."
 
@@ -63,8 +78,17 @@ def grade_part(
     runner: SubprocessRunner | None,
     seed: int,
     public: bool,
+    deadline: float | None = None,
 ) -> list[TestResult]:
     """Grade every function of one part.
+
+    Args:
+        part: the part.
+        code: its code, or None when the submission lacks it.
+        runner: runs the code.
+        seed: the cases' seed.
+        public: whether these are the public cases.
+        deadline: ``time.monotonic()`` after which no further function is started.
 
     Returns:
         one TestResult per contract function of the part.
@@ -76,11 +100,30 @@ def grade_part(
         reason = " ".join(code.problems) or f"{code.path.name} holds no code."
         return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
     loaded = runner.load(part)
-    notes = code.problems + _load_notes(part, loaded)
+    if not loaded.get("ok"):
+        reason = (
+            f"Loading the code of {part} stopped the grading process "
+            f"({loaded.get('message', 'no answer')}), so no function of this part could be "
+            "graded. Look for code outside functions that exits, loops or crashes."
+        )
+        return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
+    notes = code.problems + _load_notes(part, loaded) + _edited_test_notes(code)
     violations = find_violations(part, code.source)
     banned = forbidden_top_level_imports(part, code.source)
     results = []
     for spec in functions:
+        if deadline is not None and time.monotonic() > deadline:
+            results.append(
+                TestResult(
+                    spec.test_name,
+                    spec.points,
+                    verdict=(
+                        f"Not graded: the submission used up its total time limit of "
+                        f"{SUBMISSION_TIME_LIMIT:g} s before this function's turn."
+                    ),
+                )
+            )
+            continue
         if spec.name in violations:
             mistake = (
                 "policy_forbidden_import" if part in NUMPY_ONLY_PARTS else "policy_forbidden_call"
@@ -127,14 +170,15 @@ def grade_submission(
     Raises:
         grader.submission.SubmissionError: when the path is not a submission.
     """
-    started = time.perf_counter()
+    started = time.monotonic()
     submission = load_submission(path)
     if seed is None:
         seed = PUBLIC_SEED if public else hidden_seed()
     needs_tensorflow = any(p not in NUMPY_ONLY_PARTS for p in submission.parts)
     own_sandbox = sandbox is None
     if sandbox is None:
-        sandbox = Sandbox(tensorflow=needs_tensorflow)
+        # Hide the folder of submissions this one sits in (other students' work).
+        sandbox = Sandbox(tensorflow=needs_tensorflow, hide=[Path(path).resolve().parent])
     try:
         if submission.parts:
             sandbox.start()  # the worker imports TensorFlow while this process does too
@@ -142,16 +186,21 @@ def grade_submission(
             from grader.quiet import import_tensorflow
 
             import_tensorflow()
+        if submission.parts:
+            sandbox.begin()  # a fresh process for this submission
         runner = SubprocessRunner(sandbox, submission.parts)
+        deadline = started + SUBMISSION_TIME_LIMIT
         tests: list[TestResult] = []
         for part in PARTS:
             code = submission.parts.get(part)
-            tests += grade_part(part, code, runner if code else None, seed, public)
+            tests += grade_part(part, code, runner if code else None, seed, public, deadline)
     finally:
         if own_sandbox:
             sandbox.close()
+        else:
+            sandbox.end()  # kills what the submission left running
     report = Report(
         str(path), tests, notes=list(submission.notes), cases="public" if public else "hidden"
     )
-    report.execution_time = time.perf_counter() - started
+    report.execution_time = time.monotonic() - started
     return report

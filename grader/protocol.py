@@ -207,13 +207,25 @@ def write_message(stream: BinaryIO, message: dict[str, Any]) -> None:
     stream.flush()
 
 
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    """Read ``size`` bytes, fewer only at the end of the stream (works unbuffered too)."""
+    chunks, remaining = [], size
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_message(stream: BinaryIO) -> dict[str, Any] | None:
     """Read one length-prefixed JSON message; None at end of stream.
 
     Raises:
         ProtocolError: for a truncated, oversized or non-JSON message.
     """
-    header = stream.read(_HEADER.size)
+    header = _read_exactly(stream, _HEADER.size)
     if not header:
         return None
     if len(header) != _HEADER.size:
@@ -221,7 +233,7 @@ def read_message(stream: BinaryIO) -> dict[str, Any] | None:
     (length,) = _HEADER.unpack(header)
     if length > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"message of {length} bytes is over the limit")
-    body = stream.read(length)
+    body = _read_exactly(stream, length)
     if len(body) != length:
         raise ProtocolError("truncated message")
     try:

@@ -59,19 +59,28 @@ def stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def import_tensorflow() -> ModuleType:
+_INITIALISED = False
+
+
+def import_tensorflow(initialise: bool = True) -> ModuleType:
     """Import TensorFlow (and Keras) with every start-up log line suppressed.
+
+    Args:
+        initialise: also set up TensorFlow's runtime (its devices), whose log lines come
+            then. A process that will fork must not: TensorFlow's runtime does not survive
+            a fork, while a bare import does.
 
     Returns:
         the ``tensorflow`` module.
     """
+    global _INITIALISED
     silence_tensorflow()
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
     with stderr_silenced():
         import keras  # noqa: F401
         import tensorflow
 
         tensorflow.get_logger().setLevel(logging.ERROR)
-        tensorflow.config.list_logical_devices()  # device set-up logs now, silenced
+        if initialise and not _INITIALISED:
+            tensorflow.config.list_logical_devices()  # device set-up logs now, silenced
+            _INITIALISED = True
     return tensorflow

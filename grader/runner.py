@@ -183,9 +183,13 @@ class SubprocessRunner(Runner):
         Returns:
             the load answer: ``errors`` per failed cell and the ``functions`` defined.
         """
-        if self._generation != self.sandbox.restarts:
+        try:
+            self.sandbox.ensure_child()
+        except WorkerFailure as failure:
+            return {"ok": False, "failure": failure.kind, "message": str(failure)}
+        if self._generation != self.sandbox.generation:
             self._loaded.clear()
-            self._generation = self.sandbox.restarts
+            self._generation = self.sandbox.generation
         if part not in self._loaded:
             code = self.parts[part]
             cells = [{"label": label, "source": source} for label, source in code.cells]
@@ -193,7 +197,7 @@ class SubprocessRunner(Runner):
                 answer = self.sandbox.request({"op": "load", "part": part, "cells": cells}, timeout)
             except WorkerFailure as failure:
                 answer = {"ok": False, "failure": failure.kind, "message": str(failure)}
-                self._generation = self.sandbox.restarts
+                self._generation = self.sandbox.generation
             self._loaded[part] = answer
         return self._loaded[part]
 

@@ -10,7 +10,9 @@ started again on the next request, and the failure is reported to the caller as
 from __future__ import annotations
 
 import io
+import json
 import os
+import secrets
 import select
 import signal
 import subprocess
@@ -18,9 +20,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import jail
 from grader.protocol import MAX_MESSAGE_BYTES, ProtocolError, read_message, write_message
 from grader.quiet import quiet_environment
 
@@ -55,37 +59,149 @@ def worker_environment() -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of a worker process.
+
+    Args:
+        memory_mb: address space, in MiB. TensorFlow alone maps about 1.8 GiB of address
+            space (of which about 0.65 GiB is resident), so this is not the resident size.
+        output_mb: largest file the worker may write, its captured prints included.
+    """
+
+    memory_mb: int = int(os.environ.get("GRADER_MEMORY_MB", "4096"))
+    output_mb: int = int(os.environ.get("GRADER_OUTPUT_MB", "64"))
+
+    def environment(self) -> dict[str, str]:
+        """The variables the worker reads its limits from."""
+        return {"GRADER_MEMORY_MB": str(self.memory_mb), "GRADER_OUTPUT_MB": str(self.output_mb)}
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed if the grader dies (Linux), so no worker outlives it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
 class Sandbox:
-    """One worker process, restarted on demand.
+    """A warm worker that forks one fresh process per submission.
+
+    The worker process (the *zygote*) imports TensorFlow once and never runs student
+    code. :meth:`begin` forks it: the child runs one submission's code and ends with
+    :meth:`end`, after which the zygote kills whatever the child left running and removes
+    its files. A child that crashes or runs past its time limit costs only itself; the
+    zygote is started again only if it dies.
 
     Args:
         scratch: directory the worker runs in (a temporary one when None).
         tensorflow: import TensorFlow in the worker as soon as it starts.
+        hide: folders the student's code must not see (jail mode), besides the course's.
+        limits: resource limits of the worker.
     """
 
-    def __init__(self, scratch: Path | None = None, tensorflow: bool = True) -> None:
+    def __init__(
+        self,
+        scratch: Path | None = None,
+        tensorflow: bool = True,
+        hide: list[Path] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self._own_scratch = scratch is None
         self.scratch = Path(tempfile.mkdtemp(prefix="grading-")) if scratch is None else scratch
         self.tensorflow = tensorflow
+        self.hide = list(hide or [])
+        self.limits = limits or Limits()
+        self.mode = jail.mode()
+        #: marks the worker's processes, to find those that left its session and tree
+        self.token = secrets.token_hex(8)
         self.process: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
+        #: counts the children forked: a runner reloads its code when it changes
+        self.generation = 0
+        self._warming = False
+        self._zygote_pid: int | None = None  # as the worker sees itself
+        self._child = False
+
+    # -- the zygote ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker if it is not running, and ask it to warm up."""
+        """Start the zygote if it is not running; it imports TensorFlow meanwhile."""
         if self.process is not None and self.process.poll() is None:
             return
         self.scratch.mkdir(parents=True, exist_ok=True)
+        env = worker_environment()
+        env.update(self.limits.environment())
+        env[_TOKEN_VARIABLE] = self.token
+        if self.mode == "namespace":
+            argv, extra = jail.worker_command([*self.hide, self.scratch])
+            env.update(extra)
+        else:
+            argv = [sys.executable, "-m", "grader.worker"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.worker"],
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=self.scratch,
-            env=worker_environment(),
+            env=env,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
+        if self.mode == "namespace":
+            body = json.dumps(jail.worker_sources()).encode("utf-8")
+            self.process.stdin.write(len(body).to_bytes(8, "big") + body)
         write_message(self.process.stdin, {"op": "warm", "tensorflow": self.tensorflow})
         self._warming = True
+        self._child = False
+
+    def _ready(self) -> None:
+        self.start()
+        if self._warming:
+            self._warming = False
+            answer = self._receive(_START_TIMEOUT, _START_TIMEOUT)
+            self._zygote_pid = int(answer.get("pid", 0)) or None
+
+    # -- one submission ---------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Fork a fresh process for the next submission (ending the current one)."""
+        self.end()
+        self._ready()
+        self._send({"op": "fork"})
+        answer = self._receive(_START_TIMEOUT, _START_TIMEOUT)
+        if answer.get("op") == "ended" or not answer.get("ok"):
+            self._fail("died", "the worker could not start a process for the submission")
+        self._child = True
+        self.generation += 1
+
+    def ensure_child(self) -> None:
+        """Fork a process for the submission unless one is running."""
+        if not self._child:
+            self.begin()
+
+    def end(self) -> dict[str, Any] | None:
+        """End the current submission's process; the zygote cleans up after it.
+
+        Returns:
+            the zygote's report (``status``, ``leftovers`` killed), or None when no
+            submission was running.
+        """
+        if not self._child or self.process is None:
+            self._child = False
+            return None
+        self._child = False
+        try:
+            self._send({"op": "end"})
+            while True:
+                answer = self._receive(_END_TIMEOUT, _END_TIMEOUT)
+                if answer.get("op") == "ended":
+                    return answer
+        except WorkerFailure:
+            return None
 
     def request(
         self,
@@ -93,50 +209,81 @@ class Sandbox:
         timeout: float,
         on_callback: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Send one request and return the answer.
+        """Send one request to the submission's process and return the answer.
 
         Args:
             message: the request.
-            timeout: seconds the answer may take (the worker's start-up is not counted).
+            timeout: seconds the answer may take.
             on_callback: answers the worker's ``callback`` messages sent while it works
                 (the reference value of a helper function, see :mod:`grader.oracle`).
 
         Returns:
-            the worker's answer.
+            the answer.
 
         Raises:
-            WorkerFailure: on timeout, death of the worker or a malformed answer; the
-                worker is stopped and will be restarted by the next request.
+            WorkerFailure: on timeout, death of the process or a malformed answer; the
+                next request starts a fresh process.
         """
-        self.start()
-        if self._warming:
-            self._warming = False
-            self._receive(120.0, 120.0)
-        try:
-            write_message(self.process.stdin, message)
-        except (BrokenPipeError, OSError):
-            return self._fail("died", "the worker process ended before the request was sent")
+        self.ensure_child()
+        self._send(message)
         deadline = time.monotonic() + timeout
         while True:
-            answer = self._receive(max(deadline - time.monotonic(), 0.0), timeout)
+            try:
+                answer = self._receive(max(deadline - time.monotonic(), 0.0), timeout)
+            except _Timeout:
+                self._kill_child()
+                raise WorkerFailure(
+                    "timeout", f"it ran past the time limit of {timeout:g} s"
+                ) from None
+            if answer.get("op") == "ended":
+                self._child = False
+                self.generation += 1
+                raise WorkerFailure("died", _describe_exit(answer.get("status")))
             if answer.get("op") != "callback":
                 return answer
-            reply = (
-                on_callback(answer) if on_callback else {"ok": False, "error": "no callbacks here"}
-            )
-            try:
-                write_message(self.process.stdin, reply)
-            except (BrokenPipeError, OSError):
-                return self._fail("died", "the worker process ended while waiting for a callback")
+            reply = on_callback(answer) if on_callback else {"ok": False, "error": "no callbacks"}
+            self._send(reply)
+
+    def _kill_child(self) -> None:
+        """Kill the submission's process tree; the zygote reports and cleans up."""
+        self._child = False
+        self.generation += 1
+        zygote = self._zygote_host_pid()
+        if zygote is None:
+            self.stop()
+            return
+        _kill_all(_descendants(zygote))
+        try:
+            while self._receive(_END_TIMEOUT, _END_TIMEOUT).get("op") != "ended":
+                pass
+        except (WorkerFailure, _Timeout):
+            self.stop()
+
+    def _zygote_host_pid(self) -> int | None:
+        """The zygote's process id as this process sees it (it may be in a PID namespace)."""
+        if self.process is None:
+            return None
+        for pid in [self.process.pid, *_descendants(self.process.pid)]:
+            if _innermost_pid(pid) == self._zygote_pid:
+                return pid
+        return None
+
+    # -- the channel ------------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any]) -> None:
+        try:
+            write_message(self.process.stdin, message)
+        except (BrokenPipeError, OSError, AttributeError):
+            self._fail("died", "the worker process ended before the request was sent")
 
     def _receive(self, remaining: float, limit: float) -> dict[str, Any]:
         deadline = time.monotonic() + remaining
         stream = self.process.stdout
-        header = self._read_exactly(stream, _HEADER_BYTES, deadline, limit)
+        header = self._read_exactly(stream, _HEADER_BYTES, deadline)
         length = int.from_bytes(header, "big")
         if length > MAX_MESSAGE_BYTES:
             self._fail("protocol", f"the answer of {length} bytes is over the limit")
-        body = self._read_exactly(stream, length, deadline, limit)
+        body = self._read_exactly(stream, length, deadline)
         try:
             answer = read_message(io.BytesIO(header + body))
         except ProtocolError as error:
@@ -145,20 +292,22 @@ class Sandbox:
             self._fail("died", "the worker closed its channel")
         return answer
 
-    def _read_exactly(self, stream: Any, size: int, deadline: float, timeout: float) -> bytes:
+    def _read_exactly(self, stream: Any, size: int, deadline: float) -> bytes:
         chunks = []
         remaining = size
         fd = stream.fileno()
         while remaining:
             left = deadline - time.monotonic()
             if left <= 0:
-                self._fail("timeout", f"it ran past the time limit of {timeout:g} s")
+                raise _Timeout
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
             chunk = os.read(fd, min(remaining, 1 << 20))
             if not chunk:
                 code = self.process.wait(timeout=5)
+                if self.mode == "namespace" and code is not None and code > 128:
+                    code = -(code - 128)  # the jail's shell reports a signal as 128 + n
                 self._fail("died", _describe_exit(code))
             chunks.append(chunk)
             remaining -= len(chunk)
@@ -166,17 +315,20 @@ class Sandbox:
 
     def _fail(self, kind: str, message: str) -> Any:
         self.stop()
-        self.restarts += 1
         raise WorkerFailure(kind, message)
 
     def stop(self) -> None:
-        """Kill the worker and every process it started."""
+        """Kill the zygote, its children and every process they started."""
+        self._child = False
+        self.generation += 1
         if self.process is None:
             return
+        descendants = set(_descendants(self.process.pid)) | set(_marked(self.token))
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        _kill_all(descendants)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait
@@ -190,6 +342,7 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop the worker and remove a scratch directory this sandbox made."""
+        self.end()
         self.stop()
         if self._own_scratch:
             import shutil
@@ -201,6 +354,77 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Timeout(Exception):
+    """No answer before the deadline."""
+
+
+#: Seconds the worker may take to start (it imports TensorFlow) or to fork.
+_START_TIMEOUT = 180.0
+#: Seconds the zygote may take to clean up after a submission.
+_END_TIMEOUT = 30.0
+
+
+def _innermost_pid(pid: int) -> int | None:
+    """A process's id in its own PID namespace (the last of /proc/PID/status NSpid)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return int(line.split()[-1])
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, found through /proc (empty where there is none)."""
+    children = _children_by_parent()
+    found, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+_TOKEN_VARIABLE = "GRADER_WORKER_TOKEN"
+
+
+def _marked(token: str) -> list[int]:
+    """Processes whose environment carries the worker's token (daemons it started)."""
+    needle = f"{_TOKEN_VARIABLE}={token}".encode()
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _kill_all(pids: set[int] | list[int]) -> None:
+    """SIGKILL processes that escaped the worker's process group (setsid, daemons)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
 
 
 def _describe_exit(code: int | None) -> str:

@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.assignment import PARTS
+from grader.assignment import ASSIGNMENT, PARTS
 
+#: The released student notebooks, against which test cells are compared.
+RELEASE_DIR = Path(__file__).resolve().parent.parent / "exercises" / ASSIGNMENT
 #: Cell tags of the course's own cells, which are not the student's code.
 COURSE_CELL_TAGS = {"demo", "self-check"}
 
@@ -81,6 +83,33 @@ def _cell_source(cell: dict) -> str:
     return str(source)
 
 
+def _test_cells(cells: list) -> dict[str, str]:
+    """The autograded test cells' sources, by nbgrader grade_id."""
+    found = {}
+    for cell in cells:
+        if isinstance(cell, dict) and _is_course_cell(cell):
+            nbgrader = (cell.get("metadata") or {}).get("nbgrader") or {}
+            if nbgrader.get("grade") and nbgrader.get("grade_id"):
+                found[str(nbgrader["grade_id"])] = _cell_source(cell).strip()
+    return found
+
+
+def _edited_tests(part: str, cells: list) -> list[str]:
+    """grade_ids of the released test cells that this notebook edited or deleted.
+
+    Only a notebook made from the release (one with nbgrader metadata) is compared.
+    """
+    if not any(isinstance(c, dict) and (c.get("metadata") or {}).get("nbgrader") for c in cells):
+        return []
+    release = RELEASE_DIR / f"{part}.ipynb"
+    try:
+        original = _test_cells(json.loads(release.read_text(encoding="utf-8"))["cells"])
+    except (OSError, ValueError, KeyError):
+        return []
+    submitted = _test_cells(cells)
+    return [grade_id for grade_id, source in original.items() if submitted.get(grade_id) != source]
+
+
 def read_notebook(path: Path, part: str) -> PartCode:
     """Read a notebook's student code cells.
 
@@ -116,6 +145,7 @@ def read_notebook(path: Path, part: str) -> PartCode:
     if not isinstance(cells, list):
         code.problems.append(f"{path.name} has no list of cells.")
         return code
+    code.edited_tests = _edited_tests(part, cells)
     for index, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue

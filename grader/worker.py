@@ -11,6 +11,7 @@ same way in both places.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -138,6 +139,10 @@ def _student_frames(error: BaseException) -> str:
 def describe_error(error: BaseException) -> dict[str, str]:
     """Plain-data description of an exception raised by student code."""
     message = str(error)
+    if isinstance(error, MemoryError) and LIMITS.get("memory_mb"):
+        message = f"it needed more memory than the limit of {LIMITS['memory_mb']} MB"
+    elif isinstance(error, OSError) and error.errno == errno.EFBIG:
+        message = f"it wrote more than the output limit of {LIMITS.get('output_mb', 0)} MB"
     return {
         "type": type(error).__name__,
         "message": message[:2000],
@@ -432,18 +437,114 @@ def _signature(value: Any) -> str:
         return "(...)"
 
 
+def apply_limits() -> dict[str, int]:
+    """Set the memory and file-size limits the grader asked for (in the environment)."""
+    import resource
+    import signal
+
+    limits = {
+        "memory_mb": int(os.environ.get("GRADER_MEMORY_MB", "0") or 0),
+        "output_mb": int(os.environ.get("GRADER_OUTPUT_MB", "0") or 0),
+    }
+    if limits["memory_mb"]:
+        size = limits["memory_mb"] * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    if limits["output_mb"]:
+        size = limits["output_mb"] * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return limits
+
+
+LIMITS: dict[str, int] = {}
+
+
+def _set_subreaper() -> None:
+    """Adopt the orphans of the processes below, so that they can be found and killed."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _kill_children() -> int:
+    """Kill and reap every remaining child of this process; return how many there were."""
+    import signal
+
+    killed = 0
+    for _ in range(10):
+        me = str(os.getpid())
+        children = []
+        for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", "rb") as stat:
+                        if stat.read().rsplit(b")", 1)[1].split()[1].decode() == me:
+                            children.append(int(entry))
+                except (OSError, IndexError):
+                    continue
+        if not children:
+            break
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                killed += 1
+            except (ProcessLookupError, ChildProcessError):
+                pass
+    return killed
+
+
+def _redirect_output(path: str) -> None:
+    """Send fd 1 and 2 (the student's prints) to ``path``."""
+    capture = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(capture, 1)
+    os.dup2(capture, 2)
+    os.close(capture)
+
+
+def _serve(channel_in: Any, channel_out: Any) -> None:
+    """In a forked child: serve one submission's requests until ``end``."""
+
+    def ask(message: dict[str, Any]) -> dict[str, Any] | None:
+        write_message(channel_out, message)
+        return read_message(channel_in)
+
+    worker = Worker(ask)
+    write_message(channel_out, {"ok": True, "pid": os.getpid()})
+    while True:
+        message = read_message(channel_in)
+        if message is None or message.get("op") == "end":
+            write_message(channel_out, {"ok": True})
+            return
+        op = message.get("op")
+        if op == "load":
+            answer = worker.load(message["part"], message["cells"])
+        elif op == "call":
+            answer = worker.call(message)
+        else:
+            answer = {
+                "ok": False,
+                "error": {"type": "ProtocolError", "message": f"unknown op {op!r}", "where": ""},
+            }
+        write_message(channel_out, answer)
+
+
 def main() -> None:
-    """Serve requests on the inherited stdin/stdout until the stream ends."""
+    """Run the zygote: warm up, then fork one child per submission until the stream ends."""
     from grader.quiet import silence_tensorflow
 
+    LIMITS.update(apply_limits())
     silence_tensorflow()
-    channel_in = os.fdopen(os.dup(0), "rb")
+    # Unbuffered: the zygote and its children read the same pipe, so no read-ahead.
+    channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
     channel_out = os.fdopen(os.dup(1), "wb")
     with open(os.devnull, "rb") as devnull:
         os.dup2(devnull.fileno(), 0)
-    capture = open("captured-output.txt", "ab")  # noqa: SIM115 - lives as long as the worker
-    os.dup2(capture.fileno(), 1)
-    os.dup2(capture.fileno(), 2)
+    _redirect_output(os.devnull)
     sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), line_buffering=True)
     sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), line_buffering=True)
     sys.stdin = io.StringIO("")
@@ -456,31 +557,59 @@ def main() -> None:
     for name in list(sys.modules):
         if name.split(".")[0] in _BLOCKED_MODULES:
             del sys.modules[name]
-
-    def ask(message: dict[str, Any]) -> dict[str, Any] | None:
-        write_message(channel_out, message)
-        return read_message(channel_in)
-
-    worker = Worker(ask)
+    _set_subreaper()
+    home = os.getcwd()
+    children = 0
     while True:
         message = read_message(channel_in)
         if message is None:
             return
         op = message.get("op")
-        if op == "load":
-            answer = worker.load(message["part"], message["cells"])
-        elif op == "call":
-            answer = worker.call(message)
-        elif op == "warm":
+        if op == "warm":
             if message.get("tensorflow"):
-                _tensorflow()
-            answer = {"ok": True, "pid": os.getpid()}
+                from grader.quiet import import_tensorflow
+
+                import_tensorflow(initialise=False)  # the runtime would not survive a fork
+                import grader.models  # noqa: F401
+            write_message(channel_out, {"ok": True, "pid": os.getpid()})
+        elif op == "fork":
+            children += 1
+            scratch = os.path.join(home, f"submission-{children}")
+            os.makedirs(scratch, exist_ok=True)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setsid()
+                    os.chdir(scratch)
+                    _redirect_output(os.path.join(scratch, "captured-output.txt"))
+                    _serve(channel_in, channel_out)
+                finally:
+                    os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            leftovers = _kill_children()
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
+            write_message(
+                channel_out,
+                {
+                    "op": "ended",
+                    "status": os.waitstatus_to_exitcode(status),
+                    "leftovers": leftovers,
+                },
+            )
         else:
-            answer = {
-                "ok": False,
-                "error": {"type": "ProtocolError", "message": f"unknown op {op!r}", "where": ""},
-            }
-        write_message(channel_out, answer)
+            write_message(
+                channel_out,
+                {
+                    "ok": False,
+                    "error": {
+                        "type": "ProtocolError",
+                        "message": f"unknown op {op!r}",
+                        "where": "",
+                    },
+                },
+            )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ a :class:`~grader.results.TestResult` with partial credit.
 
 from __future__ import annotations
 
+import os
 import traceback
 import zlib
 from collections.abc import Callable, Iterator
@@ -125,8 +126,23 @@ def message(expected: str, received: str, hint: str, report: str = "") -> str:
     return "\n".join(lines)
 
 
+def contract_signature(function: str) -> str:
+    """The contract's signature of a function, e.g. ``chain_forward(x, w, b)``."""
+    import importlib
+    import inspect
+
+    from grader.assignment import FUNCTIONS
+
+    part = next(f.part for f in FUNCTIONS if f.name == function)
+    return function + str(
+        inspect.signature(getattr(importlib.import_module(f"solutions.{part}"), function))
+    )
+
+
 def error_case(description: str, outcome: CallOutcome, function: str, hint: str) -> CaseResult:
     """A case whose call raised: say what it raised and where."""
+    if outcome.error_type == "TypeError" and "argument" in outcome.error_message:
+        hint = f"Keep the contract's signature: {contract_signature(function)}. {hint}"
     return CaseResult(
         description,
         False,
@@ -255,8 +271,14 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
     check = REGISTRY[name]
     spec = contract_function(name)
     result = TestResult(name, spec.points)
+    scale = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1") or 1)
     context = Context(
-        runner, spec.part, spec.name, case_rng(seed, name), public=public, timeout=check.timeout
+        runner,
+        spec.part,
+        spec.name,
+        case_rng(seed, name),
+        public=public,
+        timeout=check.timeout * scale,
     )
     try:
         for case in check.run(context):
