@@ -18,6 +18,56 @@ class ModelRebuildError(ValueError):
     """A model config that Keras cannot rebuild from built-in layers alone."""
 
 
+#: Element-wise functions of keras.ops a model may use as activations. Keras saves such a
+#: function by its name only; these names are resolved to these functions, nothing else.
+SAFE_FUNCTION_NAMES = (
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "relu6",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "softplus",
+    "softsign",
+    "leaky_relu",
+    "hard_sigmoid",
+    "hard_silu",
+    "exp",
+    "log1p",
+    "abs",
+    "square",
+    "negative",
+    "sign",
+    "arctan",
+    "sinh",
+    "erf",
+    "log_sigmoid",
+    "mish",
+)
+
+
+def safe_custom_objects() -> dict[str, Any]:
+    """Name -> function for the element-wise keras.ops functions accepted as activations."""
+    import keras
+
+    return {
+        name: getattr(keras.ops, name) for name in SAFE_FUNCTION_NAMES if hasattr(keras.ops, name)
+    }
+
+
+def deserialize_safely(config: dict[str, Any]) -> Any:
+    """Rebuild a serialised Keras object with safe mode on and only built-in functions."""
+    import keras
+
+    return keras.saving.deserialize_keras_object(
+        config, safe_mode=True, custom_objects=safe_custom_objects()
+    )
+
+
 def describe_model(model: Any) -> ModelSpec:
     """Return a Keras model as plain data.
 
@@ -49,7 +99,7 @@ def rebuild_model(spec: ModelSpec) -> Any:
 
     try:
         config = json.loads(spec.config)
-        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        model = deserialize_safely(config)
     except Exception as error:  # noqa: BLE001 - any failure means "not rebuildable"
         raise ModelRebuildError(
             "the model could not be rebuilt from its config with built-in Keras layers "

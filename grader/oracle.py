@@ -49,9 +49,9 @@ def _plain(value: Any) -> Any:
 def _keras_object(value: Any) -> Any:
     """Rebuild a serialised built-in Keras object (safe mode: no custom code)."""
     if isinstance(value, KerasObjectSpec):
-        import keras
+        from grader.models import deserialize_safely
 
-        return keras.saving.deserialize_keras_object(value.config, safe_mode=True)
+        return deserialize_safely(value.config)
     return value
 
 

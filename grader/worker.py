@@ -67,9 +67,9 @@ def convert_argument(value: Any, kind: str | None) -> Any:
         return rebuild_optimizer(value)
     if isinstance(value, KerasObjectSpec):
         _tensorflow()
-        import keras
+        from grader.models import deserialize_safely
 
-        return keras.saving.deserialize_keras_object(value.config, safe_mode=True)
+        return deserialize_safely(value.config)
     if kind == "list":
         return np.asarray(value).tolist()
     if kind == "tensor":
@@ -104,7 +104,7 @@ def _plain_result(value: Any, build_dim: int | None = None) -> Any:
         if isinstance(value, keras.initializers.Initializer):
             return KerasObjectSpec(keras.saving.serialize_keras_object(value))
         if callable(value) and getattr(value, "__module__", "").startswith("keras"):
-            return getattr(value, "__name__", value)  # a built-in activation, by name
+            return KerasObjectSpec(keras.saving.serialize_keras_object(value))  # an activation
     if type(value) in (list, tuple):
         return type(value)(_plain_result(v) for v in value)
     if type(value) is dict:

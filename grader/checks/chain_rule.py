@@ -63,6 +63,7 @@ def _backprop(
     for k in range(n, 0, -1):
         slope = {
             "z": outs[k] * (1 - outs[k]),
+            "exact": _sigmoid(zs[k - 1]) * _sigmoid(-zs[k - 1]),
             "activation": _sigmoid(outs[k]) * (1 - _sigmoid(outs[k])),
             "none": np.ones_like(outs[k]),
         }[derivative]
@@ -160,6 +161,7 @@ def check_sigmoid_derivative(ctx: Context) -> Iterator[CaseResult]:
             function="sigmoid_derivative",
             hint=hint,
             variants=variants,
+            alternatives=[_sigmoid(z) * _sigmoid(-np.asarray(z))],
         )
 
 
@@ -251,6 +253,7 @@ def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
             scale=envelope,
             convert=_stack,
             label="(dL_dw, dL_db)",
+            alternatives=[_stacked_backprop(x, y, w, b, derivative="exact")],
         )
 
 
@@ -280,6 +283,7 @@ def check_local_gains(ctx: Context) -> Iterator[CaseResult]:
             variants=variants,
             convert=_stack,
             label="gains",
+            alternatives=[np.stack([_sigmoid(z) * _sigmoid(-z) * w_k for z, w_k in zip(zs, w)])],
         )
 
 

@@ -160,12 +160,20 @@ def check_clip_by_norm(ctx: Context) -> Iterator[CaseResult]:
 @register("clipping.global_norm", timeout=10)
 def check_global_norm(ctx: Context) -> Iterator[CaseResult]:
     """One float: sqrt of the sum of squares of every element of every tensor."""
-    hint = "Add up the squares of every element of every tensor, then take one square root."
+    hint = (
+        "Add up the squares of every element of every tensor, then take one square root; "
+        "square in float64 (or divide by the largest magnitude first), since exploding "
+        "gradients overflow float32 when squared."
+    )
     cases = [
         (f"global_norm of 4 arrays ({ctx.label})", gradient_list(ctx.rng)),
         ("global_norm of 4 tf.Tensors", gradient_list(ctx.rng, 50.0)),
         ("global_norm of nested Python lists", gradient_list(ctx.rng, 0.01)),
         ("global_norm of all-zero gradients", gradient_list(ctx.rng, zeros=True)),
+        (
+            "global_norm of exploding float32 gradients, elements up to ~1e20 (squares overflow float32)",
+            gradient_list(ctx.rng, 3e19),
+        ),
     ]
     for index, (description, grads) in enumerate(cases):
         outcome = ctx.call(grads, kinds=_kinds(index))

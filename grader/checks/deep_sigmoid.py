@@ -274,8 +274,16 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
                 [np.sqrt(float(tf.norm(k)) ** 2 + float(tf.norm(b)) ** 2) for k, b in grads]
             )
 
+        def every_variable(model=model, x=x, y=y):
+            with tf.GradientTape() as tape:
+                pred = model(x)
+                loss = tf.reduce_mean(tf.square(pred - tf.reshape(y, tf.shape(pred))))
+            grads = tape.gradient(loss, model.trainable_variables)
+            return np.array([float(tf.norm(g)) for g in grads])
+
         variants = [
             ("norms_reversed", lambda e=expected: e[::-1]),
+            ("bias_included", every_variable),
             ("sum_instead_of_mean", lambda e=expected, m=samples: e * m),
             ("output_layer_missing", lambda e=expected: e[:-1]),
             ("bias_included", with_bias),

@@ -1,14 +1,13 @@
 # corpus: wrong
 # function: clipping.clip_by_global_norm
-# mistake: none
-# why: The student scales the arrays in place with g *= scale to save memory, which changes the caller's gradient arrays.
+# mistake: input_mutated
+# why: The student rescales the gradients by assigning back into the list they were given, grads[i] = ..., so the caller's list is changed and returned.
 import numpy as np
 
 
 def clip_by_global_norm(grads, clip_norm):
     norm = global_norm(grads)
-    scale = clip_norm / max(norm, clip_norm)
-    arrays = [np.asarray(g) for g in grads]
-    for g in arrays:
-        g *= scale
-    return arrays, norm
+    if norm > clip_norm:
+        for i in range(len(grads)):
+            grads[i] = np.asarray(grads[i]) * (clip_norm / norm)
+    return grads, norm

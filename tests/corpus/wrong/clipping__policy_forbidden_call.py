@@ -2,7 +2,6 @@
 # function: clipping.clip_by_global_norm
 # mistake: policy_forbidden_call
 # why: The student hands the work to tf.clip_by_global_norm; the numbers are right but this part must be written from array operations.
-import numpy as np
 import tensorflow as tf
 
 

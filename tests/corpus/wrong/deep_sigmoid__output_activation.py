@@ -23,6 +23,8 @@ def build_mlp(
 
     layers = [keras.Input(shape=(input_dim,))]
     for i in range(depth):
-        layers.append(keras.layers.Dense(width, activation=activation, kernel_initializer=make_init(i)))
+        layers.append(
+            keras.layers.Dense(width, activation=activation, kernel_initializer=make_init(i))
+        )
     layers.append(keras.layers.Dense(1, activation=activation, kernel_initializer=make_init(depth)))
     return keras.Sequential(layers)

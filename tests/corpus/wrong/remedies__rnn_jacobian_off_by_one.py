@@ -1,6 +1,6 @@
 # corpus: wrong
 # function: remedies.rnn_jacobian_norms
-# mistake: none
+# mistake: jacobian_off_by_one
 # why: The student stores the norm before multiplying in the step's Jacobian, so entry t-1 holds dh_T/dh_t and the last entry is the identity's norm 1.
 import numpy as np
 
