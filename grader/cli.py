@@ -4,6 +4,8 @@
     Grade a submission on the hidden cases and print or write the report.
 ``python -m grader check PATH``
     The same feedback on the public cases, for self-learners.
+``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB]``
+    Grade a class, resumably, in parallel (:mod:`grader.batch`).
 
 Exit status: 0 whenever a report was produced, whatever the score; 2 for a usage error.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,12 +42,57 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--output", type=Path, help="write the report to this file instead of stdout"
     )
+    batch = verbs.add_parser("batch", help="grade a class: one folder per student")
+    batch.add_argument(
+        "submissions", type=Path, help="one folder per student (or nbgrader's submitted/)"
+    )
+    batch.add_argument(
+        "--out", type=Path, required=True, help="folder for reports, grades.csv, summary"
+    )
+    batch.add_argument(
+        "--workers",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="grading processes in parallel (default: half the cores)",
+    )
+    batch.add_argument(
+        "--gradebook", type=Path, help="also write the scores into this nbgrader gradebook.db"
+    )
     check = verbs.add_parser("check", help="check a submission on the public cases")
     check.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
     check.add_argument(
         "--format", choices=FORMATS, default="text", help="report format (default: text)"
     )
     return parser
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from grader.batch import grade_class
+
+    if not args.submissions.is_dir():
+        print(f"python -m grader: error: no such folder: {args.submissions}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("python -m grader: error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    on_report = None
+    if args.gradebook is not None:
+        if not args.gradebook.is_file():
+            print(f"python -m grader: error: no such gradebook: {args.gradebook}", file=sys.stderr)
+            return 2
+        from grader.gradebook import write_report
+
+        def on_report(student: str, report: dict) -> None:
+            write_report(args.gradebook, student, report)
+
+    summary = grade_class(args.submissions, args.out, workers=args.workers, on_report=on_report)
+    print(
+        f"{summary['reported']} of {summary['students']} students reported "
+        f"({summary['graded_this_run']} graded in this run); mean {summary['mean']}, "
+        f"median {summary['median']}, full marks {summary['full_marks']}. "
+        f"See {args.out / 'grades.csv'}."
+    )
+    return 0
 
 
 def render(report: Report, form: str) -> str:
@@ -85,6 +133,8 @@ def _main(argv: list[str] | None = None) -> int:
         the exit status.
     """
     args = build_parser().parse_args(argv)
+    if args.verb == "batch":
+        return _batch(args)
     if not args.path.exists():
         print(f"python -m grader: error: no such file or directory: {args.path}", file=sys.stderr)
         return 2

@@ -28,10 +28,11 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
 def _seed_everything():
     """Give every test the same seeds, so a failure repeats."""
     np.random.seed(0)
-    try:
-        import keras
-    except ImportError:  # pragma: no cover - keras is a dependency
-        return
+    from grader.quiet import import_tensorflow
+
+    import_tensorflow()  # quietly, before anything imports it with its log lines
+    import keras
+
     keras.utils.set_random_seed(0)
 
 

@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+        [sys.executable, "-m", "grader", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
     )
 
 

@@ -1,0 +1,317 @@
+"""Grading a whole class: one folder per student, resumable, in parallel.
+
+``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB]``
+
+- SUBMISSIONS holds one folder per student; nbgrader's ``submitted/<student>/<assignment>/``
+  layout is accepted as it is (pass the ``submitted`` folder).
+- DIR receives ``reports/<student>.json`` (the full report), ``grades.csv`` (one row per
+  student, one column per test and the total) and ``summary.json``.
+- Every report is written atomically (a temporary file renamed into place) together with a
+  fingerprint of the student's files, the grader and the hidden seed. A run that is
+  interrupted at any moment and started again grades only the students without an up-to-date
+  report, so nothing is lost, nothing is graded twice, and a changed submission is graded again.
+- Each worker process keeps one warm sandbox (TensorFlow imported once) that forks a fresh
+  process per student. A student whose code crashes, hangs or is garbage gets a report that
+  says so; the batch goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from grader.assignment import ASSIGNMENT, FUNCTIONS
+
+_PACKAGE = Path(__file__).resolve().parent
+_PART_SUFFIXES = (".py", ".ipynb")
+
+
+@dataclass(frozen=True)
+class Student:
+    """A student's name and the folder holding their part files."""
+
+    name: str
+    folder: Path
+
+
+def find_students(root: Path) -> list[Student]:
+    """The students of a submissions folder, by name.
+
+    Args:
+        root: a folder with one subfolder per student; a student's files may sit in a
+            further ``<assignment>`` folder (nbgrader's layout).
+
+    Returns:
+        the students, sorted by name.
+    """
+    students = []
+    for entry in sorted(Path(root).iterdir()):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        folder = entry / ASSIGNMENT if (entry / ASSIGNMENT).is_dir() else entry
+        students.append(Student(entry.name, folder))
+    return students
+
+
+def _digest_files(paths: list[Path], base: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(base)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def grader_version() -> str:
+    """A digest of the grader's and the reference's code: a change means regrading."""
+    files = [*_PACKAGE.rglob("*.py"), *(_PACKAGE.parent / "solutions").glob("*.py")]
+    return _digest_files([f for f in files if f.is_file()], _PACKAGE.parent)
+
+
+def fingerprint(student: Student, version: str, seed: int) -> str:
+    """What a report was made from: the student's files, the grader and the seed."""
+    files = [
+        p for p in student.folder.iterdir() if p.is_file() and p.suffix.lower() in _PART_SUFFIXES
+    ]
+    seed_digest = hashlib.sha256(str(seed).encode()).hexdigest()
+    return hashlib.sha256(
+        (_digest_files(files, student.folder) + version + seed_digest).encode()
+    ).hexdigest()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file so that a reader sees the old content or the new, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def read_report(path: Path) -> dict[str, Any] | None:
+    """A stored report, or None when there is none or it cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "report" in data else None
+
+
+# -- the worker processes -------------------------------------------------------------
+
+_SANDBOX = None
+
+
+def _start_worker(hide: str) -> None:
+    """In a pool process: die with the batch, import TensorFlow, warm a sandbox."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    from grader.quiet import import_tensorflow
+    from grader.sandbox import Sandbox
+
+    global _SANDBOX
+    _SANDBOX = Sandbox(tensorflow=True, hide=[Path(hide)])
+    _SANDBOX.start()
+    import_tensorflow()
+
+
+def _grade_one(folder: str) -> dict[str, Any]:
+    """In a pool process: grade one student's folder; never raise."""
+    from grader.grade import grade_submission
+    from grader.submission import SubmissionError
+
+    try:
+        return grade_submission(folder, sandbox=_SANDBOX).to_dict()
+    except SubmissionError as error:
+        return _empty_report(folder, str(error))
+    except Exception as error:  # noqa: BLE001 - one student must never stop the batch
+        return _empty_report(
+            folder, f"the grader failed on this submission: {type(error).__name__}: {error}"
+        )
+
+
+def _empty_report(folder: str, reason: str) -> dict[str, Any]:
+    from grader.results import Report, TestResult
+
+    tests = [TestResult(f.test_name, f.points, verdict=reason) for f in FUNCTIONS]
+    return Report(folder, tests, notes=[reason]).to_dict()
+
+
+# -- the batch ------------------------------------------------------------------------
+
+
+class Progress:
+    """A progress line with the time per student and an estimate of the time left."""
+
+    def __init__(self, total: int, stream: io.TextIOBase = sys.stderr) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.started = time.monotonic()
+        self.tty = getattr(stream, "isatty", lambda: False)()
+
+    def update(self, student: str, score: float) -> None:
+        """Count one more student graded."""
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        per = elapsed / self.done
+        left = per * (self.total - self.done)
+        width = 24
+        filled = int(width * self.done / max(self.total, 1))
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+            f"{per:5.1f} s/student, about {_duration(left)} left ({student}: {score:g})"
+        )
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the progress line."""
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def grade_class(
+    root: Path,
+    out: Path,
+    workers: int = 1,
+    on_report: Callable[[str, dict[str, Any]], None] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Grade every student under ``root`` who has no up-to-date report in ``out``.
+
+    Args:
+        root: the submissions folder.
+        out: the output folder.
+        workers: grading processes in parallel.
+        on_report: called with each new report (e.g. to fill a gradebook).
+        progress: show a progress line on stderr.
+
+    Returns:
+        the summary (also written to ``out/summary.json``).
+    """
+    from grader.grade import hidden_seed
+
+    root, out = Path(root), Path(out)
+    students = find_students(root)
+    version, seed = grader_version(), hidden_seed()
+    prints = {s.name: fingerprint(s, version, seed) for s in students}
+    todo = [
+        s
+        for s in students
+        if (read_report(out / "reports" / f"{s.name}.json") or {}).get("fingerprint")
+        != prints[s.name]
+    ]
+    for stale in (out / "reports").glob(".*.tmp") if (out / "reports").is_dir() else []:
+        stale.unlink(missing_ok=True)  # a write that was interrupted
+    bar = Progress(len(todo)) if progress and todo else None
+    graded = 0
+    if todo:
+        context = get_context("spawn")  # TensorFlow does not survive a fork
+        with ProcessPoolExecutor(
+            max_workers=max(1, min(workers, len(todo))),
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(str(root.resolve()),),
+        ) as pool:
+            pending: dict[Future, Student] = {}
+            queue: Iterator[Student] = iter(todo)
+            try:
+                for student in queue:
+                    pending[pool.submit(_grade_one, str(student.folder))] = student
+                    if len(pending) >= 2 * workers:
+                        break
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        student = pending.pop(future)
+                        try:
+                            report = future.result()
+                        except Exception as error:  # noqa: BLE001 - e.g. a worker killed
+                            report = _empty_report(str(student.folder), f"grading stopped: {error}")
+                        record = {
+                            "student": student.name,
+                            "fingerprint": prints[student.name],
+                            "report": report,
+                        }
+                        write_atomically(
+                            out / "reports" / f"{student.name}.json", json.dumps(record, indent=1)
+                        )
+                        graded += 1
+                        if on_report:
+                            on_report(student.name, report)
+                        if bar:
+                            bar.update(student.name, report["score"])
+                        following = next(queue, None)
+                        if following is not None:
+                            pending[pool.submit(_grade_one, str(following.folder))] = following
+            except KeyboardInterrupt:
+                for future in pending:
+                    future.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    if bar:
+        bar.close()
+    return write_tables(out, [s.name for s in students], graded)
+
+
+def write_tables(out: Path, names: list[str], graded: int) -> dict[str, Any]:
+    """Write ``grades.csv`` and ``summary.json`` from the stored reports."""
+    reports = {n: (read_report(out / "reports" / f"{n}.json") or {}).get("report") for n in names}
+    tests = [f.test_name for f in FUNCTIONS]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", *tests, "total"])
+    for name in names:
+        report = reports[name]
+        if report is None:
+            continue
+        scores = {t["name"]: t["score"] for t in report["tests"]}
+        writer.writerow([name, *(f"{scores.get(t, 0):g}" for t in tests), f"{report['score']:g}"])
+    write_atomically(out / "grades.csv", buffer.getvalue())
+    totals = [r["score"] for r in reports.values() if r]
+    summary = {
+        "students": len(names),
+        "reported": len(totals),
+        "graded_this_run": graded,
+        "mean": round(statistics.mean(totals), 3) if totals else None,
+        "median": statistics.median(totals) if totals else None,
+        "full_marks": sum(1 for t in totals if t == 100),
+        "per_test_mean": {
+            t: round(
+                statistics.mean(
+                    next(x["score"] for x in r["tests"] if x["name"] == t)
+                    for r in reports.values()
+                    if r
+                ),
+                3,
+            )
+            for t in tests
+        }
+        if totals
+        else {},
+    }
+    write_atomically(out / "summary.json", json.dumps(summary, indent=1))
+    return summary

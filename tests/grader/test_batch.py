@@ -1,0 +1,148 @@
+"""Does batch grading survive interruption, give the same grades with any number of workers,
+and write a CSV an instructor can use?"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.assignment import FUNCTIONS
+from grader.sources import reference_source
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+PART_ONE = sum(f.points for f in FUNCTIONS if f.part == "chain_rule")
+
+
+def make_class(root: Path, size: int) -> dict[str, float]:
+    """Students with part 1 only: correct, one mistake, or garbage; returns expected totals."""
+    expected = {}
+    correct = reference_source("chain_rule")
+    for index in range(size):
+        name = f"student{index:02d}"
+        folder = root / name / "exploding_gradients"  # nbgrader's layout
+        folder.mkdir(parents=True)
+        kind = index % 3
+        if kind == 0:
+            (folder / "chain_rule.py").write_text(correct)
+            expected[name] = PART_ONE
+        elif kind == 1:
+            wrong = "\n\ndef sgd_update(param, grad, learning_rate):\n    return param + learning_rate * grad\n"
+            (folder / "chain_rule.py").write_text(correct + wrong)
+            expected[name] = round(PART_ONE - 2 * 2 / 3, 4)  # the rate-0 case still passes
+        else:
+            (folder / "chain_rule.ipynb").write_bytes(b"\x00garbage")
+            expected[name] = 0
+    return expected
+
+
+def batch(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", "batch", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+        **kwargs,
+    )
+
+
+def grades(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "grades.csv", newline="") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def test_batch_writes_reports_csv_and_summary_with_the_same_grades_for_any_worker_count(tmp_path):
+    """Do 1 and 2 workers give identical grades.csv files, with a row per student and a column per test?"""
+    expected = make_class(tmp_path / "submitted", 6)
+    outputs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        result = batch(str(tmp_path / "submitted"), "--out", str(out), "--workers", str(workers))
+        assert result.returncode == 0, result.stderr
+        outputs[workers] = (out / "grades.csv").read_text()
+    assert outputs[1] == outputs[2]
+    table = grades(tmp_path / "out2")
+    assert {name: float(row["total"]) for name, row in table.items()} == expected
+    assert list(next(iter(table.values()))) == [
+        "student",
+        *[f.test_name for f in FUNCTIONS],
+        "total",
+    ]
+    assert float(table["student01"]["chain_rule.sgd_update"]) == 0.6667
+    summary = json.loads((tmp_path / "out2" / "summary.json").read_text())
+    assert summary["students"] == 6 and summary["graded_this_run"] == 6
+    report = json.loads((tmp_path / "out2" / "reports" / "student02.json").read_text())
+    assert "not a readable notebook" in report["report"]["tests"][0]["output"]
+
+
+def test_a_second_run_grades_nothing_and_a_changed_submission_again(tmp_path):
+    """Is an up-to-date report kept, and only the changed student regraded?"""
+    make_class(tmp_path / "submitted", 3)
+    out = tmp_path / "out"
+    assert batch(str(tmp_path / "submitted"), "--out", str(out)).returncode == 0
+    again = batch(str(tmp_path / "submitted"), "--out", str(out))
+    assert json.loads((out / "summary.json").read_text())["graded_this_run"] == 0, again.stdout
+    (tmp_path / "submitted" / "student01" / "exploding_gradients" / "chain_rule.py").write_text(
+        reference_source("chain_rule")
+    )
+    assert batch(str(tmp_path / "submitted"), "--out", str(out)).returncode == 0
+    assert json.loads((out / "summary.json").read_text())["graded_this_run"] == 1
+    assert float(grades(out)["student01"]["total"]) == PART_ONE
+
+
+def test_kill_9_then_resume_loses_nothing_and_grades_nobody_twice(tmp_path):
+    """After kill -9 in the middle, are the finished reports whole and kept, and the rest graded on resume?"""
+    expected = make_class(tmp_path / "submitted", 6)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "batch",
+            str(tmp_path / "submitted"),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list((out / "reports").glob("*.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    first = {p.name: p.stat().st_mtime_ns for p in (out / "reports").glob("*.json")}
+    assert 2 <= len(first) < 6
+    for path in (out / "reports").glob("*.json"):
+        json.loads(path.read_text())  # every report on disk is whole
+    result = batch(str(tmp_path / "submitted"), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["graded_this_run"] == 6 - len(first)
+    assert {
+        p.name: p.stat().st_mtime_ns for p in (out / "reports").glob("*.json") if p.name in first
+    } == first
+    assert {name: float(row["total"]) for name, row in grades(out).items()} == expected
+    assert list((out / "reports").glob(".*.tmp")) == []
+
+
+def test_usage_errors(tmp_path):
+    """Are a missing folder and a bad worker count usage errors?"""
+    assert batch(str(tmp_path / "missing"), "--out", str(tmp_path / "o")).returncode == 2
+    (tmp_path / "s").mkdir()
+    result = batch(str(tmp_path / "s"), "--out", str(tmp_path / "o"), "--workers", "0")
+    assert result.returncode == 2 and "--workers" in result.stderr
