@@ -27,3 +27,6 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # The stub that replaces a solution region; grader.sources.STUB is the same text, so the
 # released notebooks and the plain-module stubs agree.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Autograded cells that train models take seconds; allow for a loaded machine.
+c.Execute.timeout = 600

@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks import Context, compare_case, error_case, message, mutation_case, register
+from grader.checks import (
+    Context,
+    compare_case,
+    error_case,
+    message,
+    mutation_case,
+    register,
+    remembered,
+)
 from grader.compare import TOLERANCES, Tolerance, compare_arrays, describe_type, format_array
 from grader.measure import train_full_batch
 from grader.mistakes import describe
@@ -343,10 +351,19 @@ def _reference_step(spec, x, y, clip_norm, rate):
     import keras
 
     model = rebuild_model(spec)
-    result = reference.clipped_train_step(
-        model, keras.optimizers.SGD(learning_rate=rate), x, y, clip_norm
-    )
-    return result, model
+    optimizer = keras.optimizers.SGD(learning_rate=rate)
+    result = reference.clipped_train_step(model, optimizer, x, y, clip_norm)
+    return result, model.get_weights()
+
+
+def _reference_run(spec, x, y, clip_norm, rate, steps):
+    """The reference's clipped training run from the model's weights."""
+    return reference.train_with_clipping(rebuild_model(spec), x, y, clip_norm, rate, steps)
+
+
+def _unclipped_run(spec, x, y, steps, rate):
+    """The same run without clipping."""
+    return train_full_batch(rebuild_model(spec), x, y, steps, rate)
 
 
 def _unclipped_weights(spec, x, y, rate):
@@ -401,7 +418,7 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
                 message(f"a dict with {', '.join(keys)}", describe_type(result), hint),
             )
             continue
-        expected, after = _reference_step(spec, x, y, clip_norm, rate)
+        expected, after = remembered(_reference_step, spec, x, y, clip_norm, rate)
         received = np.array(
             [
                 np.asarray(result[k], dtype=np.float64).item()
@@ -414,9 +431,7 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
         check = compare_arrays(received, wanted, TRAINING, label="(loss, grad_norm, clipped_norm)")
         weights = outcome.state[0] if outcome.state else None
         weights_check = (
-            compare_arrays(
-                _flat(weights), _flat(after.get_weights()), TRAINING, label="weights after the step"
-            )
+            compare_arrays(_flat(weights), _flat(after), TRAINING, label="weights after the step")
             if weights
             else check
         )
@@ -437,7 +452,9 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
         ):
             mistake = "reported_norm_after_clipping"
         else:
-            after_loss = float(np.mean((np.asarray(after(x)) - y) ** 2))
+            stepped = rebuild_model(spec)
+            stepped.set_weights(after)
+            after_loss = float(np.mean((np.asarray(stepped(x)) - y) ** 2))
             if (
                 abs(received[0] - after_loss) <= 2e-3 * abs(after_loss)
                 and abs(received[0] - wanted[0]) > 2e-3 * wanted[0]
@@ -484,8 +501,8 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
         x = ctx.rng.standard_normal((32, 5)).astype(np.float32)
         y = ctx.rng.standard_normal((32, 1)).astype(np.float32)
         outcome = ctx.call(spec, x, y, clip_norm, rate, steps, record="clipped_train_step")
-        expected = reference.train_with_clipping(rebuild_model(spec), x, y, clip_norm, rate, steps)
-        unclipped = train_full_batch(rebuild_model(spec), x, y, steps, rate)
+        expected = remembered(_reference_run, spec, x, y, clip_norm, rate, steps)
+        unclipped = remembered(_unclipped_run, spec, x, y, steps, rate)
         bad = np.flatnonzero(~np.isfinite(unclipped))
         ctx.notes.append(
             f"Without clipping, the same run ({steps} steps, learning rate {rate}) goes from loss "

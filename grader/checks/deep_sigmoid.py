@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks import Context, compare_case, error_case, message, register
+from grader.checks import Context, compare_case, error_case, message, register, remembered
 from grader.compare import TOLERANCES, describe_type
 from grader.measure import (
     activation_name,
@@ -204,7 +204,7 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
 @register("deep_sigmoid.dense_grad_norms", timeout=60)
 def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
     """Per-Dense-layer kernel gradient norms against the reference on the same models."""
-    tf = import_tensorflow()
+    import_tensorflow()
     import keras
 
     from solutions.deep_sigmoid import build_mlp
@@ -214,79 +214,68 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
         "tape.gradient(L, [layer.kernel for each Dense layer]) and the L2 norm of each."
     )
     seed = int(ctx.rng.integers(1000))
-    normalised = keras.Sequential(
-        [
-            keras.Input(shape=(4,)),
-            keras.layers.Dense(
-                6, activation="tanh", kernel_initializer=keras.initializers.GlorotUniform(seed)
-            ),
-            keras.layers.LayerNormalization(),
-            keras.layers.Dense(
-                6, activation="relu", kernel_initializer=keras.initializers.HeNormal(seed + 1)
-            ),
-            keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed + 2)),
-        ]
-    )
+
+    def normalised() -> Any:
+        return keras.Sequential(
+            [
+                keras.Input(shape=(4,)),
+                keras.layers.Dense(
+                    6, "tanh", kernel_initializer=keras.initializers.GlorotUniform(seed)
+                ),
+                keras.layers.LayerNormalization(),
+                keras.layers.Dense(
+                    6, "relu", kernel_initializer=keras.initializers.HeNormal(seed + 1)
+                ),
+                keras.layers.Dense(
+                    1, kernel_initializer=keras.initializers.GlorotUniform(seed + 2)
+                ),
+            ]
+        )
+
     cases = [
         (
             f"a 6-layer sigmoid MLP of width 5, 16 samples ({ctx.label})",
-            build_mlp(3, 6, 5, seed=seed),
-            16,
+            lambda: build_mlp(3, 6, 5, seed=seed),
+            3,
             (16, 1),
             None,
         ),
         (
             "a 20-layer sigmoid MLP (norms from ~1e-13 up), 32 samples",
-            build_mlp(8, 20, 16, seed=seed + 1),
-            32,
+            lambda: build_mlp(8, 20, 16, seed=seed + 1),
+            8,
             (32, 1),
             None,
         ),
         (
             "a 3-layer ReLU MLP with targets of shape (m,) and inputs as tf.Tensor",
-            build_mlp(5, 3, 8, activation="relu", kernel_initializer="he_normal", seed=seed + 2),
-            10,
+            lambda: build_mlp(
+                5, 3, 8, activation="relu", kernel_initializer="he_normal", seed=seed + 2
+            ),
+            5,
             (10,),
             [None, "tensor", None],
         ),
         (
             "a model with a LayerNormalization between its Dense layers",
             normalised,
-            12,
+            4,
             (12, 1),
             None,
         ),
     ]
-    for description, model, samples, y_shape, kinds in cases:
-        input_dim = model.layers[0].kernel.shape[0]
-        x = ctx.rng.standard_normal((samples, input_dim)).astype(np.float32)
+    for index, (description, build, input_dim, y_shape, kinds) in enumerate(cases):
+        x = ctx.rng.standard_normal((y_shape[0], input_dim)).astype(np.float32)
         y = ctx.rng.standard_normal(y_shape).astype(np.float32)
-        outcome = ctx.call(describe_model(model), x, y, kinds=kinds)
-        expected = gradient_norms(model, x, y)
 
-        def with_bias(model=model, x=x, y=y):
-            dense = dense_layers(model)
-            with tf.GradientTape() as tape:
-                pred = model(x)
-                loss = tf.reduce_mean(tf.square(pred - tf.reshape(y, tf.shape(pred))))
-            grads = tape.gradient(loss, [(layer.kernel, layer.bias) for layer in dense])
-            return np.array(
-                [np.sqrt(float(tf.norm(k)) ** 2 + float(tf.norm(b)) ** 2) for k, b in grads]
-            )
-
-        def every_variable(model=model, x=x, y=y):
-            with tf.GradientTape() as tape:
-                pred = model(x)
-                loss = tf.reduce_mean(tf.square(pred - tf.reshape(y, tf.shape(pred))))
-            grads = tape.gradient(loss, model.trainable_variables)
-            return np.array([float(tf.norm(g)) for g in grads])
-
+        spec, expected = remembered(_prepared_case, build, index, seed, x, y)
+        outcome = ctx.call(spec, x, y, kinds=kinds)
         variants = [
             ("norms_reversed", lambda e=expected: e[::-1]),
-            ("bias_included", every_variable),
-            ("sum_instead_of_mean", lambda e=expected, m=samples: e * m),
+            ("bias_included", lambda s=spec, x=x, y=y: _variable_norms(s, x, y, per_layer=False)),
+            ("sum_instead_of_mean", lambda e=expected, m=y_shape[0]: e * m),
             ("output_layer_missing", lambda e=expected: e[:-1]),
-            ("bias_included", with_bias),
+            ("bias_included", lambda s=spec, x=x, y=y: _variable_norms(s, x, y, per_layer=True)),
         ]
         yield compare_case(
             description,
@@ -298,6 +287,27 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
             variants=variants,
             label="norms",
         )
+
+
+def _prepared_case(build: Any, index: int, seed: int, x: np.ndarray, y: np.ndarray):
+    """A reference model (as plain data) and its norms; ``index`` and ``seed`` name it."""
+    model = build()
+    return describe_model(model), gradient_norms(model, x, y)
+
+
+def _variable_norms(spec: ModelSpec, x: np.ndarray, y: np.ndarray, per_layer: bool) -> np.ndarray:
+    """Gradient norms that include the biases: per Dense layer (kernel and bias together),
+    or of every trainable variable in turn (two mistakes students make)."""
+    tf = import_tensorflow()
+    model = rebuild_model(spec)
+    with tf.GradientTape() as tape:
+        pred = model(x)
+        loss = tf.reduce_mean(tf.square(pred - tf.reshape(y, tf.shape(pred))))
+    if not per_layer:
+        grads = tape.gradient(loss, model.trainable_variables)
+        return np.array([float(tf.norm(g)) for g in grads])
+    pairs = tape.gradient(loss, [(layer.kernel, layer.bias) for layer in dense_layers(model)])
+    return np.array([np.sqrt(float(tf.norm(k)) ** 2 + float(tf.norm(b)) ** 2) for k, b in pairs])
 
 
 @register("deep_sigmoid.gradient_regime", timeout=10)
@@ -360,7 +370,10 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
         "weights large enough that each layer multiplies the backward signal by more than one."
     )
     for depth, width in CONTRACT_SIZES:
+        # Every input is drawn before the student's code runs, so that the cases do not
+        # depend on what an earlier case did.
         seed = int(ctx.rng.integers(10_000))
+        x, y = standard_normal_data(ctx.rng, CONTRACT_INPUT_DIM)
         description = (
             f"build_exploding_mlp(8, {depth}, {width}, seed={seed}) on 64 standard-normal "
             "samples: norms[0]/norms[-1] >= 1e3, all finite"
@@ -381,7 +394,6 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
                 "Lay the model out as build_mlp does: depth Dense(width) layers and Dense(1).",
             )
             continue
-        x, y = standard_normal_data(ctx.rng, CONTRACT_INPUT_DIM)
         norms = gradient_norms(model, x, y)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = norms[0] / norms[-1]

@@ -102,7 +102,10 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
         "at this learning rate."
     )
     for depth, width in CONTRACT_SIZES:
+        # Every input is drawn before the student's code runs (see build_exploding_mlp).
         seed = int(ctx.rng.integers(10_000))
+        x, y = standard_normal_data(ctx.rng, CONTRACT_INPUT_DIM)
+        task_x, task_y = sine_task(ctx.rng, CONTRACT_INPUT_DIM)
         description = (
             f"build_healthy_mlp(8, {depth}, {width}, seed={seed}): norms within 100x, and "
             f"{HEALTHY_STEPS} SGD steps at {HEALTHY_RATE} reach a quarter of the first loss"
@@ -123,7 +126,6 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
         if problems:
             yield layout_case(description, model, problems, hint)
             continue
-        x, y = standard_normal_data(ctx.rng, CONTRACT_INPUT_DIM)
         norms = gradient_norms(model, x, y)
         sigmoid = activation_name(dense[0]) == "sigmoid"
         mistake = "sigmoid_healthy" if sigmoid else None
@@ -141,7 +143,6 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
                 mistake=mistake,
             )
             continue
-        task_x, task_y = sine_task(ctx.rng, CONTRACT_INPUT_DIM)
         # Measuring the norms left the weights as they were: train the same model.
         losses = train_full_batch(model, task_x, task_y, HEALTHY_STEPS, HEALTHY_RATE)
         if np.all(np.isfinite(losses)) and losses[-1] <= losses[0] / 4:
