@@ -4,8 +4,9 @@
 
 - SUBMISSIONS holds one folder per student; nbgrader's ``submitted/<student>/<assignment>/``
   layout is accepted as it is (pass the ``submitted`` folder).
-- DIR receives ``reports/<student>.json`` (the full report), ``grades.csv`` (one row per
-  student, one column per test and the total) and ``summary.json``.
+- DIR receives ``reports/<student>.json`` (the full report), ``reports/<student>.html`` (the
+  student's feedback page with plots), ``grades.csv`` (one row per student, one column per
+  test and the total) and ``summary.json``.
 - Every report is written atomically (a temporary file renamed into place) together with a
   fingerprint of the student's files, the grader and the hidden seed. A run that is
   interrupted at any moment and started again grades only the students without an up-to-date
@@ -148,6 +149,16 @@ def _grade_one(folder: str) -> dict[str, Any]:
         )
 
 
+def _html(report: dict[str, Any]) -> str:
+    """The student's HTML feedback page; a plot that cannot be drawn never stops the batch."""
+    from grader.report_html import render_html
+
+    try:
+        return render_html(report)
+    except Exception as error:  # noqa: BLE001
+        return f"<!DOCTYPE html><p>The feedback page could not be drawn: {type(error).__name__}</p>"
+
+
 def _empty_report(folder: str, reason: str) -> dict[str, Any]:
     from grader.results import Report, TestResult
 
@@ -256,6 +267,8 @@ def grade_class(
                             "fingerprint": prints[student.name],
                             "report": report,
                         }
+                        # The page first: the JSON report marks the student as done.
+                        write_atomically(out / "reports" / f"{student.name}.html", _html(report))
                         write_atomically(
                             out / "reports" / f"{student.name}.json", json.dumps(record, indent=1)
                         )

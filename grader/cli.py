@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.results import Report
 
-FORMATS = ("text", "json", "gradescope")
+FORMATS = ("text", "json", "gradescope", "html")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,6 +101,10 @@ def render(report: Report, form: str) -> str:
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if form == "gradescope":
         return json.dumps(report.to_gradescope(), indent=2) + "\n"
+    if form == "html":
+        from grader.report_html import render_html
+
+        return render_html(report.to_dict())
     return report.to_text()
 
 

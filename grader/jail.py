@@ -13,7 +13,8 @@ cannot undo the mounts). The worker's own code (four small modules, no reference
 checks) arrives through its standard input, not from the hidden files. When the worker
 ends, the kernel ends every process left in its PID namespace.
 
-``process`` mode (not root, or ``GRADER_ISOLATION=process``): a plain child process in a
+``process`` mode (not root, a container that forbids namespaces, or
+``GRADER_ISOLATION=process``): a plain child process in a
 session of its own, with the same resource limits, ``import solutions`` refused, and its
 process group killed at the end. It cannot hide files from the student's code.
 """
@@ -84,13 +85,44 @@ def mode() -> str:
     wanted = os.environ.get(MODE_VARIABLE, "").strip().lower()
     if wanted == "process":
         return "process"
-    available = (
-        sys.platform.startswith("linux")
-        and os.geteuid() == 0
-        and shutil.which("unshare") is not None
-        and shutil.which("setpriv") is not None
-    )
-    return "namespace" if available else "process"
+    return "namespace" if _namespaces_work() else "process"
+
+
+_PROBED: list[bool] = []
+
+
+def _namespaces_work() -> bool:
+    """Whether this machine lets us make the jail (root is not enough inside some containers)."""
+    if not _PROBED:
+        works = (
+            sys.platform.startswith("linux")
+            and os.geteuid() == 0
+            and shutil.which("unshare") is not None
+            and shutil.which("setpriv") is not None
+        )
+        if works:
+            import subprocess
+
+            probe = [
+                shutil.which("unshare"),
+                "--mount",
+                "--pid",
+                "--net",
+                "--ipc",
+                "--uts",
+                "--fork",
+                "--mount-proc",
+                "--",
+                "/bin/sh",
+                "-c",
+                "mount -t tmpfs probe /tmp && mount -o remount,bind,ro /",
+            ]
+            try:
+                works = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                works = False
+        _PROBED.append(works)
+    return _PROBED[0]
 
 
 def readable_by_others(path: Path) -> bool:

@@ -26,12 +26,16 @@ class CaseResult:
 class TestResult:
     """The result of one contract function's test."""
 
+    __test__ = False  # not a pytest test class, despite its name
+
     name: str
     max_score: float
     cases: list[CaseResult] = field(default_factory=list)
     #: a whole-test verdict that replaces the cases (missing, not implemented, policy)
     verdict: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: plain data for the HTML report's plots (see :mod:`grader.figures`)
+    figures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -84,6 +88,7 @@ class TestResult:
             "status": self.status,
             "output": self.output,
             "mistakes": self.mistakes,
+            "figures": self.figures,
         }
 
 
@@ -132,22 +137,46 @@ class Report:
         }
 
     def to_gradescope(self) -> dict[str, Any]:
-        """The report in Gradescope's results.json schema."""
-        return {
-            "score": self.score,
-            "execution_time": round(self.execution_time, 3),
-            "output": "\n".join(self.notes),
-            "tests": [
+        """The report in Gradescope's results.json schema.
+
+        Each test shows its score and a one-line summary at once; on hidden cases, the full
+        feedback (which shows the hidden cases' values) is a second, zero-point entry that
+        Gradescope shows only after the due date.
+        """
+        tests = []
+        for t in self.tests:
+            hidden_details = self.cases == "hidden" and t.status != "passed" and t.verdict is None
+            summary = t.output.splitlines()[0] if hidden_details else t.output
+            if hidden_details:
+                summary += " The details of the hidden cases are shown after the due date."
+            tests.append(
                 {
                     "name": t.name,
                     "score": t.score,
                     "max_score": t.max_score,
                     "status": t.status,
-                    "output": t.output,
+                    "output": summary,
                     "visibility": "visible",
                 }
-                for t in self.tests
-            ],
+            )
+            if hidden_details:
+                tests.append(
+                    {
+                        "name": f"{t.name} (details)",
+                        "score": 0.0,
+                        "max_score": 0.0,
+                        "status": t.status,
+                        "output": t.output,
+                        "visibility": "after_due_date",
+                    }
+                )
+        return {
+            "score": self.score,
+            "execution_time": round(self.execution_time, 3),
+            "output": "\n".join(self.notes) or f"{self.score:g} of {self.max_score:g} points.",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": tests,
         }
 
     def to_text(self) -> str:

@@ -39,3 +39,12 @@ def test_ruff_finds_nothing():
     """Does ruff's lint pass on the whole repository?"""
     result = subprocess.run(["ruff", "check", "--quiet", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_links_point_to_files_that_exist():
+    """Does every relative link in the README lead to a file of the repository?"""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = [link for link in re.findall(r"\]\(([^)#]+)\)", text) if "://" not in link]
+    assert links
+    for link in links:
+        assert (ROOT / link).exists(), link

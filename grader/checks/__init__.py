@@ -49,6 +49,33 @@ class Context:
     timeout: float = 30.0
     #: information for the student whatever the outcome (e.g. the unclipped run)
     notes: list[str] = field(default_factory=list)
+    #: plain data for the HTML report's plots (outputs only, never a hidden input)
+    figures: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_figure(
+        self, kind: str, title: str, outcome: CallOutcome, student: Any, **series: Any
+    ) -> None:
+        """Keep a plot's data for the HTML report: the student's series (None when the call
+        failed, with the reason) beside the reference's and any other ``series``."""
+
+        def plain(value: Any) -> Any:
+            try:
+                return np.asarray(value, dtype=np.float64).ravel().tolist()
+            except (TypeError, ValueError):
+                return None
+
+        self.figures.append(
+            {
+                "kind": kind,
+                "title": title,
+                "student": plain(student) if student is not None else None,
+                "error": None if outcome.ok else outcome.error_sentence(self.function),
+                **{
+                    k: plain(v) if not isinstance(v, (int, float, str)) else v
+                    for k, v in series.items()
+                },
+            }
+        )
 
     @property
     def label(self) -> str:
@@ -325,6 +352,7 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
         for case in check.run(context):
             result.cases.append(case)
         result.notes.extend(context.notes)
+        result.figures.extend(context.figures)
     except StopCheck as stop:
         outcome = stop.outcome
         sentence = outcome.error_sentence(spec.name)

@@ -230,6 +230,20 @@ def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
             continue
         expected = np.stack(reference.chain_gradients(x, y, w, b))
         envelope = np.stack(_backprop(x, y, w, b, magnitude=True))
+        if n == 30:
+            try:
+                received = np.abs(_stack(outcome.value)[0]) if outcome.ok else None
+            except (TypeError, ValueError, IndexError):
+                received = None
+            ctx.add_figure(
+                "per_layer",
+                "|dL/dw_k| along a 30-neuron sigmoid chain",
+                outcome,
+                received,
+                reference=np.abs(expected[0]),
+                xlabel="neuron k",
+                ylabel="|dL/dw_k| (log scale)",
+            )
         variants = {
             name: partial(_stacked_backprop, x, y, w, b, **kw)
             for name, kw in [

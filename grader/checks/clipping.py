@@ -509,6 +509,19 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
             f"{unclipped[0]:.4g} to "
             + (f"NaN or inf at step {bad[0] + 1}." if bad.size else f"{unclipped[-1]:.4g}.")
         )
+        if not ctx.figures:
+            steps_seen = [r for r in outcome.recorded or [] if isinstance(r, dict)]
+            ctx.add_figure(
+                "training",
+                f"Loss per step from an exploding start (clip_norm={clip_norm})",
+                outcome,
+                outcome.value if outcome.ok else None,
+                reference=expected,
+                unclipped=unclipped,
+                threshold=float(clip_norm),
+                grad_norms=[r.get("grad_norm") for r in steps_seen],
+                clipped_norms=[r.get("clipped_norm") for r in steps_seen],
+            )
         if not outcome.ok:
             yield error_case(description, outcome, "train_with_clipping", hint)
             continue

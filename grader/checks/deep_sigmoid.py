@@ -270,6 +270,16 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
 
         spec, expected = remembered(_prepared_case, build, index, seed, x, y)
         outcome = ctx.call(spec, x, y, kinds=kinds)
+        if index == 1:
+            ctx.add_figure(
+                "per_layer",
+                "Gradient norm per Dense layer of a 20-layer sigmoid MLP",
+                outcome,
+                outcome.value if outcome.ok else None,
+                reference=expected,
+                xlabel="Dense layer (input side first)",
+                ylabel="||dL/dW|| (log scale)",
+            )
         variants = [
             ("norms_reversed", lambda e=expected: e[::-1]),
             ("bias_included", lambda s=spec, x=x, y=y: _variable_norms(s, x, y, per_layer=False)),

@@ -1,0 +1,110 @@
+"""Plots for the HTML report, drawn from the plain data the checks keep.
+
+Colours are the Okabe-Ito palette, safe for the common colour-vision deficiencies, and
+every series also has its own line style and marker, so the plots read in grey print.
+Each plot is returned as a PNG, base64-encoded, to be inlined in the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+#: Okabe & Ito (2008): distinguishable with any of the common colour-vision deficiencies.
+COLOURS = {
+    "student": "#0072B2",
+    "reference": "#E69F00",
+    "unclipped": "#D55E00",
+    "threshold": "#000000",
+}
+STYLES = {"student": ("-", "o"), "reference": ("--", "s"), "unclipped": (":", "^")}
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _line(axes: Any, values: list[float] | None, who: str, label: str) -> None:
+    if not values:
+        return
+    style, marker = STYLES[who]
+    axes.plot(
+        range(1, len(values) + 1),
+        [abs(v) if v is not None else float("nan") for v in values],
+        linestyle=style,
+        marker=marker,
+        markersize=4,
+        color=COLOURS[who],
+        label=label,
+    )
+
+
+def per_layer(data: dict[str, Any]) -> str:
+    """A per-layer quantity on a log scale: the student's against the reference's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 3.4))
+    _line(axes, data.get("reference"), "reference", "reference")
+    _line(axes, data.get("student"), "student", "yours")
+    axes.set_yscale("log")
+    axes.set_xlabel(data.get("xlabel", "layer"))
+    axes.set_ylabel(data.get("ylabel", "value"))
+    axes.set_title(data["title"], fontsize=10)
+    axes.grid(alpha=0.3, which="both")
+    axes.legend()
+    return _png(figure)
+
+
+def training(data: dict[str, Any]) -> str:
+    """Loss per step (yours, the reference's, unclipped) and the global norms against the threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (losses, norms) = plt.subplots(1, 2, figsize=(9.6, 3.4))
+    _line(losses, data.get("reference"), "reference", "reference, clipped")
+    _line(losses, data.get("student"), "student", "yours, clipped")
+    _line(losses, data.get("unclipped"), "unclipped", "same run without clipping")
+    losses.set_yscale("log")
+    losses.set_xlabel("step")
+    losses.set_ylabel("loss (log scale; gaps are inf or NaN)")
+    losses.set_title(data["title"], fontsize=10)
+    losses.grid(alpha=0.3, which="both")
+    losses.legend(fontsize=8)
+    _line(norms, data.get("grad_norms"), "unclipped", "global norm before clipping")
+    _line(norms, data.get("clipped_norms"), "student", "after clipping")
+    norms.axhline(
+        data.get("threshold", 1.0), color=COLOURS["threshold"], linestyle="-.", label="threshold"
+    )
+    norms.set_yscale("log")
+    norms.set_xlabel("step")
+    norms.set_ylabel("global gradient norm (log scale)")
+    norms.set_title("Your loop: global norm per step", fontsize=10)
+    norms.grid(alpha=0.3, which="both")
+    norms.legend(fontsize=8)
+    return _png(figure)
+
+
+RENDERERS = {"per_layer": per_layer, "training": training}
+
+
+def render(data: dict[str, Any]) -> str:
+    """A figure's PNG, base64-encoded.
+
+    Raises:
+        ValueError: for an unknown kind of figure.
+    """
+    try:
+        return RENDERERS[data["kind"]](data)
+    except KeyError:
+        raise ValueError(f"Unknown figure. Received: kind={data.get('kind')!r}") from None

@@ -1,0 +1,111 @@
+"""A report as one self-contained HTML page: scores, feedback and plots, no network needed.
+
+Failures come first, each with what was checked, Expected / Received and the hint; every
+plot is an inline PNG (:mod:`grader.figures`); a function that failed to run shows its
+message instead of its plot. Only outputs are plotted, never a hidden case's inputs.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from grader.figures import render
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+       color: #111; background: #fff; line-height: 1.45; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+.score { font-size: 2.2rem; font-weight: 700; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #ccc; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.failed { color: #a00; font-weight: 600; } .passed { color: #05601f; }
+details { border: 1px solid #ccc; border-radius: 4px; padding: .5rem .75rem; margin: .75rem 0; }
+summary { cursor: pointer; font-weight: 600; }
+pre { white-space: pre-wrap; background: #f6f6f6; padding: .5rem; border-radius: 4px; font-size: .85rem; }
+img { max-width: 100%; height: auto; display: block; margin: .5rem 0; }
+@media print { details { break-inside: avoid; } }
+"""
+# Marks the page once every image has loaded (read by the browser test).
+_SCRIPT = """
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute("data-images", images.length);
+  document.body.setAttribute("data-images-loaded", loaded);
+});
+"""
+
+
+def _part_totals(tests: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
+    totals: dict[str, list[float]] = {}
+    for test in tests:
+        entry = totals.setdefault(test["name"].split(".")[0], [0.0, 0.0])
+        entry[0] += test["score"]
+        entry[1] += test["max_score"]
+    return [(part, round(score, 4), total) for part, (score, total) in totals.items()]
+
+
+def _figures(test: dict[str, Any]) -> str:
+    blocks = []
+    for figure in test.get("figures", []):
+        title = html.escape(figure.get("title", ""))
+        if figure.get("student") is None and figure.get("error"):
+            blocks.append(
+                f"<p><em>{title}:</em> no plot, because {html.escape(figure['error'])}</p>"
+            )
+        else:
+            blocks.append(f'<img alt="{title}" src="data:image/png;base64,{render(figure)}">')
+    return "\n".join(blocks)
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """The report (as :meth:`grader.results.Report.to_dict` gives it) as an HTML page."""
+    tests = report["tests"]
+    ordered = sorted(tests, key=lambda t: t["status"] == "passed")  # failures first, stable
+    rows = "\n".join(
+        f'<tr><td>{html.escape(t["name"])}</td><td class="num">{t["score"]:g} / {t["max_score"]:g}</td>'
+        f'<td class="{t["status"]}">{t["status"]}</td></tr>'
+        for t in ordered
+    )
+    parts = "\n".join(
+        f'<tr><td>{html.escape(part)}</td><td class="num">{score:g} / {total:g}</td></tr>'
+        for part, score, total in _part_totals(tests)
+    )
+    details = []
+    for t in ordered:
+        body = f"<pre>{html.escape(t['output'])}</pre>\n{_figures(t)}"
+        opened = " open" if t["status"] != "passed" else ""
+        details.append(
+            f"<details{opened}><summary>{html.escape(t['name'])}: {t['score']:g} / "
+            f"{t['max_score']:g}</summary>\n{body}\n</details>"
+        )
+    notes = "".join(f"<p>{html.escape(n)}</p>" for n in report.get("notes", []))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Feedback: {html.escape(str(report.get("submission", "")))}</title>
+<style>{_STYLE}</style>
+<script>{_SCRIPT}</script>
+</head>
+<body>
+<h1>Exploding gradients: your feedback</h1>
+<p>{html.escape(str(report.get("submission", "")))}, graded on the {html.escape(report.get("cases", "hidden"))} cases</p>
+<p class="score" id="score">{report["score"]:g} / {report["max_score"]:g}</p>
+{notes}
+<h2>By part</h2>
+<table><tr><th>part</th><th>score</th></tr>
+{parts}
+</table>
+<h2>By function (failures first)</h2>
+<table><tr><th>test</th><th>score</th><th>status</th></tr>
+{rows}
+</table>
+<h2>Feedback</h2>
+{"".join(details)}
+</body>
+</html>
+"""

@@ -1,0 +1,153 @@
+"""Is the HTML report self-contained and readable: failures first, plots inline, in a real browser?"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.report_html import render_html
+from grader.results import CaseResult, Report, TestResult
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sample() -> dict:
+    failed = TestResult(
+        "deep_sigmoid.dense_grad_norms",
+        8,
+        cases=[
+            CaseResult(
+                "a 20-layer sigmoid MLP",
+                False,
+                "Expected: norms = [1e-13, 1]\nReceived: norms = [1, 1e-13]\nHint: input side first",
+            ),
+        ],
+    )
+    failed.figures.append(
+        {
+            "kind": "per_layer",
+            "title": "Gradient norm per Dense layer",
+            "student": [1.0, 1e-6, 1e-13],
+            "reference": [1e-13, 1e-6, 1.0],
+            "error": None,
+        }
+    )
+    crashed = TestResult(
+        "clipping.train_with_clipping", 5, verdict="train_with_clipping is not implemented yet."
+    )
+    crashed.figures.append(
+        {
+            "kind": "training",
+            "title": "Loss per step",
+            "student": None,
+            "error": "train_with_clipping is not implemented yet (it raises NotImplementedError).",
+            "reference": [3.0, 2.0],
+            "unclipped": [3.0, float("nan")],
+            "threshold": 1.0,
+            "grad_norms": [],
+            "clipped_norms": [],
+        }
+    )
+    passed = TestResult("chain_rule.sigmoid", 4, cases=[CaseResult("sigmoid", True)])
+    return Report("alice", [passed, failed, crashed], cases="hidden").to_dict()
+
+
+def test_page_is_self_contained_with_failures_first_and_messages_for_failed_plots():
+    """Does the page inline its images, list failures before passes, and explain a missing plot?"""
+    page = render_html(sample())
+    assert "http://" not in page and "https://" not in page
+    assert page.count('src="data:image/png;base64,') == 1
+    assert page.index("deep_sigmoid.dense_grad_norms") < page.index("chain_rule.sigmoid")
+    assert "no plot, because train_with_clipping is not implemented yet" in page
+    assert 'id="score"' in page and "4 / 17" in page
+    assert "Hint: input side first" in page
+
+
+def _chromium() -> str:
+    """The Chromium binary, installed from Debian's packages when missing (as root)."""
+    for name in ("chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip(
+            "Chromium is not installed and cannot be installed here (needs root and apt-get)"
+        )
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        if result.returncode != 0:
+            pytest.skip(
+                f"Chromium could not be installed: {' '.join(command)} failed: {result.stderr[-300:]}"
+            )
+    return shutil.which("chromium") or pytest.skip("Chromium installed but not found on PATH")
+
+
+def _browser(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+    ]
+    return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.slow
+def test_report_renders_in_a_real_browser(tmp_path):
+    """In headless Chromium, is the page not blank, every image loaded, and the score visible?"""
+    binary = _chromium()
+    page = tmp_path / "report.html"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(ROOT / "exercises/example_submissions/typical_mistakes"),
+            "--format",
+            "html",
+            "--output",
+            str(page),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    dom = _browser(binary, tmp_path / "profile1", "--dump-dom", page.as_uri()).stdout
+    images = int(re.search(r'data-images="(\d+)"', dom).group(1))
+    loaded = int(re.search(r'data-images-loaded="(\d+)"', dom).group(1))
+    assert images >= 3 and loaded == images
+    assert re.search(r'id="score">[\d.]+ / 100<', dom)
+    shot = tmp_path / "shot.png"
+    _browser(
+        binary,
+        tmp_path / "profile2",
+        f"--screenshot={shot}",
+        "--window-size=1200,1600",
+        page.as_uri(),
+    )
+    from PIL import Image
+
+    pixels = Image.open(shot).convert("L")
+    histogram = pixels.histogram()
+    dark = sum(histogram[:128]) / sum(histogram)
+    assert 0.002 < dark < 0.5, f"the page looks blank or black ({dark:.4f} dark pixels)"
