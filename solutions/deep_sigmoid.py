@@ -32,10 +32,11 @@ def build_mlp(
     def initializer(index):
         init = keras.initializers.get(kernel_initializer)
         config = init.get_config()
-        if seed is None or "seed" not in config:
+        if "seed" not in config:
             return init
-        # One seed per layer: the same seed in every layer would repeat the weights.
-        return init.__class__.from_config({**config, "seed": seed + index})
+        # A fresh copy per layer with its own seed: one initializer object, seeded or not,
+        # draws the same numbers at every call, so shared it would repeat the weights.
+        return init.__class__.from_config({**config, "seed": None if seed is None else seed + index})
 
     layers = [keras.Input(shape=(input_dim,))]
     for index in range(depth):

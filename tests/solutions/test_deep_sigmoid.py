@@ -321,3 +321,18 @@ def test_gradient_regime_default_threshold_and_tensor_input():
     assert deep_sigmoid.gradient_regime([1.0, 999.0]) == "stable"
     assert deep_sigmoid.gradient_regime([1.0, 1001.0]) == "vanishing"
     assert deep_sigmoid.gradient_regime(tf.constant([2000.0, 1.0])) == "exploding"
+
+
+@pytest.mark.parametrize("seed", [None, 5], ids=["unseeded", "seeded"])
+def test_build_mlp_draws_each_layer_afresh_from_an_initializer_instance(seed):
+    """Does one initializer object, passed for every layer, still give each layer its own kernel?"""
+    model = deep_sigmoid.build_mlp(
+        4, 4, 6, kernel_initializer=keras.initializers.RandomNormal(stddev=1.0), seed=seed
+    )
+    hidden = [
+        np.asarray(layer.kernel) for layer in model.layers if isinstance(layer, keras.layers.Dense)
+    ][1:-1]
+    assert len(hidden) == 3
+    for first in range(len(hidden)):
+        for second in range(first + 1, len(hidden)):
+            assert not np.array_equal(hidden[first], hidden[second])
