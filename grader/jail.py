@@ -66,9 +66,23 @@ for point in $(awk '{print $2}' /proc/self/mounts); do
   case "$point" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
   mount -o remount,bind,ro "$point" 2>/dev/null || true
 done
+# Python itself may live under a temporary folder (a virtual environment in /tmp, say):
+# hold those folders aside, make the temporary folders private, then put them back.
+index=0
+if [ -n "$GRADER_KEEP" ]; then
+  mount -t tmpfs -o size=1m holder /mnt
+  for path in $(echo "$GRADER_KEEP" | tr ':' ' '); do
+    index=$((index + 1)); mkdir -p "/mnt/$index"; mount --bind "$path" "/mnt/$index"
+  done
+fi
 mount -t tmpfs -o mode=1777,size=256m,nosuid,nodev private /tmp
 for path in /var/tmp /dev/shm; do
   if [ -d "$path" ]; then mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev private "$path"; fi
+done
+index=0
+for path in $(echo "$GRADER_KEEP" | tr ':' ' '); do
+  index=$((index + 1)); mkdir -p "$path"; mount --bind "/mnt/$index" "$path"
+  mount -o remount,bind,ro "$path"
 done
 mkdir -m 0777 /tmp/work
 cd /tmp/work
@@ -205,12 +219,41 @@ def worker_command(hide: list[Path]) -> tuple[list[str], dict[str, str]]:
         *hidden_paths(hide),
     ]
     env = {
+        "GRADER_KEEP": ":".join(kept_paths()),
         "GRADER_SETPRIV": shutil.which("setpriv") or "setpriv",
         "GRADER_USER": user,
         "GRADER_PYTHON": sys.executable,
         "GRADER_BOOTSTRAP": BOOTSTRAP,
     }
     return argv, env
+
+
+#: Folders the jail replaces with private, empty ones.
+PRIVATE_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def kept_paths() -> list[str]:
+    """Folders Python needs that lie in a folder the jail makes private (kept visible)."""
+    import site
+
+    import numpy
+
+    needed = {
+        Path(sys.prefix).resolve(),
+        Path(sys.base_prefix).resolve(),
+        Path(sys.executable).resolve().parent,
+        Path(numpy.__file__).resolve().parent.parent,
+        *(Path(p).resolve() for p in site.getsitepackages()),
+    }
+    kept = sorted(
+        str(path)
+        for path in needed
+        if path.is_dir()
+        and any(Path(f) in path.parents for f in PRIVATE_FOLDERS)
+        and " " not in str(path)
+    )
+    # A folder inside another kept folder comes along with it.
+    return [p for p in kept if not any(Path(q) in Path(p).parents for q in kept)]
 
 
 def worker_sources() -> dict[str, str]:

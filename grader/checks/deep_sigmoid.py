@@ -82,6 +82,39 @@ def _weights_equal(a: ModelSpec, b: ModelSpec) -> bool:
     )
 
 
+def _kernels_of_ones(model: Any) -> list[str]:
+    """kernel_initializer='ones' must give hidden kernels of ones."""
+    hidden = dense_layers(model)[:-1]
+    if all(np.all(np.asarray(layer.kernel) == 1.0) for layer in hidden):
+        return []
+    return ["the hidden kernels are not all ones"]
+
+
+def _he_spread(model: Any) -> list[str]:
+    """kernel_initializer='he_normal' must give 64x64 kernels of spread sqrt(2/64)."""
+    kernels = [np.asarray(layer.kernel) for layer in dense_layers(model)[1:-1]]
+    spread = float(np.std(np.concatenate([k.ravel() for k in kernels])))
+    wanted = np.sqrt(2 / 64)
+    if abs(spread / wanted - 1) <= 0.1:
+        return []
+    return [
+        f"the 64x64 kernels have standard deviation {spread:.4f}; he_normal gives "
+        f"sqrt(2/64) = {wanted:.4f}"
+    ]
+
+
+def _layout_mistakes(model: Any, problems: list[str]) -> dict[str, bool]:
+    dense = dense_layers(model)
+    return {
+        "hidden_layers_off_by_one": len(dense) in (4, 6),
+        "output_activation": bool(dense) and activation_name(dense[-1]) != "linear",
+    }
+
+
+def _initializer_mistake(model: Any, problems: list[str]) -> dict[str, bool]:
+    return {"initializer_ignored": any("kernels" in p for p in problems)}
+
+
 @register("deep_sigmoid.build_mlp", timeout=60)
 def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Layout, activation, initializer and seed behaviour of build_mlp."""
@@ -92,76 +125,38 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
     )
     seed = int(ctx.rng.integers(1000))
 
-    description = (
-        f"build_mlp(5, 4, 7, seed={seed}): 4 sigmoid Dense(7) layers and a linear Dense(1)"
-    )
-    outcome = ctx.call(5, 4, 7, seed=seed, build_dim=5)
-    model, failed = received_model(description, outcome, "build_mlp", hint)
-    if failed:
-        yield failed
-    else:
-        problems = layout_problems(model, 5, 4, 7, "sigmoid")
-        dense = dense_layers(model)
-        yield layout_case(
-            description,
-            model,
-            problems,
-            hint,
-            {
-                "hidden_layers_off_by_one": len(dense) in (4, 6),
-                "output_activation": bool(dense) and activation_name(dense[-1]) != "linear",
-            },
+    # (arguments, keyword arguments, hidden activation, a further rule, mistakes it shows)
+    cases = [
+        ((5, 4, 7), {}, "sigmoid", None, _layout_mistakes),
+        (
+            (3, 2, 4),
+            {"activation": "tanh", "kernel_initializer": "ones"},
+            "tanh",
+            _kernels_of_ones,
+            _initializer_mistake,
+        ),
+        (
+            (6, 3, 64),
+            {"activation": "relu", "kernel_initializer": "he_normal"},
+            "relu",
+            _he_spread,
+            _initializer_mistake,
+        ),
+    ]
+    for args, kwargs, activation, rule, mistakes in cases:
+        shown = ", ".join(
+            [*map(str, args), *(f"{k}={v!r}" for k, v in kwargs.items()), f"seed={seed}"]
         )
-
-    description = (
-        "build_mlp(3, 2, 4, activation='tanh', kernel_initializer='ones'): tanh, kernels of ones"
-    )
-    outcome = ctx.call(
-        3, 2, 4, activation="tanh", kernel_initializer="ones", seed=seed, build_dim=3
-    )
-    model, failed = received_model(description, outcome, "build_mlp", hint)
-    if failed:
-        yield failed
-    else:
-        problems = layout_problems(model, 3, 2, 4, "tanh")
-        hidden = dense_layers(model)[:-1]
-        if not problems and not all(np.all(np.asarray(layer.kernel) == 1.0) for layer in hidden):
-            problems.append("the hidden kernels are not all ones")
-        yield layout_case(
-            description,
-            model,
-            problems,
-            hint,
-            {"initializer_ignored": "the hidden kernels are not all ones" in problems},
-        )
-
-    description = (
-        "build_mlp(6, 3, 64, activation='relu', kernel_initializer='he_normal'): He's spread"
-    )
-    outcome = ctx.call(
-        6, 3, 64, activation="relu", kernel_initializer="he_normal", seed=seed, build_dim=6
-    )
-    model, failed = received_model(description, outcome, "build_mlp", hint)
-    if failed:
-        yield failed
-    else:
-        problems = layout_problems(model, 6, 3, 64, "relu")
-        if not problems:
-            kernels = [np.asarray(layer.kernel) for layer in dense_layers(model)[1:-1]]
-            spread = float(np.std(np.concatenate([k.ravel() for k in kernels])))
-            wanted = np.sqrt(2 / 64)
-            if abs(spread / wanted - 1) > 0.1:
-                problems.append(
-                    f"the 64x64 kernels have standard deviation {spread:.4f}; "
-                    f"he_normal gives sqrt(2/64) = {wanted:.4f}"
-                )
-        yield layout_case(
-            description,
-            model,
-            problems,
-            hint,
-            {"initializer_ignored": any("standard deviation" in p for p in problems)},
-        )
+        description = f"build_mlp({shown}): {args[1]} {activation} Dense({args[2]}) layers and a linear Dense(1)"
+        outcome = ctx.call(*args, seed=seed, build_dim=args[0], **kwargs)
+        model, failed = received_model(description, outcome, "build_mlp", hint)
+        if failed:
+            yield failed
+            continue
+        problems = layout_problems(model, *args, activation)
+        if not problems and rule is not None:
+            problems += rule(model)
+        yield layout_case(description, model, problems, hint, mistakes(model, problems))
 
     description = (
         f"build_mlp(4, 3, 5, seed={seed}) twice gives the same weights; seed={seed + 1} others"
