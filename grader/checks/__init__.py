@@ -59,10 +59,12 @@ class Context:
         failed, with the reason) beside the reference's and any other ``series``."""
 
         def plain(value: Any) -> Any:
+            """Floats for JSON: NaN and infinities (gaps in a plot) become None."""
             try:
-                return np.asarray(value, dtype=np.float64).ravel().tolist()
+                values = np.asarray(value, dtype=np.float64).ravel()
             except (TypeError, ValueError):
                 return None
+            return [float(v) if np.isfinite(v) else None for v in values]
 
         self.figures.append(
             {
@@ -76,6 +78,10 @@ class Context:
                 },
             }
         )
+
+    def shown(self, value: Any, name: str = "s") -> str:
+        """An input as the feedback may show it: a public case's value, a hidden one's name."""
+        return str(value) if self.public else name
 
     @property
     def label(self) -> str:

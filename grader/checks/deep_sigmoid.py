@@ -145,7 +145,7 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
     ]
     for args, kwargs, activation, rule, mistakes in cases:
         shown = ", ".join(
-            [*map(str, args), *(f"{k}={v!r}" for k, v in kwargs.items()), f"seed={seed}"]
+            [*map(str, args), *(f"{k}={v!r}" for k, v in kwargs.items()), f"seed={ctx.shown(seed)}"]
         )
         description = f"build_mlp({shown}): {args[1]} {activation} Dense({args[2]}) layers and a linear Dense(1)"
         outcome = ctx.call(*args, seed=seed, build_dim=args[0], **kwargs)
@@ -159,7 +159,8 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
         yield layout_case(description, model, problems, hint, mistakes(model, problems))
 
     description = (
-        f"build_mlp(4, 3, 5, seed={seed}) twice gives the same weights; seed={seed + 1} others"
+        f"build_mlp(4, 3, 5, seed={ctx.shown(seed)}) twice gives the same weights; "
+        f"seed={ctx.shown(seed + 1, 's+1')} others"
     )
     first = ctx.call(4, 3, 5, seed=seed, build_dim=4)
     again = ctx.call(4, 3, 5, seed=seed, build_dim=4)
@@ -380,7 +381,7 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
         seed = int(ctx.rng.integers(10_000))
         x, y = standard_normal_data(ctx.rng, CONTRACT_INPUT_DIM)
         description = (
-            f"build_exploding_mlp(8, {depth}, {width}, seed={seed}) on 64 standard-normal "
+            f"build_exploding_mlp(8, {depth}, {width}, seed={ctx.shown(seed)}) on 64 standard-normal "
             "samples: norms[0]/norms[-1] >= 1e3, all finite"
         )
         outcome = ctx.call(

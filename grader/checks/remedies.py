@@ -107,7 +107,7 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
         x, y = standard_normal_data(ctx.rng, CONTRACT_INPUT_DIM)
         task_x, task_y = sine_task(ctx.rng, CONTRACT_INPUT_DIM)
         description = (
-            f"build_healthy_mlp(8, {depth}, {width}, seed={seed}): norms within 100x, and "
+            f"build_healthy_mlp(8, {depth}, {width}, seed={ctx.shown(seed)}): norms within 100x, and "
             f"{HEALTHY_STEPS} SGD steps at {HEALTHY_RATE} reach a quarter of the first loss"
         )
         outcome = ctx.call(

@@ -45,7 +45,9 @@ def test_text_report_has_a_table_totals_and_feedback(part_one):
 def test_json_report_is_a_superset_of_gradescope_results(part_one):
     """Does --format json print one object with score, max_score, execution_time and tests?"""
     result = run("grade", str(part_one), "--format", "json")
-    report = json.loads(result.stdout)
+    report = json.loads(
+        result.stdout, parse_constant=lambda token: pytest.fail(f"not JSON: {token}")
+    )
     assert {"score", "max_score", "execution_time", "tests"} <= set(report)
     assert report["max_score"] == 100
     for test in report["tests"]:

@@ -88,11 +88,22 @@ def test_a_broken_cell_costs_only_what_depends_on_it(grade_sources):
 
 
 def test_the_instructor_seed_changes_the_hidden_cases(grade_sources, monkeypatch):
-    """Do different instructor seeds draw different hidden cases, each graded correctly?"""
-    files = {"deep_sigmoid.py": reference_source("deep_sigmoid")}
+    """Do different instructor seeds draw different hidden cases, without showing the seed?"""
+    wrong = reference_source("chain_rule") + (
+        "\n\ndef sgd_update(param, grad, learning_rate):\n    return param + learning_rate * grad\n"
+    )
     monkeypatch.delenv("GRADER_SEED", raising=False)
-    first = grade_sources(files).test("deep_sigmoid.build_mlp")
+    first = grade_sources({"chain_rule.py": wrong}).test("chain_rule.sgd_update")
     monkeypatch.setenv("GRADER_SEED", "a secret of the instructor")
-    second = grade_sources(files).test("deep_sigmoid.build_mlp")
-    assert first.status == second.status == "passed"
-    assert [c.description for c in first.cases] != [c.description for c in second.cases]
+    second = grade_sources({"chain_rule.py": wrong}).test("chain_rule.sgd_update")
+    assert first.score == second.score < first.max_score
+    assert first.output != second.output  # other hidden values, the same mistake
+    assert "[update_sign]" in first.output and "[update_sign]" in second.output
+    exploding = grade_sources(
+        {
+            "deep_sigmoid.py": reference_source("deep_sigmoid").replace(
+                '"tanh", initializer', '"sigmoid", initializer'
+            )
+        }
+    ).test("deep_sigmoid.build_exploding_mlp")
+    assert "seed=s)" in exploding.output and "a secret" not in exploding.output
