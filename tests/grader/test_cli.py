@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignment import FUNCTIONS
 from grader.sources import reference_source
 
 pytestmark = pytest.mark.slow
@@ -65,7 +66,10 @@ def test_gradescope_report_is_written_to_the_output_file(part_one, tmp_path):
     assert result.returncode == 0 and result.stdout == ""
     report = json.loads(target.read_text())
     assert {"score", "execution_time", "tests"} <= set(report)
-    assert all(t["visibility"] == "visible" for t in report["tests"])
+    visible = {t["name"] for t in report["tests"] if t["visibility"] == "visible"}
+    assert visible == {f.test_name for f in FUNCTIONS}
+    later = [t for t in report["tests"] if t["visibility"] != "visible"]
+    assert later and all(t["visibility"] == "after_due_date" and t["max_score"] == 0 for t in later)
 
 
 def test_check_runs_the_public_cases(part_one):
