@@ -102,6 +102,8 @@ def mode() -> str:
     return "namespace" if _namespaces_work() else "process"
 
 
+#: The namespaces of the jail; the probe tries exactly these.
+NAMESPACE_FLAGS = ("--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--mount-proc")
 _PROBED: list[bool] = []
 
 
@@ -119,13 +121,7 @@ def _namespaces_work() -> bool:
 
             probe = [
                 shutil.which("unshare"),
-                "--mount",
-                "--pid",
-                "--net",
-                "--ipc",
-                "--uts",
-                "--fork",
-                "--mount-proc",
+                *NAMESPACE_FLAGS,
                 "--",
                 "/bin/sh",
                 "-c",
@@ -201,14 +197,8 @@ def worker_command(hide: list[Path]) -> tuple[list[str], dict[str, str]]:
     user = f"--reuid={NOBODY} --regid={NOBODY} --clear-groups" if can_run_as_nobody() else ""
     argv = [
         shutil.which("unshare") or "unshare",
-        "--mount",
-        "--pid",
-        "--net",
-        "--ipc",
-        "--uts",
-        "--fork",
+        *NAMESPACE_FLAGS,
         "--kill-child",
-        "--mount-proc",
         "--propagation",
         "private",
         "--",

@@ -32,20 +32,6 @@ def helpers_of(test_name: str) -> list[str]:
     ]
 
 
-def _plain(value: Any) -> Any:
-    if type(value).__name__ in ("Sequential", "Functional") or hasattr(value, "to_json"):
-        from grader.models import describe_model
-
-        return describe_model(value)
-    if hasattr(value, "apply_gradients"):
-        from grader.models import describe_optimizer
-
-        return describe_optimizer(value)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
-    return value
-
-
 def _keras_object(value: Any) -> Any:
     """Rebuild a serialised built-in Keras object (safe mode: no custom code)."""
     if isinstance(value, KerasObjectSpec):
@@ -67,7 +53,9 @@ def reference_value(part: str, name: str, args: list[Any], kwargs: dict[str, Any
         from grader.quiet import import_tensorflow
 
         import_tensorflow()
-    return _plain(getattr(_private_reference(part), name)(*args, **kwargs))
+    from grader.worker import plain_result
+
+    return plain_result(getattr(_private_reference(part), name)(*args, **kwargs))
 
 
 _REFERENCES: dict[str, Any] = {}

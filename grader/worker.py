@@ -80,7 +80,7 @@ def convert_argument(value: Any, kind: str | None) -> Any:
     return value
 
 
-def _plain_result(value: Any, build_dim: int | None = None) -> Any:
+def plain_result(value: Any, build_dim: int | None = None) -> Any:
     """Turn Keras objects in a result into plain data records.
 
     Args:
@@ -106,9 +106,9 @@ def _plain_result(value: Any, build_dim: int | None = None) -> Any:
         if callable(value) and getattr(value, "__module__", "").startswith("keras"):
             return KerasObjectSpec(keras.saving.serialize_keras_object(value))  # an activation
     if type(value) in (list, tuple):
-        return type(value)(_plain_result(v) for v in value)
+        return type(value)(plain_result(v) for v in value)
     if type(value) is dict:
-        return {k: _plain_result(v) for k, v in value.items()}
+        return {k: plain_result(v) for k, v in value.items()}
     return value
 
 
@@ -206,7 +206,7 @@ def execute_call(
 
         def recorder(*a: Any, **k: Any) -> Any:
             out = original(*a, **k)
-            recorded.append(_plain_result(out))
+            recorded.append(plain_result(out))
             return out
 
         namespace[record] = recorder
@@ -216,7 +216,7 @@ def execute_call(
         try:
             with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
                 result = function(*converted, **converted_kwargs)
-            answer["result"] = encode(_plain_result(result, build_dim))
+            answer["result"] = encode(plain_result(result, build_dim))
         except BaseException as error:  # noqa: BLE001 - student code may raise anything
             answer = {"ok": False, "error": describe_error(error)}
         finally:
@@ -337,8 +337,8 @@ class Worker:
                 {
                     "op": "callback",
                     "function": name,
-                    "args": encode(_plain_result(args)),
-                    "kwargs": encode(_plain_result(kwargs)),
+                    "args": encode(plain_result(args)),
+                    "kwargs": encode(plain_result(kwargs)),
                 }
             )
         if not reply or not reply.get("ok"):

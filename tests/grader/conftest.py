@@ -12,6 +12,17 @@ from grader.results import Report
 from grader.sandbox import Sandbox
 
 
+def write_submission(folder: Path, files: dict[str, str | bytes]) -> Path:
+    """Create ``folder`` holding ``{file name: text or bytes}``; return it."""
+    folder.mkdir()
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        else:
+            (folder / name).write_text(content, encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_sandbox():
     """One worker for the whole session: TensorFlow is imported in it once."""
@@ -25,10 +36,7 @@ def grade_sources(tmp_path: Path, shared_sandbox: Sandbox) -> Callable[..., Repo
     """Write ``{file name: text}`` into a fresh directory and grade it."""
 
     def grade(files: dict[str, str], **kwargs) -> Report:
-        folder = tmp_path / f"submission{len(list(tmp_path.iterdir()))}"
-        folder.mkdir()
-        for name, text in files.items():
-            (folder / name).write_text(text, encoding="utf-8")
+        folder = write_submission(tmp_path / f"submission{len(list(tmp_path.iterdir()))}", files)
         return grade_submission(folder, sandbox=shared_sandbox, **kwargs)
 
     return grade

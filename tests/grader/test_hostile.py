@@ -18,6 +18,7 @@ from grader.assignment import functions_of
 from grader.grade import grade_submission
 from grader.sandbox import Sandbox
 from grader.sources import reference_source
+from tests.grader.conftest import write_submission
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,12 +174,7 @@ def grade_part_one(tmp_path, numpy_sandbox, monkeypatch):
     monkeypatch.setenv("GRADER_TIMEOUT_SCALE", "0.2")  # 2 s per call instead of 10
 
     def grade(files: dict[str, str | bytes], folder: str = "student"):
-        target = tmp_path / folder
-        target.mkdir()
-        for name, content in files.items():
-            mode = "wb" if isinstance(content, bytes) else "w"
-            with open(target / name, mode) as handle:
-                handle.write(content)
+        target = write_submission(tmp_path / folder, files)
         return grade_submission(target, sandbox=numpy_sandbox)
 
     return grade
