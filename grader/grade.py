@@ -12,6 +12,7 @@ from pathlib import Path
 
 from grader.assignment import FUNCTIONS, NUMPY_ONLY_PARTS, PARTS
 from grader.checks import PUBLIC_SEED, run_check
+from grader.grader_state import run_keeping_state
 from grader.mistakes import describe
 from grader.policy import find_violations, forbidden_top_level_imports
 from grader.results import Report, TestResult
@@ -134,7 +135,11 @@ def grade_part(
                 verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}",
             )
         else:
-            result = run_check(spec.test_name, runner, seed, public=public)
+            result = run_keeping_state(  # a test that changes the grader's settings fails
+                spec.test_name,
+                spec.points,
+                lambda spec=spec: run_check(spec.test_name, runner, seed, public=public),
+            )
         if result.verdict is not None and "not defined" in result.verdict and notes:
             result.notes.extend(notes)
         results.append(result)
