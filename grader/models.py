@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,7 +102,8 @@ SAFE_FUNCTION_NAMES = (
 #: Functions of keras.activations accepted by name: the ones that map a tensor to a tensor
 #: of the same shape with no further argument. (``glu`` halves the width, ``threshold``
 #: needs arguments; ``sparsemax`` and ``sparse_sigmoid`` are left out as no model of this
-#: course needs them.) A name in both lists means the keras.activations function.
+#: course needs them.) A name in both lists means the keras.activations function, as Keras
+#: itself resolves a function saved by name (the saved form does not say which).
 ALLOWED_ACTIVATIONS = (
     "linear",
     "sigmoid",
@@ -202,15 +204,20 @@ _POLICY_MODULES = ("keras", "keras.dtype_policies")
 # -- plain values ----------------------------------------------------------------------
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+
+
 def _describe(value: Any) -> str:
     """A short description of a config value for a message."""
     if isinstance(value, dict):
         module, name = value.get("module"), value.get("class_name")
         if name == "function" and isinstance(value.get("config"), str):
             name = value["config"]
-        text = ".".join(str(p) for p in (module, name) if p is not None) or "a dict"
+        parts = [p if type(p) is str else _SHORT.repr(p) for p in (module, name) if p is not None]
+        text = ".".join(parts) or "a dict"
     else:
-        text = repr(value)
+        text = _SHORT.repr(value)  # bounded in depth and length, whatever the student sent
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -612,7 +619,7 @@ def _record(value: Any, path: str, modules: tuple[str, ...], kind: str) -> tuple
         raise _fail(path, f"{_describe(value)} is not a {kind} record")
     unknown = set(value) - {"module", "class_name", "config", "registered_name", "build_config"}
     if unknown:
-        raise _fail(path, f"unknown keys {sorted(map(str, unknown))} in a {kind} record")
+        raise _fail(path, f"unknown keys {_describe(sorted(map(str, unknown)))} in a {kind} record")
     if value.get("module") not in modules:
         raise _fail(
             f"{path}.module", f"{_describe(value.get('module'))} is not a Keras {kind} module"
@@ -632,7 +639,8 @@ def _vet_keys(config: dict, keys: dict[str, Validator], path: str, what: str) ->
     arguments = {}
     for key, value in config.items():
         if key not in keys:
-            raise _fail(f"{path}.{key}", f"{what} has no setting {str(key)[:40]!r}")
+            shown = _describe(key).strip("'")
+            raise _fail(f"{path}.{shown}", f"{what} has no setting {_describe(key)}")
         vetted = keys[key](value, f"{path}.{key}")
         if vetted is not None:
             arguments[key] = vetted
@@ -692,7 +700,7 @@ def vet_model_config(config: Any) -> ModelPlan:
         "compile_config",
     }
     if unknown:
-        raise _fail("", f"unknown keys {sorted(map(str, unknown))} in the model config")
+        raise _fail("", f"unknown keys {_describe(sorted(map(str, unknown)))} in the model config")
     class_name = config.get("class_name")
     if type(class_name) is not str or class_name not in ALLOWED_MODELS:
         raise _fail(
@@ -705,19 +713,21 @@ def vet_model_config(config: Any) -> ModelPlan:
     if config.get("registered_name") is not None:
         raise _fail("registered_name", "registered (custom) model classes are not allowed")
     if not isinstance(config.get("compile_config") or {}, dict):
-        raise _fail("compile_config", "is not a dict")  # dropped unread: never compiled
+        raise _fail("compile_config", "is not a config")  # dropped unread: never compiled
     inner = config.get("config")
     if not isinstance(inner, dict):
         raise _fail("config", f"{_describe(inner)} is not a config")
     unknown = set(inner) - {"name", "trainable", "dtype", "layers", "build_input_shape"}
     if unknown:
-        raise _fail("config", f"unknown keys {sorted(map(str, unknown))} in a Sequential config")
+        raise _fail(
+            "config", f"unknown keys {_describe(sorted(map(str, unknown)))} in a Sequential config"
+        )
     name = _name(inner["name"], "config.name") if "name" in inner else None
     trainable = _boolean(inner.get("trainable", True), "config.trainable")
     vet_dtype_policy(inner.get("dtype"), "config.dtype")
     layers = inner.get("layers")
     if type(layers) is not list or not layers:
-        raise _fail("config.layers", "is not a non-empty list of layers")
+        raise _fail("config.layers", f"{_describe(layers)} is not a non-empty list of layers")
     if len(layers) > MAX_LAYERS:
         raise _fail("config.layers", f"{len(layers)} layers are more than {MAX_LAYERS}")
     plans = [_vet_layer(layer, f"layers[{i}]") for i, layer in enumerate(layers)]
@@ -729,6 +739,8 @@ def vet_model_config(config: Any) -> ModelPlan:
         or set(config["build_config"]) - {"input_shape"}
     ):
         raise _fail("build_config", f"{_describe(config['build_config'])} is not a build config")
+    if build_shape is not None:
+        build_shape = _shape(build_shape, "config.build_input_shape")
     for index, layer in enumerate(plans[1:], 1):
         if layer.class_name == "InputLayer":
             raise _fail(f"layers[{index}]", "an input layer can only come first")
@@ -739,7 +751,7 @@ def vet_model_config(config: Any) -> ModelPlan:
             raise _fail("layers[0].config", "the input layer has no batch_shape")
         shape = input_layer["batch_shape"]
     elif build_shape is not None:
-        shape = _shape(build_shape, "config.build_input_shape")
+        shape = build_shape
     else:
         raise _fail("config.layers", "the model has no input shape (no input layer, not built)")
     plan = ModelPlan(name, trainable, shape, input_layer, plans)

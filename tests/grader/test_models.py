@@ -519,3 +519,18 @@ def test_fuzz_sampled():
     expected["layer module"] = DOCUMENTED["layer module"]  # every module is always tried
     assert accepted == {slot: found for slot, found in expected.items() if found}
     assert set(accepted) == set(DOCUMENTED)  # every slot that can accept did accept
+
+
+def test_messages_stay_short_whatever_the_config_holds():
+    """Does a refusal stay a short message for huge or deeply nested values and keys
+    (the config is the student's, and the message is shown)?"""
+    deep = json.loads("[" * 500 + "]" * 500)
+    for change in (
+        setter("units", deep),
+        setter("k" * 100_000, 1),
+        setter("activation", "x" * 100_000),
+        setter("activation", {"module": deep, "class_name": "function", "config": "x" * 10_000}),
+    ):
+        with pytest.raises(ModelRebuildError) as refused:
+            vet_model_config(with_dense(change))
+        assert len(str(refused.value)) < 400
