@@ -48,7 +48,6 @@ _KERAS_EXCLUDED = {
 }
 _KERAS_RANDOM = ("global_random_seed", "global_seed_generator")
 _KERAS_GLOBAL = "keras global state "
-_BACKEND = "keras.config.backend"
 
 
 def _plain(value: Any, depth: int = 0) -> str:
@@ -101,8 +100,13 @@ def _keras_settings() -> dict[str, str]:
     settings["keras.saving.get_custom_objects"] = _try(
         lambda: sorted(keras.saving.get_custom_objects())
     )
+    # Settings Keras keeps as global attributes with no getter, unset (None) by default.
+    for key in ("safe_mode_saving", "use_legacy_config"):
+        settings[_KERAS_GLOBAL + key] = _plain(global_state.get_global_attribute(key))
+    # Every other attribute, compared when both sides have it: Keras makes some on first
+    # use with their defaults (tracking_on, custom_objects_scope_dict).
     for key, value in vars(global_state.GLOBAL_STATE_TRACKER).items():
-        if key not in _KERAS_EXCLUDED and value is not None:  # absent and None are alike
+        if key not in _KERAS_EXCLUDED:
             settings[_KERAS_GLOBAL + key] = _plain(value)
     return settings
 
@@ -162,9 +166,9 @@ def settings() -> dict[str, str]:
 def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
     """The settings that differ, by name.
 
-    An environment variable or a Keras global attribute set on one side only counts (an
-    unset attribute is None); any other setting present on one side only does not: a
-    library imported during the test brings settings that were not there before.
+    An environment variable set on one side only counts; any other setting present on
+    one side only does not: a library imported during the test, or a Keras global made on
+    first use, brings settings that were not there before.
     """
     names = []
     for name in sorted(set(before) | set(after)):
@@ -180,8 +184,6 @@ def _value(side: dict[str, str], name: str) -> str | None:
         return side[name]
     if name.startswith("environment variable "):
         return "(unset)"
-    if name.startswith(_KERAS_GLOBAL) and _BACKEND in side:
-        return "None"
     return None
 
 

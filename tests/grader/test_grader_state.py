@@ -197,6 +197,46 @@ def test_grade_part_fails_only_the_test_that_changed_a_setting(monkeypatch, tmp_
     assert "keras.config.floatx" in results[1].verdict
 
 
+FIRST_MEASUREMENT = """
+from grader.quiet import import_tensorflow
+
+import_tensorflow()
+import numpy as np
+
+from grader.grader_state import run_keeping_state
+from grader.results import CaseResult, TestResult
+
+
+def run():
+    from grader.measure import gradient_norms, train_full_batch
+    from grader.models import describe_model, rebuild_model
+    from solutions.deep_sigmoid import build_mlp
+
+    model = rebuild_model(describe_model(build_mlp(3, 2, 4, seed=1)))
+    x = np.ones((4, 3), np.float32)
+    gradient_norms(model, x, x[:, :1])
+    train_full_batch(model, x, x[:, :1], 2, 0.1)
+    return TestResult("deep_sigmoid.dense_grad_norms", 8, [CaseResult("a case", True)])
+
+
+print(run_keeping_state("deep_sigmoid.dense_grad_norms", 8, run).verdict)
+"""
+
+
+def test_the_first_measurement_in_a_fresh_process_is_not_a_change():
+    """In a fresh grading process, where Keras makes some of its globals on first use, is
+    the first rebuild and measurement of a model not taken for a change of settings?"""
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_MEASUREMENT],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "None"
+
+
 # -- a batch: a hostile student between two correct ones ---------------------------------
 
 #: A build_exploding_mlp whose model config names keras.distribution.set_distribution as
