@@ -861,15 +861,6 @@ def describe_model(model: Any) -> ModelSpec:
     return ModelSpec(model.to_json(), [np.asarray(w) for w in model.get_weights()])
 
 
-def safe_custom_objects() -> dict[str, Any]:
-    """Name -> function for the element-wise keras.ops functions accepted as activations."""
-    import keras
-
-    return {
-        name: getattr(keras.ops, name) for name in SAFE_FUNCTION_NAMES if hasattr(keras.ops, name)
-    }
-
-
 def rebuild_keras_object(config: Any) -> Any:
     """Rebuild a serialised activation or initializer from the allow-list.
 
