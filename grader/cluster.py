@@ -37,12 +37,18 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import secrets
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -301,7 +307,7 @@ def grade_on_cluster(
     from grader.batch import _empty_report
 
     try:
-        client = Client(scheduler, timeout=30, set_as_default=False)
+        client = Client(scheduler, timeout=30)  # distributed.wait uses the default client
     except OSError as error:
         raise ClusterError(f"cannot reach the scheduler at {scheduler}: {error}") from None
     plugin = GradingPlugin(seed, version)
@@ -372,3 +378,118 @@ def grade_on_cluster(
             pass
         client.close()
     return stored
+
+
+# -- a cluster on this machine, for tests and measurements ---------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def local_cluster(
+    workers: int | dict[str, dict[str, str]],
+    folder: Path,
+    timeout: float = 240.0,
+) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
+    """A scheduler and workers started with the ``dask`` command line on the loopback only.
+
+    Each worker is one process with one thread (``--no-nanny --nthreads 1``); the scheduler
+    gives up on a student after a second worker died on it. Everything is killed on exit.
+
+    Args:
+        workers: how many workers (named ``worker1``, ...), or ``{name: extra environment}``.
+        folder: where the processes' logs and scratch go.
+        timeout: seconds every worker has to join the scheduler.
+
+    Yields:
+        the scheduler's address and the processes by name (``scheduler`` and the workers').
+
+    Raises:
+        ClusterError: when a process ends or a worker does not join in time.
+    """
+    if isinstance(workers, int):
+        workers = {f"worker{i + 1}": {} for i in range(workers)}
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    processes: dict[str, subprocess.Popen] = {}
+    logs = []
+    base = {k: v for k, v in os.environ.items() if k != "GRADER_SEED"}  # workers get it by plugin
+    base["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parent.parent), *filter(None, [base.get("PYTHONPATH")])]
+    )
+    dask = [sys.executable, "-m", "dask"]  # the `dask` command of this environment
+
+    def start(name: str, argv: list[str], extra: dict[str, str]) -> None:
+        log = open(folder / f"{name}.log", "w")
+        logs.append(log)
+        processes[name] = subprocess.Popen(
+            [*dask, *argv],
+            stdout=log,
+            stderr=log,
+            env={**base, **extra},
+            cwd=folder,
+            start_new_session=True,
+        )
+
+    try:
+        start(
+            "scheduler",
+            ["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1]]
+            + ["--no-dashboard"],
+            {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"},
+        )
+        for name, extra in workers.items():
+            start(
+                name,
+                ["worker", address, "--host", "127.0.0.1", "--name", name, "--nthreads", "1"]
+                + ["--no-nanny", "--no-dashboard", "--local-directory", str(folder / name)],
+                extra,
+            )
+        deadline = time.monotonic() + timeout
+        while not all("Registered to" in (folder / f"{n}.log").read_text() for n in workers):
+            ended = [n for n, p in processes.items() if p.poll() is not None]
+            if ended or time.monotonic() > deadline:
+                raise ClusterError(
+                    f"the local cluster did not start ({', '.join(ended) or 'timeout'}); "
+                    f"see the logs in {folder}"
+                )
+            time.sleep(0.5)
+        yield address, processes
+    finally:
+        for process in processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=60)
+        for log in logs:
+            log.close()
+
+
+def students_per_minute(submissions: Path, workers: int, folder: Path) -> float:
+    """Grade a class on a local Dask cluster of ``workers`` workers; the students per minute.
+
+    The clock runs from the batch's start (the workers' sandboxes warming included) to its
+    end, as for the local batch; starting the cluster is not counted.
+
+    Args:
+        submissions: one folder per student.
+        workers: Dask workers (one grading sandbox each).
+        folder: scratch for the cluster's logs and the batch's output (emptied first).
+
+    Returns:
+        students graded per minute.
+    """
+    from grader.batch import find_students, grade_class
+
+    shutil.rmtree(folder, ignore_errors=True)
+    with local_cluster(workers, Path(folder) / "cluster") as (address, _):
+        started = time.monotonic()
+        grade_class(submissions, Path(folder) / "out", progress=False, scheduler=address)
+        elapsed = time.monotonic() - started
+    return 60 * len(find_students(submissions)) / elapsed
