@@ -59,6 +59,8 @@ from distributed.diagnostics.plugin import WorkerPlugin
 PART_SUFFIXES = (".py", ".ipynb")
 #: The largest report a worker may return, in characters.
 MAX_REPORT_CHARS = 64 * 2**20
+#: Seconds to reach the scheduler, and for a first worker to join it.
+CONNECT_SECONDS = 30.0
 #: Seconds between checks that a worker with a sandbox is still alive.
 POLL_SECONDS = 5.0
 
@@ -307,15 +309,22 @@ def grade_on_cluster(
     from grader.batch import _empty_report
 
     try:
-        client = Client(scheduler, timeout=30)  # distributed.wait uses the default client
-    except OSError as error:
+        client = Client(
+            scheduler, timeout=CONNECT_SECONDS
+        )  # distributed.wait uses the default client
+    except (OSError, ValueError, TimeoutError) as error:
         raise ClusterError(f"cannot reach the scheduler at {scheduler}: {error}") from None
     plugin = GradingPlugin(seed, version)
     stored = 0
     pending: dict[Any, Any] = {}
     try:
         if not client.scheduler_info().get("workers"):
-            client.wait_for_workers(1, timeout=60)
+            try:
+                client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+            except (TimeoutError, asyncio.TimeoutError):
+                raise ClusterError(
+                    f"no worker joined the scheduler at {scheduler} in {CONNECT_SECONDS:g} s"
+                ) from None
         client.register_plugin(plugin, name=plugin.name)
         healthy = _healthy_workers(client, plugin.name, stream)
         if not healthy:

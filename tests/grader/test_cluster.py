@@ -18,19 +18,27 @@ from pathlib import Path
 
 import pytest
 
-from grader.cluster import local_cluster, parse_report, read_files
+from grader.cluster import _free_port, local_cluster, parse_report, read_files
 from grader.sources import reference_source
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "918273645"
 CORRECT = reference_source("chain_rule")
-HOSTILE_ENVIRONMENT = (
-    "\n\ndef sigmoid_derivative(z):\n    import os\n"
-    "    seen = repr(dict(os.environ)) + open('/proc/self/environ').read()\n"
-    "    try:\n        seen += open(f'/proc/{os.getppid()}/environ').read()\n"
-    "    except OSError:\n        pass\n"
-    "    raise RuntimeError(seen.replace('\\0', ' '))\n"
-)
+# Looks for the seed wherever a process could find it: its environment, its parent's, the
+# command lines of every process it can see.
+HOSTILE_ENVIRONMENT = f"""
+
+def sigmoid_derivative(z):
+    import os
+    seen = repr(dict(os.environ))
+    for pid in os.listdir("/proc"):
+        for name in ("environ", "cmdline"):
+            try:
+                seen += open(f"/proc/{{pid}}/{{name}}", "rb").read().decode("latin-1")
+            except OSError:
+                pass
+    raise RuntimeError(f"saw the seed: {{'{SEED}' in seen or 'GRADER_SEED' in seen}}")
+"""
 CLASS = {
     "s00-correct": {"chain_rule.py": CORRECT},
     "s01-correct": {"chain_rule.py": CORRECT},
@@ -104,7 +112,7 @@ def assert_same_as_local(local: Path, out: Path) -> None:
     assert list((out / "reports").glob(".*.tmp")) == []
     everything = "".join(p.read_text() for p in (out / "reports").glob("*.json"))
     assert SEED not in everything  # the hostile student never saw the seed
-    assert "raised RuntimeError" in everything  # ... though it did run
+    assert "raised RuntimeError: saw the seed: False" in everything  # ... though it looked
 
 
 def _progress(stderr: str) -> list[str]:
@@ -187,3 +195,18 @@ def test_only_part_files_are_sent(tmp_path):
     (tmp_path / "secret.txt").write_text("no")
     (tmp_path / "sub").mkdir()
     assert read_files(tmp_path) == {"Clipping.IPYNB": b"{}", "chain_rule.py": b"x = 1\n"}
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_one_line_and_no_report(tmp_path):
+    """Is a scheduler nobody listens on an error of one line, status 1, with nothing written?"""
+    (tmp_path / "submitted" / "a").mkdir(parents=True)
+    (tmp_path / "submitted" / "a" / "chain_rule.py").write_text(CORRECT)
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    result = batch(tmp_path / "submitted", tmp_path / "out", "--scheduler", address)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"python -m grader: error: cannot reach the scheduler at {address}"
+    )
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "reports").exists()
