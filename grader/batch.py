@@ -251,8 +251,8 @@ def grade_class(
     if todo and scheduler:
         from grader.cluster import grade_on_cluster
 
-        def store(student: Student, report: dict[str, Any]) -> None:
-            store_report(out, student.name, prints[student.name], report)
+        def store(student: Student, report: dict[str, Any], page: str | None) -> None:
+            store_report(out, student.name, prints[student.name], report, page)
             if on_report:
                 on_report(student.name, report)
             if bar:
@@ -319,7 +319,9 @@ def grade_class(
     return summary
 
 
-def store_report(out: Path, name: str, print_: str, report: dict[str, Any]) -> None:
+def store_report(
+    out: Path, name: str, print_: str, report: dict[str, Any], page: str | None = None
+) -> None:
     """Write one student's page and JSON record atomically; the record marks them done.
 
     Args:
@@ -327,9 +329,10 @@ def store_report(out: Path, name: str, print_: str, report: dict[str, Any]) -> N
         name: the student.
         print_: the :func:`fingerprint` the report was made from.
         report: the report.
+        page: the student's HTML page (drawn from the report when None).
     """
     record = {"student": name, "fingerprint": print_, "report": report}
-    write_atomically(out / "reports" / f"{name}.html", _html(report))
+    write_atomically(out / "reports" / f"{name}.html", _html(report) if page is None else page)
     write_atomically(out / "reports" / f"{name}.json", json.dumps(record, indent=1))
 
 

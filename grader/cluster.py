@@ -12,8 +12,9 @@
   to :func:`grader.grade.grade_submission` as an argument and never enters an environment,
   so a student's process (which gets :func:`grader.sandbox.worker_environment`) never sees it.
   The plugin is unregistered at the end of the run, which also drops it from the scheduler.
-- :func:`grade_files` returns the report as a JSON *string* built by the grader's code on the
-  worker. Dask pickles task results, so the client only ever unpickles a ``str``, and then
+- :func:`grade_files` returns the report and the student's HTML page as one JSON *string*
+  built by the grader's code on the worker (the page's plots are drawn there too: drawn on
+  the client, they would make it the bottleneck of a large cluster). Dask pickles task results, so the client only ever unpickles a ``str``, and then
   reads it with :func:`json.loads` and checks its shape: nothing the student controls is
   unpickled on the client. A task that failed is never asked for its exception either.
 - The client writes each report atomically as it arrives (the same records and progress line
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import os
 import secrets
@@ -54,6 +56,10 @@ from typing import Any, TextIO
 
 # Imported here, not at the top of grader.batch: only a run with --scheduler needs Dask.
 from distributed.diagnostics.plugin import WorkerPlugin
+
+#: Writes to the Dask worker's log (Dask configures the ``distributed`` loggers): which
+#: worker graded whom, and when.
+LOG = logging.getLogger("distributed.worker.grading")
 
 #: Suffixes of the files a student's folder is graded from (the rest is never sent).
 PART_SUFFIXES = (".py", ".ipynb")
@@ -148,18 +154,19 @@ class GradingPlugin(WorkerPlugin):
             files: ``{file name: content}`` of the student's part files.
 
         Returns:
-            the report, as JSON text.
+            JSON text: ``{"report": the report, "html": the student's page}``.
         """
         if self._executor is None or self.ready is None or not self.ready.result()["ok"]:
             raise ClusterError("this worker has no grading sandbox")
         return self._executor.submit(self._grade, label, files).result()
 
     def _grade(self, label: str, files: dict[str, bytes]) -> str:
-        from grader.batch import _empty_report
+        from grader.batch import _empty_report, _html
         from grader.grade import grade_submission
         from grader.submission import SubmissionError
 
         folder = Path(tempfile.mkdtemp(dir=self.root))
+        LOG.info("grading started: %s", label)
         try:
             for name, content in files.items():
                 if Path(name).name != name or not name.lower().endswith(PART_SUFFIXES):
@@ -175,7 +182,9 @@ class GradingPlugin(WorkerPlugin):
             )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        return json.dumps(report)
+        page = _html(report)
+        LOG.info("grading ended: %s", label)
+        return json.dumps({"report": report, "html": page})
 
     def status(self, worker_name: str) -> dict[str, Any]:
         """Whether the sandbox started, as plain data (waits for the warm-up)."""
@@ -212,7 +221,7 @@ def grade_files(plugin_name: str, label: str, files: dict[str, bytes]) -> str:
         files: ``{file name: content}``.
 
     Returns:
-        the report as JSON text.
+        JSON text: ``{"report": the report, "html": the student's page}``.
 
     Raises:
         ClusterError: when this worker has no grading sandbox for the run.
@@ -231,22 +240,25 @@ def read_files(folder: Path) -> dict[str, bytes]:
     }
 
 
-def parse_report(text: Any, label: str) -> dict[str, Any]:
-    """A worker's answer read as data: a JSON report of the expected shape.
+def parse_answer(text: Any, label: str) -> tuple[dict[str, Any], str]:
+    """A worker's answer read as data: a JSON report of the expected shape, and a page.
 
     Args:
         text: what the task returned.
         label: the submission's name.
 
     Returns:
-        the report.
+        the report and the student's HTML page.
 
     Raises:
         ValueError: when the answer is not a report.
     """
     if not isinstance(text, str) or len(text) > MAX_REPORT_CHARS:
         raise ValueError("the worker's answer is not a report")
-    report = json.loads(text)
+    answer = json.loads(text)
+    if not isinstance(answer, dict) or not isinstance(answer.get("html"), str):
+        raise ValueError("the worker's answer is not a report")
+    report = answer.get("report")
     if (
         not isinstance(report, dict)
         or report.get("submission") != label
@@ -256,7 +268,7 @@ def parse_report(text: Any, label: str) -> dict[str, Any]:
         or not math.isfinite(report["score"])
     ):
         raise ValueError("the worker's answer is not a report")
-    return report
+    return report, answer["html"]
 
 
 def _healthy_workers(client: Any, plugin_name: str, stream: TextIO) -> list[str]:
@@ -284,7 +296,7 @@ def grade_on_cluster(
     students: list[Any],
     seed: int,
     version: str,
-    store: Callable[[Any, dict[str, Any]], None],
+    store: Callable[[Any, dict[str, Any], str | None], None],
     stream: TextIO = sys.stderr,
 ) -> int:
     """Grade students on a Dask cluster, calling ``store`` with each report as it arrives.
@@ -294,7 +306,8 @@ def grade_on_cluster(
         students: the :class:`grader.batch.Student` objects to grade.
         seed: the hidden seed.
         version: the client's grader version.
-        store: writes one student's report (called in this thread, once per student).
+        store: writes one student's report and page (None: to be drawn), called in this
+            thread, once per student.
         stream: where workers without a sandbox are reported.
 
     Returns:
@@ -363,9 +376,10 @@ def grade_on_cluster(
             for future in done:
                 student = pending.pop(future)
                 label = str(student.folder)
+                page = None
                 if future.status == "finished":
                     try:
-                        report = parse_report(future.result(), label)
+                        report, page = parse_answer(future.result(), label)
                     except ValueError as error:
                         report = _empty_report(label, f"grading stopped: {error}")
                 else:  # e.g. the workers grading it died; its exception is not read
@@ -375,7 +389,7 @@ def grade_on_cluster(
                         f"(task {future.status}: the workers grading it died)",
                     )
                 future.release()
-                store(student, report)
+                store(student, report, page)
                 stored += 1
                 submit()
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cluster import _free_port, local_cluster, parse_report, read_files
+from grader.cluster import _free_port, local_cluster, parse_answer, read_files
 from grader.sources import reference_source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +115,16 @@ def assert_same_as_local(local: Path, out: Path) -> None:
     assert "raised RuntimeError: saw the seed: False" in everything  # ... though it looked
 
 
+def _started(log: str) -> list[str]:
+    return re.findall(r"grading started: (\S+)", log)
+
+
+def _interrupted(log: str) -> list[str]:
+    """The students a worker's log shows started and not ended."""
+    ended = re.findall(r"grading ended: (\S+)", log)
+    return [s for s in _started(log) if s not in ended]
+
+
 def _progress(stderr: str) -> list[str]:
     return re.findall(r"\] \d+/\d+ .*\((\S+): [\d.]+\)", stderr)
 
@@ -160,32 +170,44 @@ def test_a_worker_killed_in_the_middle_loses_no_student_and_grades_none_twice(
             stderr=subprocess.PIPE,
             text=True,
         )
+        one_log, two_log = tmp_path / "cluster" / "one.log", tmp_path / "cluster" / "two.log"
         deadline = time.monotonic() + 600
-        while len(list((out / "reports").glob("*.json"))) < 2:
+        while not (  # worker one is in the middle of its second student
+            len(_started(one_log.read_text())) >= 2 and _interrupted(one_log.read_text())
+        ):
             assert time.monotonic() < deadline and client.poll() is None
-            time.sleep(0.05)
-        os.killpg(processes["one"].pid, signal.SIGKILL)  # it is grading its next student
+            time.sleep(0.02)
+        os.killpg(processes["one"].pid, signal.SIGKILL)
         stdout, stderr = client.communicate(timeout=600)
+        interrupted = _interrupted(one_log.read_text())
+        assert len(interrupted) == 1
+        assert _started(two_log.read_text()).count(interrupted[0]) == 1  # graded again, once
     assert client.returncode == 0, stderr
     assert sorted(_progress(stderr)) == sorted(CLASS)  # each student stored exactly once
     assert_same_as_local(local, out)
 
 
 def test_a_report_from_a_worker_is_read_as_data_only():
-    """Is anything but a JSON report of the submission refused, and only part files sent?"""
-    good = json.dumps({"submission": "a", "score": 1.5, "tests": [{"name": "t"}]})
-    assert parse_report(good, "a")["score"] == 1.5
+    """Is anything but a JSON report of the submission with its page refused?"""
+
+    def answer(report, page="<p>page</p>") -> str:
+        return json.dumps({"report": report, "html": page})
+
+    good = {"submission": "a", "score": 1.5, "tests": [{"name": "t"}]}
+    assert parse_answer(answer(good), "a") == (good, "<p>page</p>")
     for bad in (
         b"not text",
-        {"submission": "a"},
+        {"report": good, "html": ""},
         "[1, 2]",
-        json.dumps({"submission": "b", "score": 1, "tests": []}),
-        json.dumps({"submission": "a", "score": "1", "tests": []}),
-        '{"submission": "a", "score": NaN, "tests": []}',
-        json.dumps({"submission": "a", "score": 1, "tests": ["x"]}),
+        json.dumps(good),
+        answer(good, page=None),
+        answer({**good, "submission": "b"}),
+        answer({**good, "score": "1"}),
+        answer({**good, "score": float("nan")}),
+        answer({**good, "tests": ["x"]}),
     ):
         with pytest.raises(ValueError):
-            parse_report(bad, "a")
+            parse_answer(bad, "a")
 
 
 def test_only_part_files_are_sent(tmp_path):
