@@ -1,12 +1,13 @@
 """Grading a whole class: one folder per student, resumable, in parallel.
 
-``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB]``
+``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL]``
 
 - SUBMISSIONS holds one folder per student; nbgrader's ``submitted/<student>/<assignment>/``
   layout is accepted as it is (pass the ``submitted`` folder).
 - DIR receives ``reports/<student>.json`` (the full report), ``reports/<student>.html`` (the
   student's feedback page with plots), ``grades.csv`` (one row per student, one column per
-  test and the total) and ``summary.json``.
+  test and the total), ``summary.json`` and ``class.html`` (the class report,
+  :mod:`grader.class_report`).
 - Every report is written atomically (a temporary file renamed into place) together with a
   fingerprint of the student's files, the grader and the hidden seed. A run that is
   interrupted at any moment and started again grades only the students without an up-to-date
@@ -14,6 +15,8 @@
 - Each worker process keeps one warm sandbox (TensorFlow imported once) that forks a fresh
   process per student. A student whose code crashes, hangs or is garbage gets a report that
   says so; the batch goes on.
+- With ``--scheduler``, the students are graded on a ``dask.distributed`` cluster instead
+  (:mod:`grader.cluster`); the reports, the resuming and the progress line are the same.
 """
 
 from __future__ import annotations
@@ -210,18 +213,24 @@ def grade_class(
     workers: int = 1,
     on_report: Callable[[str, dict[str, Any]], None] | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Grade every student under ``root`` who has no up-to-date report in ``out``.
 
     Args:
         root: the submissions folder.
         out: the output folder.
-        workers: grading processes in parallel.
+        workers: grading processes in parallel (on this machine).
         on_report: called with each new report (e.g. to fill a gradebook).
         progress: show a progress line on stderr.
+        scheduler: a ``dask.distributed`` scheduler's address: grade on that cluster.
 
     Returns:
         the summary (also written to ``out/summary.json``).
+
+    Raises:
+        grader.cluster.ClusterError: when the cluster cannot grade (the reports stored
+            so far are kept).
     """
     from grader.grade import hidden_seed
 
@@ -239,7 +248,23 @@ def grade_class(
         stale.unlink(missing_ok=True)  # a write that was interrupted
     bar = Progress(len(todo)) if progress and todo else None
     graded = 0
-    if todo:
+    if todo and scheduler:
+        from grader.cluster import grade_on_cluster
+
+        def store(student: Student, report: dict[str, Any], page: str | None) -> None:
+            store_report(out, student.name, prints[student.name], report, page)
+            if on_report:
+                on_report(student.name, report)
+            if bar:
+                bar.update(student.name, report["score"])
+
+        try:
+            graded = grade_on_cluster(scheduler, todo, seed, version, store)
+        finally:
+            if bar:
+                bar.close()
+                bar = None
+    elif todo:
         context = get_context("spawn")  # TensorFlow does not survive a fork
         with ProcessPoolExecutor(
             max_workers=max(1, min(workers, len(todo))),
@@ -287,7 +312,31 @@ def grade_class(
                 raise
     if bar:
         bar.close()
-    return write_tables(out, [s.name for s in students], graded)
+    summary = write_tables(out, [s.name for s in students], graded)
+    from grader.class_report import write_class_report
+
+    try:
+        write_class_report(out, [s.name for s in students])
+    except Exception as error:  # noqa: BLE001 - the grades are written; the page is a bonus
+        print(f"class.html could not be drawn: {type(error).__name__}: {error}", file=sys.stderr)
+    return summary
+
+
+def store_report(
+    out: Path, name: str, print_: str, report: dict[str, Any], page: str | None = None
+) -> None:
+    """Write one student's page and JSON record atomically; the record marks them done.
+
+    Args:
+        out: the output folder.
+        name: the student.
+        print_: the :func:`fingerprint` the report was made from.
+        report: the report.
+        page: the student's HTML page (drawn from the report when None).
+    """
+    record = {"student": name, "fingerprint": print_, "report": report}
+    write_atomically(out / "reports" / f"{name}.html", _html(report) if page is None else page)
+    write_atomically(out / "reports" / f"{name}.json", json.dumps(record, indent=1))
 
 
 def write_tables(out: Path, names: list[str], graded: int) -> dict[str, Any]:

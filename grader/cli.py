@@ -4,8 +4,9 @@
     Grade a submission on the hidden cases and print or write the report.
 ``python -m grader check PATH``
     The same feedback on the public cases, for self-learners.
-``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB]``
-    Grade a class, resumably, in parallel (:mod:`grader.batch`).
+``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL]``
+    Grade a class, resumably, in parallel (:mod:`grader.batch`), on this machine or on a
+    ``dask.distributed`` cluster (:mod:`grader.cluster`).
 
 Exit status: 0 whenever a report was produced, whatever the score; 2 for a usage error.
 """
@@ -58,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--gradebook", type=Path, help="also write the scores into this nbgrader gradebook.db"
     )
+    batch.add_argument(
+        "--scheduler",
+        metavar="URL",
+        help="grade on this dask.distributed cluster, e.g. tcp://10.0.0.1:8786 (--workers is "
+        "then the cluster's)",
+    )
     check = verbs.add_parser("check", help="check a submission on the public cases")
     check.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
     check.add_argument(
@@ -85,7 +92,18 @@ def _batch(args: argparse.Namespace) -> int:
         def on_report(student: str, report: dict) -> None:
             write_report(args.gradebook, student, report)
 
-    summary = grade_class(args.submissions, args.out, workers=args.workers, on_report=on_report)
+    if args.scheduler is None:
+        summary = grade_class(args.submissions, args.out, workers=args.workers, on_report=on_report)
+    else:
+        from grader.cluster import ClusterError
+
+        try:
+            summary = grade_class(
+                args.submissions, args.out, on_report=on_report, scheduler=args.scheduler
+            )
+        except ClusterError as error:
+            print(f"python -m grader: error: {error}", file=sys.stderr)
+            return 1
     print(
         f"{summary['reported']} of {summary['students']} students reported "
         f"({summary['graded_this_run']} graded in this run); mean {summary['mean']}, "
