@@ -149,7 +149,7 @@ def compare_arrays(
         raw += "large but cancel (scale-aware comparison)."
     except AssertionError as error:
         raw = _tidy_numpy_report(str(error))
-    report = name + describe_difference(got, wanted, ~close)
+    report = describe_difference(got, wanted, ~close)  # Expected/Received name the value
     if scale is not None and raw.startswith("numpy.testing finds no difference"):
         report += " (The terms summed are large but cancel: this precision is reachable.)"
     return Comparison(False, report, raw)

@@ -290,11 +290,11 @@ def render_feedback(test: TestResult, values: bool = True) -> str:
                 shown.append(case)
             else:
                 others.append(case)
-        for case in shown:
-            lines.append("")
+        for index, case in enumerate(shown):
+            if index:
+                lines.append("")
             lines.extend(render_case(case, values))
         if others:
-            lines.append("")
             lines.extend(f"Also failed: {case.description}" for case in others[:NAMED_CASES])
             if len(others) > NAMED_CASES:
                 more = len(others) - NAMED_CASES
