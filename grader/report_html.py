@@ -1,8 +1,10 @@
 """A report as one self-contained HTML page: scores, feedback and plots, no network needed.
 
 Failures come first, each with what was checked, Expected / Received and the hint; every
-plot is an inline PNG (:mod:`grader.figures`); a function that failed to run shows its
-message instead of its plot. Only outputs are plotted, never a hidden case's inputs.
+plot is an inline PNG (:mod:`grader.figures`), in a box that is open (the plots of passed
+functions too, so nothing needs a click); a function that failed to run shows its message
+instead of its plot. Only outputs are plotted, never a hidden case's inputs. Scores are
+rounded as everywhere a person reads them (:func:`grader.results.points`).
 """
 
 from __future__ import annotations
