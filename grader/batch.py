@@ -118,6 +118,8 @@ def read_report(path: Path) -> dict[str, Any] | None:
 # -- the worker processes -------------------------------------------------------------
 
 _SANDBOX = None
+#: The resource tracker's warning after kill -9 of the batch (see grade_class).
+_QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
 
 
 def scratch_prefix(batch: str) -> str:
@@ -132,8 +134,10 @@ def _discard_sandbox() -> None:
     global _SANDBOX
     sandbox, _SANDBOX = _SANDBOX, None
     if sandbox is not None:
-        sandbox.stop()
-        shutil.rmtree(sandbox.scratch, ignore_errors=True)
+        try:
+            sandbox.stop()
+        finally:
+            shutil.rmtree(sandbox.scratch, ignore_errors=True)
 
 
 def _close_sandbox() -> None:
@@ -143,14 +147,18 @@ def _close_sandbox() -> None:
     global _SANDBOX
     sandbox, _SANDBOX = _SANDBOX, None
     if sandbox is not None:
-        sandbox.close()
-        shutil.rmtree(sandbox.scratch, ignore_errors=True)
+        try:
+            sandbox.close()
+        finally:
+            shutil.rmtree(sandbox.scratch, ignore_errors=True)
 
 
 def _on_terminate(signum: int, frame: Any) -> None:
     """In a pool process: SIGTERM (the batch was interrupted or died) ends it cleanly, now."""
-    _discard_sandbox()
-    os._exit(128 + signum)
+    try:
+        _discard_sandbox()
+    finally:
+        os._exit(128 + signum)
 
 
 def _start_worker(hide: str, batch: str) -> None:
@@ -184,10 +192,12 @@ def _start_worker(hide: str, batch: str) -> None:
     import_tensorflow()
 
 
-def _stop_workers(pool: ProcessPoolExecutor, batch: str, grace: float = 1.0) -> None:
+def _stop_workers(pool: ProcessPoolExecutor, batch: str, grace: float = 0.3) -> None:
     """End every pool process now (SIGTERM, then SIGKILL after ``grace`` seconds).
 
-    A process killed before it could clean up leaves its folder; it is removed here.
+    A worker waiting for its sandbox ends at once on SIGTERM; one busy in C code (importing
+    TensorFlow) is killed, and its sandbox dies with it (PR_SET_PDEATHSIG). A process
+    killed before it could clean up leaves its folder; it is removed here.
     """
     import shutil
     import tempfile
@@ -316,6 +326,11 @@ def grade_class(
     if todo:
         context = get_context("spawn")  # TensorFlow does not survive a fork
         batch = secrets.token_hex(4)
+        # If this process is killed (kill -9), multiprocessing's resource tracker removes
+        # the pool's semaphores, as it should, but warns that they "leaked". It takes its
+        # warning filters from this process's -W options, started with the pool below.
+        if _QUIET_TRACKER not in sys.warnoptions:
+            sys.warnoptions.append(_QUIET_TRACKER)
         with ProcessPoolExecutor(
             max_workers=max(1, min(workers, len(todo))),
             mp_context=context,

@@ -221,7 +221,8 @@ def test_kill_9_of_the_batch_process_leaves_no_folder_worker_or_semaphore(tmp_pa
     semaphores = semaphores_of(process.pid)
     assert semaphores
     process.kill()
-    process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60)  # the resource tracker's lines too
+    assert "leaked" not in stderr
     wait_for(lambda: not any(temporary.iterdir()), timeout=30)
     wait_for(lambda: not [s for s in semaphores if Path(s).exists()], timeout=30)
     assert json.loads(reports(out)[0].read_text())["report"]["score"] >= 0

@@ -223,3 +223,17 @@ def test_run_autograder_reports_even_when_the_grader_cannot_run(tmp_path):
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     validate_results(results)
     assert "could not grade" in results["output"] and shutil.which("bash")
+
+
+def test_run_autograder_says_which_folder_holds_the_notebooks(tmp_path):
+    """When the upload's notebooks sit one folder down, does the student read where they are?"""
+    os.symlink(ROOT, tmp_path / "source")
+    inner = tmp_path / "submission" / "exploding_gradients"
+    inner.mkdir(parents=True)
+    (inner / "chain_rule.py").write_text("x = 1\n")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(tmp_path)}
+    subprocess.run([str(SCRIPTS / "run_autograder")], env=env, check=True, timeout=300)
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    validate_results(results)
+    assert "could not grade" in results["output"]
+    assert f"but the folder below it does: python -m grader grade {inner}" in results["output"]
