@@ -118,6 +118,8 @@ def read_report(path: Path) -> dict[str, Any] | None:
 # -- the worker processes -------------------------------------------------------------
 
 _SANDBOX = None
+#: The folder of this pool process's sandbox.
+_SCRATCH: Path | None = None
 #: The resource tracker's warning after kill -9 of the batch (see grade_class).
 _QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
 
@@ -155,9 +157,15 @@ def _close_sandbox() -> None:
 
 def _on_terminate(signum: int, frame: Any) -> None:
     """In a pool process: SIGTERM (the batch was interrupted or died) ends it cleanly, now."""
+    import shutil
+
     try:
         _discard_sandbox()
     finally:
+        # Also when the normal end (_close_sandbox) had begun: the parent's death closes
+        # the task pipe (the worker ends normally) a moment before this signal arrives.
+        if _SCRATCH is not None:
+            shutil.rmtree(_SCRATCH, ignore_errors=True)
         os._exit(128 + signum)
 
 
@@ -183,8 +191,9 @@ def _start_worker(hide: str, batch: str) -> None:
     from grader.quiet import import_tensorflow
     from grader.sandbox import Sandbox
 
-    global _SANDBOX
+    global _SANDBOX, _SCRATCH
     scratch = Path(tempfile.gettempdir()) / f"{scratch_prefix(batch)}{os.getpid()}"
+    _SCRATCH = scratch
     scratch.mkdir(mode=0o700)
     _SANDBOX = Sandbox(scratch=scratch, tensorflow=True, hide=[Path(hide)])
     Finalize(None, _close_sandbox, exitpriority=10)  # run at the process's normal end

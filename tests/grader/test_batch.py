@@ -148,10 +148,30 @@ def test_usage_errors(tmp_path):
     assert result.returncode == 2 and "--workers" in result.stderr
 
 
-def semaphores_of(pid: int) -> set[str]:
-    """The named semaphores a process has open (they are mapped from /dev/shm/sem.*)."""
-    maps = Path(f"/proc/{pid}/maps").read_text()
-    return {line.split()[-1] for line in maps.splitlines() if "/dev/shm/sem." in line}
+def semaphores_of(pid: int) -> set[int]:
+    """The inodes of the named semaphores a process has open.
+
+    A named semaphore is a file /dev/shm/sem.<name> that the process maps; its maps line
+    shows the file's inode (the path shown is glibc's temporary name for the same file).
+    """
+    inodes = set()
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split(None, 5)
+        if len(fields) == 6 and fields[5].startswith("/dev/shm/sem."):
+            inodes.add(int(fields[4]))
+    return inodes
+
+
+def semaphores_left(inodes: set[int]) -> list[str]:
+    """The semaphore files in /dev/shm that still have one of these inodes."""
+    left = []
+    for path in Path("/dev/shm").glob("sem.*"):
+        try:
+            if path.stat().st_ino in inodes:
+                left.append(path.name)
+        except FileNotFoundError:
+            pass
+    return left
 
 
 def start_batch(tmp_path: Path, size: int) -> tuple[subprocess.Popen, Path, Path]:
@@ -195,7 +215,7 @@ def test_ctrl_c_ends_the_batch_within_2_s_keeping_reports_and_leaving_nothing(tm
         time.sleep(5)
     kept = {p.name: p.read_bytes() for p in reports(out)}
     semaphores = semaphores_of(process.pid)
-    assert semaphores, "the pool's semaphores were not found: the test would prove nothing"
+    assert semaphores_left(semaphores), "no semaphore found: the test would prove nothing"
     started = time.monotonic()
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -209,7 +229,7 @@ def test_ctrl_c_ends_the_batch_within_2_s_keeping_reports_and_leaving_nothing(tm
         assert kept
     assert {p.name: p.read_bytes() for p in reports(out)} == kept
     wait_for(lambda: not any(temporary.iterdir()), timeout=10)
-    assert not [s for s in semaphores if Path(s).exists()]
+    assert semaphores_left(semaphores) == []
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc (Linux)")
@@ -219,12 +239,16 @@ def test_kill_9_of_the_batch_process_leaves_no_folder_worker_or_semaphore(tmp_pa
     process, out, temporary = start_batch(tmp_path, 4)
     wait_for(lambda: len(reports(out)) >= 1)
     semaphores = semaphores_of(process.pid)
-    assert semaphores
+    assert semaphores_left(semaphores), "no semaphore found: the test would prove nothing"
     process.kill()
     _, stderr = process.communicate(timeout=60)  # the resource tracker's lines too
     assert "leaked" not in stderr
-    wait_for(lambda: not any(temporary.iterdir()), timeout=30)
-    wait_for(lambda: not [s for s in semaphores if Path(s).exists()], timeout=30)
+    try:
+        wait_for(lambda: not any(temporary.iterdir()), timeout=30)
+    except AssertionError:
+        left = [str(p.relative_to(temporary)) for p in temporary.rglob("*")]
+        raise AssertionError(f"left in the temporary folder: {left}\n{stderr[-2000:]}") from None
+    wait_for(lambda: semaphores_left(semaphores) == [], timeout=30)
     assert json.loads(reports(out)[0].read_text())["report"]["score"] >= 0
 
 
@@ -236,3 +260,13 @@ def test_an_empty_folder_is_a_usage_error_not_a_summary_of_nothing(tmp_path):
     assert "holds no student folder" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_normal_end_leaves_no_temporary_folder_or_semaphore(tmp_path):
+    """After a batch that ends normally, is its workers' temporary folder gone?"""
+    process, out, temporary = start_batch(tmp_path, 1)
+    _, stderr = process.communicate(timeout=900)
+    assert process.returncode == 0, stderr
+    assert len(reports(out)) == 1
+    assert list(temporary.iterdir()) == []
+    assert "leaked" not in stderr and "Traceback" not in stderr
