@@ -17,6 +17,9 @@
   says so; the batch goes on.
 - With ``--scheduler``, the students are graded on a ``dask.distributed`` cluster instead
   (:mod:`grader.cluster`); the reports, the resuming and the progress line are the same.
+- Ctrl-C ends the batch within about two seconds: the reports written so far are kept, the
+  workers are ended (SIGTERM, then SIGKILL) and their temporary folders removed. A worker
+  whose batch process dies, even by kill -9, gets SIGTERM from the kernel and cleans up too.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -117,24 +121,111 @@ def read_report(path: Path) -> dict[str, Any] | None:
 # -- the worker processes -------------------------------------------------------------
 
 _SANDBOX = None
+#: The folder of this pool process's sandbox.
+_SCRATCH: Path | None = None
+#: The resource tracker's warning after kill -9 of the batch (see grade_class).
+_QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
 
 
-def _start_worker(hide: str) -> None:
-    """In a pool process: die with the batch, import TensorFlow, warm a sandbox."""
+def scratch_prefix(batch: str) -> str:
+    """The name prefix of a batch's worker folders in the temporary folder."""
+    return f"grading-{batch}-"
+
+
+def _discard_sandbox() -> None:
+    """In a pool process: kill the sandbox's processes and remove its folder, at once."""
+    import shutil
+
+    global _SANDBOX
+    sandbox, _SANDBOX = _SANDBOX, None
+    if sandbox is not None:
+        try:
+            sandbox.stop()
+        finally:
+            shutil.rmtree(sandbox.scratch, ignore_errors=True)
+
+
+def _close_sandbox() -> None:
+    """In a pool process, at its normal end: close the sandbox and remove its folder."""
+    import shutil
+
+    global _SANDBOX
+    sandbox, _SANDBOX = _SANDBOX, None
+    if sandbox is not None:
+        try:
+            sandbox.close()
+        finally:
+            shutil.rmtree(sandbox.scratch, ignore_errors=True)
+
+
+def _on_terminate(signum: int, frame: Any) -> None:
+    """In a pool process: SIGTERM (the batch was interrupted or died) ends it cleanly, now."""
+    import shutil
+
+    try:
+        _discard_sandbox()
+    finally:
+        # Also when the normal end (_close_sandbox) had begun: the parent's death closes
+        # the task pipe (the worker ends normally) a moment before this signal arrives.
+        if _SCRATCH is not None:
+            shutil.rmtree(_SCRATCH, ignore_errors=True)
+        os._exit(128 + signum)
+
+
+def _start_worker(hide: str, batch: str) -> None:
+    """In a pool process: die with the batch, import TensorFlow, warm a sandbox.
+
+    The batch process handles Ctrl-C for all (SIGINT is ignored here); SIGTERM, sent by
+    the batch when it is interrupted or by the kernel when it dies (even by kill -9),
+    removes the sandbox's processes and folder before this process ends.
+    """
+    import signal
+    import tempfile
+    from multiprocessing.util import Finalize
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_terminate)
     try:
         import ctypes
-        import signal
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         pass
     from grader.quiet import import_tensorflow
     from grader.sandbox import Sandbox
 
-    global _SANDBOX
-    _SANDBOX = Sandbox(tensorflow=True, hide=[Path(hide)])
+    global _SANDBOX, _SCRATCH
+    scratch = Path(tempfile.gettempdir()) / f"{scratch_prefix(batch)}{os.getpid()}"
+    _SCRATCH = scratch
+    scratch.mkdir(mode=0o700)
+    _SANDBOX = Sandbox(scratch=scratch, tensorflow=True, hide=[Path(hide)])
+    Finalize(None, _close_sandbox, exitpriority=10)  # run at the process's normal end
     _SANDBOX.start()
     import_tensorflow()
+
+
+def _stop_workers(pool: ProcessPoolExecutor, batch: str, grace: float = 0.3) -> None:
+    """End every pool process now (SIGTERM, then SIGKILL after ``grace`` seconds).
+
+    A worker waiting for its sandbox ends at once on SIGTERM; one busy in C code (importing
+    TensorFlow) is killed, and its sandbox dies with it (PR_SET_PDEATHSIG). A process
+    killed before it could clean up leaves its folder; it is removed here.
+    """
+    import shutil
+    import tempfile
+
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+    for folder in Path(tempfile.gettempdir()).glob(f"{scratch_prefix(batch)}*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _grade_one(folder: str) -> dict[str, Any]:
@@ -182,6 +273,8 @@ class Progress:
 
     def update(self, student: str, score: float) -> None:
         """Count one more student graded."""
+        from grader.results import points
+
         self.done += 1
         elapsed = time.monotonic() - self.started
         per = elapsed / self.done
@@ -190,7 +283,7 @@ class Progress:
         filled = int(width * self.done / max(self.total, 1))
         line = (
             f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-            f"{per:5.1f} s/student, about {_duration(left)} left ({student}: {score:g})"
+            f"{per:5.1f} s/student, about {_duration(left)} left ({student}: {points(score)})"
         )
         self.stream.write(("\r" + line) if self.tty else line + "\n")
         self.stream.flush()
@@ -266,11 +359,17 @@ def grade_class(
                 bar = None
     elif todo:
         context = get_context("spawn")  # TensorFlow does not survive a fork
+        batch = secrets.token_hex(4)
+        # If this process is killed (kill -9), multiprocessing's resource tracker removes
+        # the pool's semaphores, as it should, but warns that they "leaked". It takes its
+        # warning filters from this process's -W options, started with the pool below.
+        if _QUIET_TRACKER not in sys.warnoptions:
+            sys.warnoptions.append(_QUIET_TRACKER)
         with ProcessPoolExecutor(
             max_workers=max(1, min(workers, len(todo))),
             mp_context=context,
             initializer=_start_worker,
-            initargs=(str(root.resolve()),),
+            initargs=(str(root.resolve()), batch),
         ) as pool:
             pending: dict[Future, Student] = {}
             queue: Iterator[Student] = iter(todo)
@@ -306,9 +405,14 @@ def grade_class(
                         if following is not None:
                             pending[pool.submit(_grade_one, str(following.folder))] = following
             except KeyboardInterrupt:
+                # Every finished report is on disk already; end the workers now rather
+                # than let them finish their students (which takes seconds each).
                 for future in pending:
                     future.cancel()
+                _stop_workers(pool, batch)
                 pool.shutdown(wait=False, cancel_futures=True)
+                if bar:
+                    bar.close()
                 raise
     if bar:
         bar.close()

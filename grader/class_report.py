@@ -22,6 +22,7 @@ from grader.assignment import FUNCTIONS
 from grader.figures import COLOURS, _png
 from grader.mistakes import MISTAKES
 from grader.report_html import _SCRIPT, _STYLE
+from grader.results import points
 
 #: Okabe-Ito colours besides those of :data:`grader.figures.COLOURS`.
 PASS_COLOUR = "#009E73"
@@ -48,14 +49,9 @@ def readable_score(score: float, maximum: float) -> str:
         maximum: points available.
 
     Returns:
-        both with at most two decimals, trailing zeros dropped.
+        both rounded as everywhere else a person reads a score (:func:`grader.results.points`).
     """
-    return f"{_number(score)} / {_number(maximum)}"
-
-
-def _number(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return f"{points(score)} / {points(maximum)}"
 
 
 def _flags(report: dict[str, Any]) -> dict[str, list[str]]:

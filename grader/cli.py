@@ -8,7 +8,10 @@
     Grade a class, resumably, in parallel (:mod:`grader.batch`), on this machine or on a
     ``dask.distributed`` cluster (:mod:`grader.cluster`).
 
-Exit status: 0 whenever a report was produced, whatever the score; 2 for a usage error.
+Exit status: 0 whenever a report was produced, whatever the score; 2 for a usage error
+(one line on stderr: a PATH without part files names the folder below that holds them);
+130 when Ctrl-C interrupts (a batch keeps every finished report and ends within seconds).
+The same verbs run as ``exploding-gradients-grader``, which calls itself so in messages.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import os
 import sys
 from pathlib import Path
 
-from grader.results import Report
+from grader.locate import UsageError, check_class_folder, resolve_submission
+from grader.results import Report, points
 
 FORMATS = ("text", "json", "gradescope", "html")
 
@@ -31,9 +35,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def program_name() -> str:
+    """How the user ran the CLI: ``python -m grader`` or the installed script's name."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "python -m grader" if name in ("", "__main__.py", "-c", "-m") else name
+
+
+def _error(message: str) -> int:
+    """Print a usage error as one line on stderr; return exit status 2."""
+    print(f"{program_name()}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
-    parser = _Parser(prog="python -m grader", description="Grade exploding_gradients submissions.")
+    parser = _Parser(prog=program_name(), description="Grade exploding_gradients submissions.")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
     grade = verbs.add_parser("grade", help="grade a submission on the hidden cases")
     grade.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
@@ -76,41 +92,76 @@ def build_parser() -> argparse.ArgumentParser:
 def _batch(args: argparse.Namespace) -> int:
     from grader.batch import grade_class
 
-    if not args.submissions.is_dir():
-        print(f"python -m grader: error: no such folder: {args.submissions}", file=sys.stderr)
-        return 2
     if args.workers < 1:
-        print("python -m grader: error: --workers must be at least 1", file=sys.stderr)
-        return 2
+        return _error("--workers must be at least 1")
+    try:
+        check_class_folder(args.submissions, f"{program_name()} grade")
+    except UsageError as error:
+        return _error(str(error))
     on_report = None
     if args.gradebook is not None:
         if not args.gradebook.is_file():
-            print(f"python -m grader: error: no such gradebook: {args.gradebook}", file=sys.stderr)
-            return 2
+            return _error(
+                f"no such gradebook: {args.gradebook}. Make one in the course directory with: "
+                "nbgrader generate_assignment exploding_gradients --force "
+                "(it writes gradebook.db there)"
+            )
         from grader.gradebook import write_report
 
         def on_report(student: str, report: dict) -> None:
             write_report(args.gradebook, student, report)
 
-    if args.scheduler is None:
-        summary = grade_class(args.submissions, args.out, workers=args.workers, on_report=on_report)
-    else:
-        from grader.cluster import ClusterError
-
-        try:
+    interrupted = False
+    try:
+        if args.scheduler is None:
             summary = grade_class(
-                args.submissions, args.out, on_report=on_report, scheduler=args.scheduler
+                args.submissions, args.out, workers=args.workers, on_report=on_report
             )
-        except ClusterError as error:
-            print(f"python -m grader: error: {error}", file=sys.stderr)
-            return 1
+        else:
+            from grader.cluster import ClusterError
+
+            try:
+                summary = grade_class(
+                    args.submissions, args.out, on_report=on_report, scheduler=args.scheduler
+                )
+            except ClusterError as error:
+                print(f"{program_name()}: error: {error}", file=sys.stderr)
+                return 1
+    except KeyboardInterrupt:
+        interrupted = True
+    if interrupted:
+        _end_interrupted_batch(args.out)
     print(
         f"{summary['reported']} of {summary['students']} students reported "
-        f"({summary['graded_this_run']} graded in this run); mean {summary['mean']}, "
-        f"median {summary['median']}, full marks {summary['full_marks']}. "
+        f"({summary['graded_this_run']} graded in this run); mean {_maybe_points(summary['mean'])}, "
+        f"median {_maybe_points(summary['median'])}, full marks {summary['full_marks']}. "
         f"See {args.out / 'grades.csv'}."
     )
     return 0
+
+
+def _end_interrupted_batch(out: Path) -> None:
+    """Say what an interrupted batch kept, and end this process at once (status 130).
+
+    The workers are ended and every finished report is on disk; what is left is the
+    interpreter's teardown, which takes seconds on a busy machine (freeing NumPy's and
+    matplotlib's state). The pool is released first, so its semaphores are removed.
+    """
+    import gc
+
+    print(
+        f"{program_name()}: interrupted; the reports written so far are kept in "
+        f"{out / 'reports'}: run the same command again to grade the others.",
+        file=sys.stderr,
+    )
+    gc.collect()  # the pool's queues: their finalizers remove the semaphores
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _maybe_points(value: float | None) -> str:
+    return "-" if value is None else points(value)
 
 
 def render(report: Report, form: str) -> str:
@@ -138,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:
-        print("python -m grader: interrupted", file=sys.stderr)
+        print(f"{program_name()}: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the promise is: no traceback of our own
-        print(f"python -m grader: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"{program_name()}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
 
 
@@ -157,17 +208,14 @@ def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verb == "batch":
         return _batch(args)
-    if not args.path.exists():
-        print(f"python -m grader: error: no such file or directory: {args.path}", file=sys.stderr)
-        return 2
     from grader.grade import grade_submission
     from grader.submission import SubmissionError
 
     try:
-        report = grade_submission(args.path, public=args.verb == "check")
-    except SubmissionError as error:
-        print(f"python -m grader: error: {error}", file=sys.stderr)
-        return 2
+        path = resolve_submission(args.path, f"{program_name()} {args.verb}")
+        report = grade_submission(path, public=args.verb == "check")
+    except (UsageError, SubmissionError) as error:
+        return _error(str(error))
     text = render(report, args.format)
     output = getattr(args, "output", None)
     if output is not None:
@@ -175,10 +223,7 @@ def _main(argv: list[str] | None = None) -> int:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(text, encoding="utf-8")
         except OSError as error:
-            print(
-                f"python -m grader: error: cannot write {output}: {error.strerror}", file=sys.stderr
-            )
-            return 2
+            return _error(f"cannot write {output}: {error.strerror}")
     else:
         sys.stdout.write(text)
     return 0

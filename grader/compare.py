@@ -4,8 +4,10 @@ The rule is elementwise and scale-aware: ``|received - expected| <= atol + rtol 
 where ``s`` is ``|expected|`` or, where cancellation can make a correct result tiny, a
 per-element scale the check supplies (the magnitude of the terms that were summed).
 With a tiny ``atol`` a gradient of 1e-13 that is off by a factor of 2 fails, which an
-absolute tolerance would let through. The failure text is numpy.testing's report
-(mismatched elements, max absolute and relative difference), not a home-made one.
+absolute tolerance would let through. A student reads the failure in plain words ("6 of 6
+values differ; the largest is off by 0.067, 4× relative"); numpy.testing's own report
+(tolerance, mismatched elements, max absolute and relative difference) is kept beside it
+for the instructor's JSON.
 
 Tolerances are set per part in :data:`TOLERANCES` and written down there.
 """
@@ -85,7 +87,10 @@ class Comparison:
     """The outcome of comparing one received value with the expected one."""
 
     ok: bool
+    #: the difference in plain words, for the student
     report: str = ""
+    #: numpy.testing's report of the same comparison, for the instructor
+    numpy: str = ""
 
 
 def compare_arrays(
@@ -140,10 +145,59 @@ def compare_arrays(
         np.testing.assert_allclose(
             got, wanted, rtol=tolerance.rtol, atol=tolerance.atol, err_msg=label
         )
-        report = f"{name}values differ where the terms summed are large but cancel."
+        raw = "numpy.testing finds no difference: the values differ where the terms summed are "
+        raw += "large but cancel (scale-aware comparison)."
     except AssertionError as error:
-        report = _tidy_numpy_report(str(error))
-    return Comparison(False, report)
+        raw = _tidy_numpy_report(str(error))
+    report = describe_difference(got, wanted, ~close)  # Expected/Received name the value
+    if scale is not None and raw.startswith("numpy.testing finds no difference"):
+        report += " (The terms summed are large but cancel: this precision is reachable.)"
+    return Comparison(False, report, raw)
+
+
+def _number(value: float) -> str:
+    """A difference with two significant digits, whole numbers up to 9999 written out."""
+    if 10 <= value < 1e4:
+        return f"{value:.0f}"
+    return f"{value:.2g}"
+
+
+def describe_difference(received: np.ndarray, expected: np.ndarray, wrong: np.ndarray) -> str:
+    """How two arrays differ, in plain words.
+
+    Args:
+        received: the student's values.
+        expected: the reference's values, the same shape.
+        wrong: where they are judged different (booleans, the same shape).
+
+    Returns:
+        e.g. ``"6 of 6 values differ; the largest is off by 0.067, 4× relative."``
+    """
+    received, expected, wrong = (np.atleast_1d(a) for a in (received, expected, wrong))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        difference = np.abs(received - expected)
+        finite = wrong & np.isfinite(difference)
+        if not finite.any():
+            count = int(wrong.sum())
+            return (
+                f"{count} of {wrong.size} values differ (NaN or infinite where the other is not)."
+            )
+        largest = float(difference[finite].max())
+        nonzero = finite & (expected != 0)
+        relative = (
+            float((difference[nonzero] / np.abs(expected[nonzero])).max())
+            if nonzero.any()
+            else None
+        )
+    if relative is None:
+        how = f"off by {_number(largest)} where 0 was expected"
+    elif relative >= 1:
+        how = f"off by {_number(largest)}, {_number(relative)}× relative"
+    else:
+        how = f"off by {_number(largest)}, {relative * 100:.2g}% relative"
+    if wrong.size == 1:
+        return f"The value is {how}."
+    return f"{int(wrong.sum())} of {wrong.size} values differ; the largest is {how}."
 
 
 def _tidy_numpy_report(text: str) -> str:

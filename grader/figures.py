@@ -2,7 +2,9 @@
 
 Colours are the Okabe-Ito palette, safe for the common colour-vision deficiencies, and
 every series also has its own line style and marker, so the plots read in grey print.
-Each plot is returned as a PNG, base64-encoded, to be inlined in the page.
+Each plot is returned as a PNG, base64-encoded, to be inlined in the page. Layers and
+steps are counted, so their axes have whole-number ticks; a per-layer plot may name its
+last point (``last``, e.g. the output layer, which is not one of the hidden layers).
 """
 
 from __future__ import annotations
@@ -58,10 +60,35 @@ def per_layer(data: dict[str, Any]) -> str:
     axes.set_yscale("log")
     axes.set_xlabel(data.get("xlabel", "layer"))
     axes.set_ylabel(data.get("ylabel", "value"))
-    axes.set_title(data["title"], fontsize=10)
+    axes.set_title(data["title"], fontsize=10, wrap=True)
+    _whole_number_ticks(axes)
+    _name_last_point(axes, data)
     axes.grid(alpha=0.3, which="both")
     axes.legend()
     return _png(figure)
+
+
+def _whole_number_ticks(axes: Any) -> None:
+    """Layers and steps are counted: ticks at whole numbers only."""
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _name_last_point(axes: Any, data: dict[str, Any]) -> None:
+    """Label the last point when it differs in kind (e.g. the output layer)."""
+    series = data.get("reference") or data.get("student")
+    if not data.get("last") or not series or series[-1] is None:
+        return
+    axes.annotate(
+        data["last"],
+        xy=(len(series), abs(series[-1])),
+        xytext=(-6, 10),
+        textcoords="offset points",
+        ha="right",
+        fontsize=8,
+        arrowprops={"arrowstyle": "->", "lw": 0.8},
+    )
 
 
 def training(data: dict[str, Any]) -> str:
@@ -79,6 +106,7 @@ def training(data: dict[str, Any]) -> str:
     losses.set_xlabel("step")
     losses.set_ylabel("loss (log scale; gaps are inf or NaN)")
     losses.set_title(data["title"], fontsize=10)
+    _whole_number_ticks(losses)
     losses.grid(alpha=0.3, which="both")
     losses.legend(fontsize=8)
     _line(norms, data.get("grad_norms"), "unclipped", "global norm before clipping")
@@ -90,6 +118,7 @@ def training(data: dict[str, Any]) -> str:
     norms.set_xlabel("step")
     norms.set_ylabel("global gradient norm (log scale)")
     norms.set_title("Your loop: global norm per step", fontsize=10)
+    _whole_number_ticks(norms)
     norms.grid(alpha=0.3, which="both")
     norms.legend(fontsize=8)
     return _png(figure)

@@ -5,10 +5,12 @@ The sources are ``solutions/<part>.py`` (the reference functions, with nbgrader'
 (the teaching text). From them this module writes, in order:
 
 1. ``solutions/exploding_gradients/<part>.ipynb``: the nbgrader source notebooks;
-2. ``exercises/exploding_gradients/<part>.ipynb``: the student release, made by
+2. ``solutions/exploding_gradients/<part>.py`` and ``exercises/exploding_gradients/<part>.py``:
+   the plain-module student stubs (in the source folder too, so that nbgrader's own
+   ``generate_assignment --force`` copies them into the release instead of deleting them);
+3. ``exercises/exploding_gradients/<part>.ipynb``: the student release, made by
    nbgrader's ``generate_assignment`` (configured by ``nbgrader_config.py``, without a
-   gradebook database);
-3. ``exercises/exploding_gradients/<part>.py``: the plain-module student stubs.
+   gradebook database).
 
 Lesson format: markdown becomes markdown cells, and a line ``+++`` starts a new cell.
 Fenced code blocks whose info string starts with ``python`` become code cells::
@@ -450,7 +452,7 @@ def release_assignment(root: Path = ROOT) -> list[Path]:
 
     The configuration comes from ``<root>/nbgrader_config.py``; the course directory is
     forced to ``root`` and no gradebook database is written. nbgrader replaces the
-    release directory, so write the plain-module stubs afterwards.
+    release directory and copies the plain-module stubs from the source directory.
 
     Args:
         root: the course directory.
@@ -499,6 +501,10 @@ def release_assignment(root: Path = ROOT) -> list[Path]:
 def write_stubs(root: Path = ROOT) -> list[Path]:
     """Write the plain-module student stubs, ``grader.sources.stub_source(part)``.
 
+    Each stub is written beside the nbgrader source notebooks too, so that nbgrader's own
+    ``generate_assignment --force``, which replaces the release folder, copies the stubs
+    back instead of deleting them.
+
     Args:
         root: the course directory.
 
@@ -508,7 +514,9 @@ def write_stubs(root: Path = ROOT) -> list[Path]:
     written = []
     for part in PARTS:
         module = root / SOURCE_DIRECTORY / f"{part}.py"
-        written.append(_write(release_path(part, ".py", root), stub_out(module.read_text("utf-8"))))
+        stub = stub_out(module.read_text("utf-8"))
+        written.append(_write(source_notebook_path(part, root).with_suffix(".py"), stub))
+        written.append(_write(release_path(part, ".py", root), stub))
     return written
 
 
@@ -526,8 +534,8 @@ def generate(root: Path = ROOT) -> list[Path]:
         RuntimeError: if nbgrader fails.
     """
     written = write_source_notebooks(root)
+    written += write_stubs(root)  # before the release, which copies them (see write_stubs)
     written += release_assignment(root)
-    written += write_stubs(root)
     return written
 
 

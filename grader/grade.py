@@ -96,7 +96,10 @@ def grade_part(
     """
     functions = [f for f in FUNCTIONS if f.part == part]
     if code is None or runner is None:
-        return [TestResult(f.test_name, f.points, verdict=_missing_part(part)) for f in functions]
+        return [
+            TestResult(f.test_name, f.points, verdict=_missing_part(part), handed_in=False)
+            for f in functions
+        ]
     if not code.cells:
         reason = " ".join(code.problems) or f"{code.path.name} holds no code."
         return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
@@ -196,7 +199,9 @@ def grade_submission(
         runner = SubprocessRunner(sandbox, submission.parts)
         deadline = started + SUBMISSION_TIME_LIMIT
         tests: list[TestResult] = []
-        for part in PARTS:
+        # One file is one part handed in: the others are named once, not graded.
+        parts = list(submission.parts) if Path(path).is_file() else PARTS
+        for part in parts:
             code = submission.parts.get(part)
             tests += grade_part(part, code, runner if code else None, seed, public, deadline)
     finally:
@@ -204,8 +209,13 @@ def grade_submission(
             sandbox.close()
         else:
             sandbox.end()  # kills what the submission left running
-    report = Report(
-        str(path), tests, notes=list(submission.notes), cases="public" if public else "hidden"
-    )
+    notes = list(submission.notes)
+    if Path(path).is_file():
+        others = [p for p in PARTS if p not in submission.parts]
+        notes.append(
+            f"Only {Path(path).name} was graded; not handed in: {', '.join(others)}. "
+            "Grade the folder to grade every part."
+        )
+    report = Report(str(path), tests, notes=notes, cases="public" if public else "hidden")
     report.execution_time = time.monotonic() - started
     return report

@@ -3,11 +3,14 @@
 The gradebook must know the assignment (``nbgrader generate_assignment`` with its database
 records the notebooks and their autograded cells). Each test ``<part>.<function>`` is the
 grade cell ``<part>-<function>-tests`` of notebook ``<part>``; its ``auto_score`` becomes the
-batch's score, exactly as ``nbgrader autograde`` would set it.
+batch's score, exactly as ``nbgrader autograde`` would set it. A gradebook is made, with the
+assignment, by ``nbgrader generate_assignment exploding_gradients --force`` in the course
+directory.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ def write_report(database: Path, student: str, report: dict[str, Any]) -> int:
         ValueError: when the gradebook does not know the assignment.
     """
     from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
 
     with Gradebook(f"sqlite:///{Path(database).resolve()}") as gradebook:
         try:
@@ -48,7 +52,12 @@ def write_report(database: Path, student: str, report: dict[str, Any]) -> int:
         try:
             gradebook.find_submission(ASSIGNMENT, student)
         except MissingEntry:
-            gradebook.add_submission(ASSIGNMENT, student)
+            # nbgrader's add_submission builds its rows before adding them to the session;
+            # SQLAlchemy 2 warns (SAWarning, three times) though the rows are saved. The
+            # warning is nbgrader's, not a problem of this gradebook: keep it off stderr.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=SAWarning)
+                gradebook.add_submission(ASSIGNMENT, student)
         written = 0
         for test in report["tests"]:
             notebook, cell = grade_cell_id(test["name"])

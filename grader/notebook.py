@@ -17,7 +17,7 @@ from typing import Any
 
 from grader.assignment import FUNCTIONS, Function
 from grader.assignment import function as contract_function
-from grader.results import TestResult
+from grader.results import TestResult, points
 
 
 def _find(name: str) -> Function:
@@ -99,7 +99,8 @@ def check(function: Callable[..., Any] | str) -> None:
     result = _run(spec, target, namespace, public=True)
     verdict = "PASSED" if result.status == "passed" else "NOT YET"
     print(
-        f"{spec.test_name}: {verdict} ({result.score:g} of {result.max_score:g} points on the public cases)"
+        f"{spec.test_name}: {verdict} ({points(result.score)} of {points(result.max_score)} "
+        "points on the public cases)"
     )
     if result.status != "passed":
         print(result.output)
@@ -115,13 +116,21 @@ def grade(test_name: str, function: Callable[..., Any]) -> float:
     Returns:
         the points earned, as a float (nbgrader's partial credit).
 
+    Prints the points when they are not full marks, and where the feedback is (the
+    ``check`` cell above runs the same checks on the public cases).
+
     Raises:
-        AssertionError: with the feedback, when no point was earned.
+        AssertionError: with the points, when no point was earned.
     """
     spec = contract_function(test_name)
     result = _run(spec, function, _namespace(), public=False)
-    if result.score == 0:
-        raise AssertionError(f"{test_name}: 0 of {result.max_score:g} points.\n{result.output}")
     if result.status != "passed":
-        print(f"{test_name}: {result.score:g} of {result.max_score:g} points.\n{result.output}")
+        # The feedback itself is the check(...) cell's, just above: not repeated here.
+        summary = (
+            f"{test_name}: {points(result.score)} of {points(result.max_score)} points. "
+            f"What to fix is in the output of check({spec.name}) above."
+        )
+        if result.score == 0:
+            raise AssertionError(summary)
+        print(summary)
     return float(result.score)

@@ -1,8 +1,10 @@
 """A report as one self-contained HTML page: scores, feedback and plots, no network needed.
 
 Failures come first, each with what was checked, Expected / Received and the hint; every
-plot is an inline PNG (:mod:`grader.figures`); a function that failed to run shows its
-message instead of its plot. Only outputs are plotted, never a hidden case's inputs.
+plot is an inline PNG (:mod:`grader.figures`), in a box that is open (the plots of passed
+functions too, so nothing needs a click); a function that failed to run shows its message
+instead of its plot. Only outputs are plotted, never a hidden case's inputs. Scores are
+rounded as everywhere a person reads them (:func:`grader.results.points`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import html
 from typing import Any
 
 from grader.figures import render
+from grader.results import points
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -65,21 +68,22 @@ def render_html(report: dict[str, Any]) -> str:
     tests = report["tests"]
     ordered = sorted(tests, key=lambda t: t["status"] == "passed")  # failures first, stable
     rows = "\n".join(
-        f'<tr><td>{html.escape(t["name"])}</td><td class="num">{t["score"]:g} / {t["max_score"]:g}</td>'
+        f'<tr><td>{html.escape(t["name"])}</td><td class="num">{points(t["score"])} / {points(t["max_score"])}</td>'
         f'<td class="{t["status"]}">{t["status"]}</td></tr>'
         for t in ordered
     )
     parts = "\n".join(
-        f'<tr><td>{html.escape(part)}</td><td class="num">{score:g} / {total:g}</td></tr>'
+        f'<tr><td>{html.escape(part)}</td><td class="num">{points(score)} / {points(total)}</td></tr>'
         for part, score, total in _part_totals(tests)
     )
     details = []
     for t in ordered:
         body = f"<pre>{html.escape(t['output'])}</pre>\n{_figures(t)}"
-        opened = " open" if t["status"] != "passed" else ""
+        # Failures and plots are open: nothing the student should see needs a click.
+        opened = " open" if t["status"] != "passed" or t.get("figures") else ""
         details.append(
-            f"<details{opened}><summary>{html.escape(t['name'])}: {t['score']:g} / "
-            f"{t['max_score']:g}</summary>\n{body}\n</details>"
+            f"<details{opened}><summary>{html.escape(t['name'])}: {points(t['score'])} / "
+            f"{points(t['max_score'])}</summary>\n{body}\n</details>"
         )
     notes = "".join(f"<p>{html.escape(n)}</p>" for n in report.get("notes", []))
     return f"""<!DOCTYPE html>
@@ -94,7 +98,7 @@ def render_html(report: dict[str, Any]) -> str:
 <body>
 <h1>Exploding gradients: your feedback</h1>
 <p>{html.escape(str(report.get("submission", "")))}, graded on the {html.escape(report.get("cases", "hidden"))} cases</p>
-<p class="score" id="score">{report["score"]:g} / {report["max_score"]:g}</p>
+<p class="score" id="score">{points(report["score"])} / {points(report["max_score"])}</p>
 {notes}
 <h2>By part</h2>
 <table><tr><th>part</th><th>score</th></tr>

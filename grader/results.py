@@ -1,8 +1,17 @@
 """Results as data: one record per test, a report that renders itself.
 
-The JSON form is a superset of Gradescope's ``results.json``: ``score``, ``max_score``,
-``execution_time`` and ``tests`` with ``name``, ``score``, ``max_score``, ``status``
-(``passed`` exactly when the score equals the maximum) and ``output`` (the feedback).
+The JSON form is a superset of Gradescope's ``results.json``: every field Gradescope reads
+(``score``, ``execution_time``, ``output``, ``visibility``, ``stdout_visibility`` and
+``tests`` with ``name``, ``score``, ``max_score``, ``status``, ``output`` and
+``visibility``), valid against the same schema, plus the grader's own fields
+(``submission``, ``cases``, ``max_score``, ``notes``; per test ``mistakes``, ``figures``,
+``handed_in`` and ``comparisons``, numpy.testing's raw report for the instructor).
+
+Scores are exact (to 1e-4) in the machine formats (JSON, Gradescope); everywhere a person
+reads them they go through :func:`points`: two decimals at most, no trailing zeros.
+
+The feedback a student reads is rendered by small functions (:func:`render_feedback`,
+:func:`render_case`) that the text, HTML, notebook and Gradescope outputs share.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ class CaseResult:
     message: str = ""
     weight: float = 1.0
     mistake: str | None = None
+    #: numpy.testing's raw report of a failed comparison (instructor's JSON only)
+    details: str = ""
 
 
 @dataclass
@@ -36,6 +47,8 @@ class TestResult:
     notes: list[str] = field(default_factory=list)
     #: plain data for the HTML report's plots (see :mod:`grader.figures`)
     figures: list[dict[str, Any]] = field(default_factory=list)
+    #: False when the submission holds no file of this test's part
+    handed_in: bool = True
 
     @property
     def score(self) -> float:
@@ -58,26 +71,17 @@ class TestResult:
 
     @property
     def output(self) -> str:
-        """The feedback text: verdict or failed cases, then notes."""
-        lines: list[str] = []
-        if self.verdict is not None:
-            lines.append(self.verdict)
-        else:
-            passed = sum(1 for c in self.cases if c.passed)
-            lines.append(f"{passed} of {len(self.cases)} cases passed.")
-            failed = [c for c in self.cases if not c.passed]
-            for case in failed[:3]:
-                lines.append("")
-                lines.append(f"Checked: {case.description}")
-                if case.message:
-                    lines.append(case.message)
-            if len(failed) > 3:
-                lines.append("")
-                lines.append(f"({len(failed) - 3} more failed cases not shown.)")
-        for note in self.notes:
-            lines.append("")
-            lines.append(note)
-        return "\n".join(lines).strip()
+        """The feedback a student reads: verdict or failed cases, one hint each, then notes."""
+        return render_feedback(self)
+
+    @property
+    def comparisons(self) -> list[dict[str, str]]:
+        """numpy.testing's own report of each failed comparison, for the instructor's JSON."""
+        return [
+            {"case": c.description, "numpy": c.details}
+            for c in self.cases
+            if not c.passed and c.details
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """The test as JSON-ready data."""
@@ -87,8 +91,11 @@ class TestResult:
             "max_score": self.max_score,
             "status": self.status,
             "output": self.output,
+            "visibility": "visible",
             "mistakes": self.mistakes,
             "figures": self.figures,
+            "handed_in": self.handed_in,
+            "comparisons": self.comparisons,
         }
 
 
@@ -124,6 +131,16 @@ class Report:
                 return result
         raise KeyError(name)
 
+    @property
+    def missing_parts(self) -> list[str]:
+        """The parts of which the submission holds no file, in order."""
+        missing = [t.name.split(".")[0] for t in self.tests if not t.handed_in]
+        return list(dict.fromkeys(missing))
+
+    def summary(self) -> str:
+        """The report's one-paragraph summary: the notes, or the points."""
+        return "\n".join(self.notes) or f"{points(self.score)} of {points(self.max_score)} points."
+
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (a superset of Gradescope's results.json)."""
         return {
@@ -132,6 +149,9 @@ class Report:
             "score": self.score,
             "max_score": self.max_score,
             "execution_time": round(self.execution_time, 3),
+            "output": self.summary(),
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
             "notes": list(self.notes),
             "tests": [t.to_dict() for t in self.tests],
         }
@@ -139,16 +159,20 @@ class Report:
     def to_gradescope(self) -> dict[str, Any]:
         """The report in Gradescope's results.json schema.
 
-        Each test shows its score and a one-line summary at once; on hidden cases, the full
-        feedback (which shows the hidden cases' values) is a second, zero-point entry that
-        Gradescope shows only after the due date.
+        Each test shows at once its score, which cases failed and the hint (the category of
+        the mistake); on hidden cases, the expected and received values are a second,
+        zero-point entry that Gradescope shows only after the due date.
         """
         tests = []
         for t in self.tests:
-            hidden_details = self.cases == "hidden" and t.status != "passed" and t.verdict is None
-            summary = t.output.splitlines()[0] if hidden_details else t.output
-            if hidden_details:
-                summary += " The details of the hidden cases are shown after the due date."
+            hidden_values = self.cases == "hidden" and t.status != "passed" and t.verdict is None
+            summary = t.output
+            if hidden_values:
+                summary = (
+                    render_feedback(t, values=False)
+                    + "\n\nThe expected and received values of the hidden cases are shown "
+                    "after the due date."
+                )
             tests.append(
                 {
                     "name": t.name,
@@ -159,7 +183,7 @@ class Report:
                     "visibility": "visible",
                 }
             )
-            if hidden_details:
+            if hidden_values:
                 tests.append(
                     {
                         "name": f"{t.name} (details)",
@@ -173,7 +197,7 @@ class Report:
         return {
             "score": self.score,
             "execution_time": round(self.execution_time, 3),
-            "output": "\n".join(self.notes) or f"{self.score:g} of {self.max_score:g} points.",
+            "output": self.summary(),
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": tests,
@@ -181,34 +205,152 @@ class Report:
 
     def to_text(self) -> str:
         """A readable table with totals, then the feedback of every failed test."""
-        width = max([len(t.name) for t in self.tests] + [20])
-        lines = [f"Grading {self.submission} on the {self.cases} cases", ""]
-        lines.append(f"{'test':<{width}}  {'score':>13}  status")
-        lines.append("-" * (width + 24))
-        part = None
-        for t in self.tests:
-            this_part = t.name.split(".")[0]
-            if part is not None and this_part != part:
+        return render_text(self)
+
+
+def points(value: float) -> str:
+    """A score as a person reads it: two decimals at most, no trailing zeros.
+
+    Args:
+        value: the points.
+
+    Returns:
+        e.g. ``"71.03"`` for 71.0333, ``"2.5"`` for 2.5, ``"100"`` for 100.0.
+    """
+    text = f"{round(float(value), 2):.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+#: Failed cases shown with their values, per function; the others are named in one line.
+SHOWN_CASES = 1
+#: Further failed cases named by their description, per function.
+NAMED_CASES = 3
+
+
+def _split_message(message: str) -> tuple[list[str], list[str]]:
+    """A case's message as (values lines, hint lines): the hint starts at ``Hint:``."""
+    lines = message.strip().splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("Hint:"):
+            return lines[:index], lines[index:]
+    return lines, []
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def render_case(case: CaseResult, values: bool = True) -> list[str]:
+    """A failed case's lines without its hint: what was checked, then Expected / Received.
+
+    Args:
+        case: the case.
+        values: include the expected and received values (False keeps the hidden cases'
+            values back, e.g. on Gradescope before the due date).
+
+    Returns:
+        the lines.
+    """
+    lines = [f"Checked: {case.description}"]
+    if values:
+        lines.extend(_split_message(case.message)[0])
+    return lines
+
+
+def render_feedback(test: TestResult, values: bool = True) -> str:
+    """The feedback of one test as a student reads it.
+
+    The verdict, or how many cases passed; the first failed case with each distinct hint
+    in full and the other failed cases named in one line each; every distinct hint once;
+    then the notes.
+
+    Args:
+        test: the test.
+        values: include the expected and received values (see :func:`render_case`).
+
+    Returns:
+        the text, without a trailing newline.
+    """
+    lines: list[str] = []
+    if test.verdict is not None:
+        lines.append(test.verdict)
+    else:
+        passed = sum(1 for c in test.cases if c.passed)
+        lines.append(f"{passed} of {_plural(len(test.cases), 'case')} passed.")
+        failed = [c for c in test.cases if not c.passed]
+        hints: list[str] = []
+        shown: list[CaseResult] = []
+        others: list[CaseResult] = []
+        for case in failed:
+            hint = "\n".join(_split_message(case.message)[1])
+            new_hint = bool(hint) and hint not in hints
+            if hint and new_hint:
+                hints.append(hint)
+            if len(shown) < SHOWN_CASES or new_hint:
+                shown.append(case)
+            else:
+                others.append(case)
+        for index, case in enumerate(shown):
+            if index:
                 lines.append("")
-            part = this_part
-            lines.append(
-                f"{t.name:<{width}}  {_points(t.score):>6} / {_points(t.max_score):<4}  {t.status}"
-            )
-        lines.append("-" * (width + 24))
-        lines.append(f"{'total':<{width}}  {_points(self.score):>6} / {_points(self.max_score):<4}")
-        for note in self.notes:
-            lines.append(note)
-        failed = [t for t in self.tests if t.status != "passed"]
-        if failed:
+            lines.extend(render_case(case, values))
+        if others:
+            lines.extend(f"Also failed: {case.description}" for case in others[:NAMED_CASES])
+            if len(others) > NAMED_CASES:
+                more = len(others) - NAMED_CASES
+                lines.append(f"({_plural(more, 'more failed case')} not shown.)")
+        for hint in hints:
             lines.append("")
-            lines.append("Feedback")
-            lines.append("=" * 8)
-            for t in failed:
-                lines.append("")
-                lines.append(f"{t.name}  ({_points(t.score)} / {_points(t.max_score)})")
-                lines.extend("  " + line if line else "" for line in t.output.splitlines())
-        return "\n".join(lines) + "\n"
+            lines.append(hint)
+    for note in test.notes:
+        lines.append("")
+        lines.append(note)
+    return "\n".join(lines).strip()
 
 
-def _points(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+def render_text(report: Report) -> str:
+    """The text report: a table with totals, then the feedback of every failed test.
+
+    A part the submission does not hold is named once, as not handed in.
+
+    Args:
+        report: the report.
+
+    Returns:
+        the text, ending with a newline.
+    """
+    width = max([len(t.name) for t in report.tests] + [20])
+    lines = [f"Grading {report.submission} on the {report.cases} cases", ""]
+    lines.append(f"{'test':<{width}}  {'score':>13}  status")
+    lines.append("-" * (width + 24))
+    part = None
+    for t in report.tests:
+        this_part = t.name.split(".")[0]
+        if part is not None and this_part != part:
+            lines.append("")
+        part = this_part
+        status = t.status if t.handed_in else "not handed in"
+        lines.append(
+            f"{t.name:<{width}}  {points(t.score):>6} / {points(t.max_score):<4}  {status}"
+        )
+    lines.append("-" * (width + 24))
+    lines.append(f"{'total':<{width}}  {points(report.score):>6} / {points(report.max_score):<4}")
+    missing = report.missing_parts
+    if missing:
+        files = ", ".join(f"{p}.ipynb" for p in missing)
+        lines.append(
+            f"Not handed in: {', '.join(missing)} (expected {files} or the same names "
+            "ending in .py)."
+        )
+    for note in report.notes:
+        lines.append(note)
+    failed = [t for t in report.tests if t.status != "passed" and t.handed_in]
+    if failed:
+        lines.append("")
+        lines.append("Feedback")
+        lines.append("=" * 8)
+        for t in failed:
+            lines.append("")
+            lines.append(f"{t.name}  ({points(t.score)} / {points(t.max_score)})")
+            lines.extend("  " + line if line else "" for line in t.output.splitlines())
+    return "\n".join(lines) + "\n"

@@ -285,6 +285,7 @@ def compare_case(
             comparison.report,
         ),
         mistake=mistake,
+        details=comparison.numpy,
     )
 
 

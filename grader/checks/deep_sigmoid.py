@@ -269,12 +269,14 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
         if index == 1:
             ctx.add_figure(
                 "per_layer",
-                "Gradient norm per Dense layer of a 20-layer sigmoid MLP",
+                "Gradient norm per Dense layer: 20 hidden sigmoid layers, then the linear "
+                "output layer (21 in all)",
                 outcome,
                 outcome.value if outcome.ok else None,
                 reference=expected,
-                xlabel="Dense layer (input side first)",
+                xlabel="Dense layer (1 = input side; 21 = output layer)",
                 ylabel="||dL/dW|| (log scale)",
+                last="output layer",
             )
         variants = [
             ("norms_reversed", lambda e=expected: e[::-1]),

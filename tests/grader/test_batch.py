@@ -146,3 +146,127 @@ def test_usage_errors(tmp_path):
     (tmp_path / "s").mkdir()
     result = batch(str(tmp_path / "s"), "--out", str(tmp_path / "o"), "--workers", "0")
     assert result.returncode == 2 and "--workers" in result.stderr
+
+
+def semaphores_of(pid: int) -> set[int]:
+    """The inodes of the named semaphores a process has open.
+
+    A named semaphore is a file /dev/shm/sem.<name> that the process maps; its maps line
+    shows the file's inode (the path shown is glibc's temporary name for the same file).
+    """
+    inodes = set()
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split(None, 5)
+        if len(fields) == 6 and fields[5].startswith("/dev/shm/sem."):
+            inodes.add(int(fields[4]))
+    return inodes
+
+
+def semaphores_left(inodes: set[int]) -> list[str]:
+    """The semaphore files in /dev/shm that still have one of these inodes."""
+    left = []
+    for path in Path("/dev/shm").glob("sem.*"):
+        try:
+            if path.stat().st_ino in inodes:
+                left.append(path.name)
+        except FileNotFoundError:
+            pass
+    return left
+
+
+def start_batch(tmp_path: Path, size: int) -> tuple[subprocess.Popen, Path, Path]:
+    """A batch of ``size`` students in its own temporary folder; returns (process, out, tmp)."""
+    make_class(tmp_path / "submitted", size)
+    out, temporary = tmp_path / "out", tmp_path / "tmp"
+    temporary.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grader", "batch", str(tmp_path / "submitted"), "--out", str(out)]
+        + ["--workers", "1"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temporary)},
+    )
+    return process, out, temporary
+
+
+def wait_for(condition, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def reports(out: Path) -> list[Path]:
+    return sorted((out / "reports").glob("*.json")) if (out / "reports").is_dir() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("when", ["during the first student", "after a report"])
+def test_ctrl_c_ends_the_batch_within_2_s_keeping_reports_and_leaving_nothing(tmp_path, when):
+    """Does SIGINT end a batch within 2 s, keep every finished report, and leave no temporary
+    folder, worker or semaphore behind?"""
+    process, out, temporary = start_batch(tmp_path, 4)
+    if when == "after a report":
+        wait_for(lambda: len(reports(out)) >= 1)
+    else:  # the worker is up (its folder exists) and grading the first student
+        wait_for(lambda: any(temporary.glob("grading-*")))
+        time.sleep(5)
+    kept = {p.name: p.read_bytes() for p in reports(out)}
+    semaphores = semaphores_of(process.pid)
+    assert semaphores_left(semaphores), "no semaphore found: the test would prove nothing"
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    elapsed = time.monotonic() - started
+    print(f"SIGINT {when}: the batch ended in {elapsed:.2f} s")
+    assert elapsed < 2, f"took {elapsed:.1f} s"
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert "leaked" not in stderr
+    if when == "after a report":
+        assert kept
+    assert {p.name: p.read_bytes() for p in reports(out)} == kept
+    wait_for(lambda: not any(temporary.iterdir()), timeout=10)
+    assert semaphores_left(semaphores) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc (Linux)")
+def test_kill_9_of_the_batch_process_leaves_no_folder_worker_or_semaphore(tmp_path):
+    """When only the batch process is killed (kill -9), do its workers end and clean up, and
+    are its semaphores removed?"""
+    process, out, temporary = start_batch(tmp_path, 4)
+    wait_for(lambda: len(reports(out)) >= 1)
+    semaphores = semaphores_of(process.pid)
+    assert semaphores_left(semaphores), "no semaphore found: the test would prove nothing"
+    process.kill()
+    _, stderr = process.communicate(timeout=60)  # the resource tracker's lines too
+    assert "leaked" not in stderr
+    try:
+        wait_for(lambda: not any(temporary.iterdir()), timeout=30)
+    except AssertionError:
+        left = [str(p.relative_to(temporary)) for p in temporary.rglob("*")]
+        raise AssertionError(f"left in the temporary folder: {left}\n{stderr[-2000:]}") from None
+    wait_for(lambda: semaphores_left(semaphores) == [], timeout=30)
+    assert json.loads(reports(out)[0].read_text())["report"]["score"] >= 0
+
+
+def test_an_empty_folder_is_a_usage_error_not_a_summary_of_nothing(tmp_path):
+    """Is a batch over a folder without student folders refused with one line and status 2?"""
+    (tmp_path / "empty").mkdir()
+    result = batch(str(tmp_path / "empty"), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "holds no student folder" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_normal_end_leaves_no_temporary_folder_or_semaphore(tmp_path):
+    """After a batch that ends normally, is its workers' temporary folder gone?"""
+    process, out, temporary = start_batch(tmp_path, 1)
+    _, stderr = process.communicate(timeout=900)
+    assert process.returncode == 0, stderr
+    assert len(reports(out)) == 1
+    assert list(temporary.iterdir()) == []
+    assert "leaked" not in stderr and "Traceback" not in stderr

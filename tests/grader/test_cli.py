@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,98 @@ def test_gradescope_report_is_written_to_the_output_file(part_one, tmp_path):
     assert visible == {f.test_name for f in FUNCTIONS}
     later = [t for t in report["tests"] if t["visibility"] != "visible"]
     assert later and all(t["visibility"] == "after_due_date" and t["max_score"] == 0 for t in later)
+
+
+def test_one_file_grades_its_part_only_and_names_the_others_once(part_one):
+    """Does `check chain_rule.py` list that part's functions only, out of its points, and
+    name the parts not handed in once?"""
+    result = run("check", str(part_one / "chain_rule.py"))
+    assert result.returncode == 0 and result.stderr == ""
+    text = result.stdout
+    part_points = sum(f.points for f in FUNCTIONS if f.part == "chain_rule")
+    rows = [line for line in text.splitlines() if line.startswith(("chain_rule.", "deep_sigmoid."))]
+    assert {line.split()[0] for line in rows if "/" in line} == {
+        f.test_name for f in FUNCTIONS if f.part == "chain_rule"
+    }
+    assert f"/ {part_points}" in next(
+        line for line in text.splitlines() if line.startswith("total")
+    )
+    assert text.count("not handed in: deep_sigmoid, clipping, remedies") == 1
+    assert "was not found" not in text
+    assert len(text.splitlines()) < 40
+
+
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ("examples", "but 2 folders below it do"),
+        ("nbgrader-student", "but the folder below it does"),
+        ("empty", "holds no part file (chain_rule.ipynb"),
+    ],
+)
+@pytest.mark.parametrize("verb", ["grade", "check"])
+def test_a_folder_without_part_files_is_a_usage_error_naming_the_folder_to_use(
+    tmp_path, layout, message, verb
+):
+    """Is a folder one level too high (or empty) refused in one line, status 2, naming the
+    folder that holds the part files?"""
+    source = reference_source("chain_rule")
+    if layout == "examples":
+        path = ROOT / "exercises" / "example_submissions"
+        below = str(path / "correct")
+    elif layout == "nbgrader-student":
+        path = tmp_path / "submitted" / "alice"
+        (path / "exploding_gradients").mkdir(parents=True)
+        (path / "exploding_gradients" / "chain_rule.py").write_text(source)
+        below = str(path / "exploding_gradients")
+    else:
+        path = tmp_path / "empty"
+        (path / "notes").mkdir(parents=True)
+        (path / "notes" / "readme.txt").write_text("nothing to grade")
+        below = None
+    result = run(verb, str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr
+    if below is not None:
+        assert below in result.stderr
+    if layout == "nbgrader-student":
+        assert result.stderr.strip().endswith(f"python -m grader {verb} {below}")
+
+
+def test_scores_are_rounded_the_same_way_in_every_format(part_one, tmp_path):
+    """Is 10 * 2/6 shown as 3.33 in the text and the page, and 3.3333 in the JSON formats?"""
+    outputs = {}
+    for form in ("text", "html", "json", "gradescope"):
+        target = tmp_path / f"report.{form}"
+        result = run("grade", str(part_one), "--format", form, "--output", str(target))
+        assert result.returncode == 0, result.stderr
+        outputs[form] = target.read_text()
+    for form in ("json", "gradescope"):
+        tests = json.loads(outputs[form])["tests"]
+        assert (
+            next(t for t in tests if t["name"] == "chain_rule.chain_gradients")["score"] == 3.3333
+        )
+    for form in ("text", "html"):
+        assert "3.33 / 10" in outputs[form] and "3.3333" not in outputs[form], form
+    # 28 - 10 + 10 * 2/6 points: chain_rule only, sum instead of mean in chain_gradients
+    assert json.loads(outputs["gradescope"])["output"] == "21.33 of 100 points."
+
+
+def test_the_installed_command_calls_itself_by_its_name():
+    """Does `exploding-gradients-grader` name itself, not `python -m grader`, in its usage?"""
+    script = Path(sys.executable).parent / "exploding-gradients-grader"
+    if not script.exists():
+        pytest.skip("the package's script is not installed next to this Python")
+    result = subprocess.run(
+        [str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout's grader
+    )
+    assert result.stdout.startswith("usage: exploding-gradients-grader")
 
 
 def test_check_runs_the_public_cases(part_one):

@@ -22,8 +22,21 @@ def test_tiny_gradient_off_by_factor_two_fails():
     received = np.array([0.5, 2e-13])
     comparison = compare_arrays(received, expected, TOL, label="dL_dw")
     assert not comparison.ok
-    assert "Mismatched elements: 1 / 2" in comparison.report
-    assert "Max relative difference" in comparison.report
+    assert comparison.report == "1 of 2 values differ; the largest is off by 1e-13, 1× relative."
+    assert "Mismatched elements: 1 / 2" in comparison.numpy
+    assert "Max relative difference" in comparison.numpy
+
+
+def test_differences_are_described_in_plain_words():
+    """Does the student read how many values differ and by how much, without numpy's jargon?"""
+    expected = np.array([0.1, 0.2, 0.3, -0.4, 0.5, 0.6])
+    comparison = compare_arrays(expected * 5, expected, TOL)
+    assert comparison.report == "6 of 6 values differ; the largest is off by 2.4, 4× relative."
+    assert "tolerance" not in comparison.report and "violations" not in comparison.report
+    one = compare_arrays(np.array(1.0), np.array(np.sqrt(2)), TOL)
+    assert one.report == "The value is off by 0.41, 29% relative."
+    zero = compare_arrays(np.array([0.5, 0.0]), np.array([0.0, 0.0]), TOL)
+    assert zero.report == "1 of 2 values differ; the largest is off by 0.5 where 0 was expected."
 
 
 def test_cancellation_scale_allows_rounding_in_cancelled_sums():

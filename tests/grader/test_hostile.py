@@ -117,7 +117,7 @@ CASES = [
         "    def __eq__(self, other):\n        return np.ones(self.shape, bool)\n"
         "def sgd_update(param, grad, learning_rate):\n    return np.zeros(np.shape(param)).view(Liar)\n",
         "sgd_update",
-        "Mismatched elements",
+        "values differ",
     ),
     (
         "returns-string",

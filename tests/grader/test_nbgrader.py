@@ -119,7 +119,7 @@ def test_batch_writes_the_same_scores_into_a_gradebook(course, tmp_path):
     """Does `python -m grader batch --gradebook` record the scores nbgrader autograde records?"""
     database = tmp_path / "gradebook.db"
     shutil.copy(course / "empty-gradebook.db", database)
-    run(
+    result = run(
         [
             sys.executable,
             "-m",
@@ -133,6 +133,7 @@ def test_batch_writes_the_same_scores_into_a_gradebook(course, tmp_path):
         ],
         ROOT,
     )
+    assert "Warning" not in result.stderr  # nbgrader's SAWarnings are kept off stderr
     written, autograded = gradebook_scores(database), gradebook_scores(course / "gradebook.db")
     for student, scores in autograded.items():
         assert written[student] == pytest.approx(scores, abs=1e-3), student

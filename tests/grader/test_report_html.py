@@ -69,6 +69,54 @@ def test_page_is_self_contained_with_failures_first_and_messages_for_failed_plot
     assert "Hint: input side first" in page
 
 
+def test_plots_are_visible_without_a_click_and_scores_are_rounded():
+    """Is the box of a passed function that has a plot open, and a score of 3.3333 shown as 3.33?"""
+    passed = TestResult(
+        "chain_rule.chain_gradients",
+        10,
+        cases=[CaseResult("a", True), CaseResult("b", True), CaseResult("c", True)],
+    )
+    passed.figures.append(
+        {"kind": "per_layer", "title": "|dL/dw_k|", "student": [1.0, 0.1], "reference": [1.0, 0.1]}
+    )
+    plain = TestResult("chain_rule.sgd_update", 2, cases=[CaseResult("a", True)])
+    third = TestResult(
+        "chain_rule.local_gains",
+        5,
+        cases=[CaseResult("a", True), CaseResult("b", False, "Hint: h"), CaseResult("c", False)],
+    )
+    page = render_html(Report("bob", [passed, plain, third]).to_dict())
+    assert "<details open><summary>chain_rule.chain_gradients: 10 / 10" in page
+    assert "<details><summary>chain_rule.sgd_update: 2 / 2" in page  # no plot: closed
+    assert "chain_rule.local_gains: 1.67 / 5" in page and "1.6667" not in page
+
+
+def test_per_layer_plot_has_whole_number_ticks_and_names_the_output_layer(monkeypatch):
+    """Are the layer ticks whole numbers, and is the last point labelled as the output layer?"""
+    import grader.figures as figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_png", lambda figure: drawn.append(figure) or "")
+    norms = [10.0**-k for k in range(21)][::-1]
+    figures.per_layer(
+        {
+            "kind": "per_layer",
+            "title": "20 hidden sigmoid layers, then the linear output layer (21 in all)",
+            "student": norms,
+            "reference": norms,
+            "last": "output layer",
+        }
+    )
+    axes = drawn[0].axes[0]
+    ticks = [t for t in axes.get_xticks() if 1 <= t <= 21]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert "output layer" in axes.get_title()
+    assert [a.get_text() for a in axes.texts] == ["output layer"]
+    import matplotlib.pyplot as plt
+
+    plt.close(drawn[0])
+
+
 def _chromium() -> str:
     """The Chromium binary, installed from Debian's packages when missing (as root)."""
     for name in ("chromium", "chromium-browser"):

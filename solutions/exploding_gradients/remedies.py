@@ -1,0 +1,87 @@
+"""Part 4 `remedies`: initialisation, activations and the RNN condition."""
+
+import keras
+import numpy as np
+
+
+def glorot_uniform_limit(fan_in, fan_out):
+    """Return the bound of Glorot (Xavier) uniform initialisation.
+
+    Args:
+        fan_in: inputs of the layer.
+        fan_out: outputs of the layer.
+
+    Returns:
+        float: sqrt(6 / (fan_in + fan_out)); weights are drawn from U(-limit, limit).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def he_normal_stddev(fan_in):
+    """Return the standard deviation of He normal initialisation.
+
+    Args:
+        fan_in: inputs of the layer.
+
+    Returns:
+        float: sqrt(2 / fan_in).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def build_healthy_mlp(input_dim, depth, width, seed=None):
+    """Build a deep MLP whose gradients neither vanish nor explode and which trains.
+
+    Args:
+        input_dim: number of input features.
+        depth: number of hidden Dense layers (20 or more).
+        width: units per hidden layer.
+        seed: int or None; the same seed gives the same weights.
+
+    Returns:
+        keras.Sequential of ``depth`` hidden Dense layers and a ``Dense(1)`` output.
+    """
+
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def rnn_jacobian_norms(w_rec, w_in, b, xs, h0):
+    """Return how strongly each earlier hidden state still moves the last one.
+
+    The RNN is h_t = tanh(w_rec @ h_{t-1} + w_in @ x_t + b) for t = 1..T.
+
+    Args:
+        w_rec: recurrent weights, shape (hidden, hidden).
+        w_in: input weights, shape (hidden, input_dim).
+        b: bias, shape (hidden,).
+        xs: inputs x_1..x_T, shape (T, input_dim).
+        h0: initial state, shape (hidden,).
+
+    Returns:
+        np.ndarray of shape (T,) whose entry t-1 is the spectral norm (largest
+        singular value) of dh_T/dh_{t-1}.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def max_stable_spectral_norm(activation):
+    """Return the bound 1/gamma under which an RNN's gradients must vanish.
+
+    Pascanu et al. (2013): with |activation'| <= gamma, exploding gradients need the
+    largest singular value of the recurrent weights above 1/gamma.
+
+    Args:
+        activation: ``"sigmoid"`` (gamma = 1/4) or ``"tanh"`` (gamma = 1).
+
+    Returns:
+        float: 4.0 for sigmoid, 1.0 for tanh.
+
+    Raises:
+        ValueError: for another activation.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
