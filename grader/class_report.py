@@ -153,19 +153,19 @@ def score_histogram(students: list[dict[str, Any]]) -> str:
             statistics.mean(scores),
             color=COLOURS["unclipped"],
             linestyle="--",
-            label=f"mean {_number(statistics.mean(scores))}",
+            label=f"mean {points(statistics.mean(scores))}",
         )
         axes.axvline(
             statistics.median(scores),
             color=MEDIAN_COLOUR,
             linestyle=":",
             linewidth=2,
-            label=f"median {_number(statistics.median(scores))}",
+            label=f"median {points(statistics.median(scores))}",
         )
         axes.legend(fontsize=8)
     axes.set_xlim(0, maximum)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel(f"total score (out of {_number(maximum)})")
+    axes.set_xlabel(f"total score (out of {points(maximum)})")
     axes.set_ylabel("students")
     axes.set_title("Score distribution", fontsize=10)
     axes.grid(alpha=0.3, axis="y")
