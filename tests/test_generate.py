@@ -123,8 +123,9 @@ def test_one_solution_cell_and_one_test_cell_per_function(test_name: str) -> Non
         meta = _nbgrader(tests[0])
         assert meta["grade"] and not meta["solution"] and meta["locked"]
         assert meta["points"] == spec.points
+        unit = "point" if spec.points == 1 else "points"
         assert tests[0].source == (
-            f"# Autograded test for {test_name} ({spec.points:g} points). "
+            f"# Autograded test for {test_name} ({spec.points:g} {unit}). "
             f'Do not edit this cell.\ngrade("{test_name}", {name})'
         )
 
