@@ -325,7 +325,8 @@ def grading_cell_source(part: str, name: str) -> str:
     """
     points = function(f"{part}.{name}").points
     return (
-        f"# Autograded test for {part}.{name} ({_points_text(points)} points). "
+        f"# Autograded test for {part}.{name} ({_points_text(points)} "
+        f"{'point' if points == 1 else 'points'}). "
         "Do not edit this cell.\n"
         f'grade("{part}.{name}", {name})'
     )

@@ -168,9 +168,11 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     ),
     (
         "sigmoid_cannot_explode",
-        "a sigmoid network with large weights vanishes instead",
-        "sigmoid' <= 1/4 and large weights saturate it. Use tanh (slope 1 at 0) with weights of "
-        "standard deviation several times 1/sqrt(fan_in), or a linear-ish activation.",
+        "a sigmoid network whose layer gain is still below 1",
+        "Each layer multiplies the backward signal by about chi = fan_in * Var(w) * "
+        "E[sigmoid'(z)^2]; sigmoid' <= 1/4 keeps chi below 1 unless fan_in * Var(w) is in the "
+        "hundreds. Use far larger weights, or tanh (slope 1 at 0) with weights of standard "
+        "deviation several times 1/sqrt(fan_in).",
     ),
     # Part 3
     (

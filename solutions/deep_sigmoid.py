@@ -21,11 +21,13 @@ def build_mlp(
         width: units per hidden layer.
         activation: activation of the hidden layers.
         kernel_initializer: initializer of every Dense kernel (name or instance).
-        seed: int or None; the same seed gives the same weights.
+        seed: int or None; the same seed gives the same weights in every layer, the
+            output layer's included. An initializer that takes no seed (``"ones"``,
+            ``"zeros"``) is used as it is.
 
     Returns:
         keras.Sequential: ``depth`` hidden Dense layers, then ``Dense(1)`` with a
-        linear output.
+        linear output, every kernel drawn with ``kernel_initializer``.
     """
 
     ### BEGIN SOLUTION
@@ -36,7 +38,9 @@ def build_mlp(
             return init
         # A fresh copy per layer with its own seed: one initializer object, seeded or not,
         # draws the same numbers at every call, so shared it would repeat the weights.
-        return init.__class__.from_config({**config, "seed": None if seed is None else seed + index})
+        return init.__class__.from_config(
+            {**config, "seed": None if seed is None else seed + index}
+        )
 
     layers = [keras.Input(shape=(input_dim,))]
     for index in range(depth):
@@ -49,7 +53,10 @@ def build_mlp(
 
 
 def dense_grad_norms(model, x, y):
-    """Return the L2 norm of dL/d(kernel) for every Dense layer, input side first.
+    """Return the Frobenius norm of dL/d(kernel) for every Dense layer, input side first.
+
+    The Frobenius norm of a matrix is the square root of the sum of squares of all its
+    entries (not the spectral norm, its largest singular value).
 
     Args:
         model: a Keras model.
@@ -106,13 +113,16 @@ def build_exploding_mlp(input_dim, depth, width, seed=None):
 
     Returns:
         keras.Sequential whose ``dense_grad_norms`` are finite and whose input-side
-        norm is at least 1e3 times the output-side norm at depth 20 and more.
+        norm is at least 1e3 times the output-side norm, measured with input_dim 8,
+        depth 20 and 30, width 32 and 64, several seeds, on 64 standard-normal samples
+        as inputs and targets, the model called in inference mode.
     """
     ### BEGIN SOLUTION
-    # Sigmoid cannot explode: its slope is at most 1/4. tanh has slope 1 at 0, and
-    # weights of standard deviation 8/sqrt(fan_in) put it in the chaotic regime where
-    # every layer multiplies the backward signal by more than one while tanh keeps the
-    # forward activations bounded.
+    # What decides the regime is each layer's gain chi = fan_in * Var(w) * E[f'(z)^2].
+    # tanh has slope 1 at 0, so weights of standard deviation 8/sqrt(fan_in) give
+    # chi well above 1: every layer multiplies the backward signal by more than one
+    # while tanh keeps the forward activations bounded. (Sigmoid would need far larger
+    # weights, fan_in * Var(w) in the hundreds, since its slope is at most 1/4.)
     initializer = keras.initializers.VarianceScaling(
         scale=64.0, mode="fan_in", distribution="untruncated_normal"
     )

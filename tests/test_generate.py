@@ -123,8 +123,9 @@ def test_one_solution_cell_and_one_test_cell_per_function(test_name: str) -> Non
         meta = _nbgrader(tests[0])
         assert meta["grade"] and not meta["solution"] and meta["locked"]
         assert meta["points"] == spec.points
+        unit = "point" if spec.points == 1 else "points"
         assert tests[0].source == (
-            f"# Autograded test for {test_name} ({spec.points:g} points). "
+            f"# Autograded test for {test_name} ({spec.points:g} {unit}). "
             f'Do not edit this cell.\ngrade("{test_name}", {name})'
         )
 
@@ -431,3 +432,50 @@ def test_regeneration_is_byte_stable_and_leaves_no_database(tmp_path: Path) -> N
     assert not list(course.rglob("gradebook.db")) and not list(course.rglob(".nbgrader.log"))
     released = sorted(p.name for p in (course / "exercises" / ASSIGNMENT).iterdir())
     assert released == sorted(f"{part}{suffix}" for part in PARTS for suffix in (".ipynb", ".py"))
+
+
+# --- no released cell holds a graded function's solution ----------------------------------
+
+
+def _solution_bodies() -> dict[str, list[str]]:
+    """Each contract function's solution region as its non-trivial stripped lines."""
+    bodies = {}
+    for part in PARTS:
+        _, functions = split_module(solution_source(part))
+        for f in functions_of(part):
+            region = functions[f.name].split(BEGIN, 1)[1].split(END, 1)[0]
+            lines = [line.strip() for line in region.splitlines()]
+            bodies[f.test_name] = [
+                line for line in lines if line and not line.startswith("#") and len(line) > 3
+            ]
+    return bodies
+
+
+def _complete_solutions_in(text: str, bodies: dict[str, list[str]]) -> list[str]:
+    """The functions whose whole solution body appears, line by line, in ``text``."""
+    present = {line.strip() for line in text.splitlines()}
+    return [name for name, body in bodies.items() if body and set(body) <= present]
+
+
+def test_solution_finder_finds_the_reference_bodies() -> None:
+    """Does the finder flag every function in its own reference module, and none in a stub?"""
+    bodies = _solution_bodies()
+    found = {
+        name for part in PARTS for name in _complete_solutions_in(solution_source(part), bodies)
+    }
+    assert found == set(bodies)
+    stubs = "\n".join(release_path(part, ".py").read_text(encoding="utf-8") for part in PARTS)
+    assert _complete_solutions_in(stubs, bodies) == []
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_student_notebook_holds_no_complete_solution(part: str) -> None:
+    """Does no cell of the released notebook (code, demo or hint) hold a graded function's body?"""
+    bodies = _solution_bodies()
+    nb = _read(release_path(part, ".ipynb"))
+    offending = {
+        cell.get("id"): found
+        for cell in nb.cells
+        if (found := _complete_solutions_in(cell.source, bodies))
+    }
+    assert not offending, f"{part}: cells that hold a complete solution: {offending}"

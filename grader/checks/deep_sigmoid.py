@@ -207,7 +207,8 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
 
     hint = (
         "Inside a tf.GradientTape compute L = mean((model(x) - y)^2), then take "
-        "tape.gradient(L, [layer.kernel for each Dense layer]) and the L2 norm of each."
+        "tape.gradient(L, [layer.kernel for each Dense layer]) and the Frobenius norm of "
+        "each (square root of the sum of squares of all entries, not the spectral norm)."
     )
     seed = int(ctx.rng.integers(1000))
 
@@ -374,8 +375,9 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Measured as the contract states: finite norms with norms[0]/norms[-1] >= 1e3."""
     import_tensorflow()
     hint = (
-        "Sigmoid cannot do it (slope <= 1/4). Use an activation with slope near 1 and "
-        "weights large enough that each layer multiplies the backward signal by more than one."
+        "Make each layer's gain chi = fan_in * Var(w) * E[f'(z)^2] clearly above 1, so that "
+        "every layer multiplies the backward signal by more than one. tanh (slope 1 at 0) "
+        "gets there with moderately large weights; sigmoid needs far larger ones."
     )
     for depth, width in CONTRACT_SIZES:
         # Every input is drawn before the student's code runs, so that the cases do not
