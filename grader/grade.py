@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+from grader import jail
 from grader.assignment import FUNCTIONS, NUMPY_ONLY_PARTS, PARTS
 from grader.checks import PUBLIC_SEED, run_check
 from grader.mistakes import describe
@@ -199,8 +200,9 @@ def grade_submission(
             sandbox.close()
         else:
             sandbox.end()  # kills what the submission left running
-    report = Report(
-        str(path), tests, notes=list(submission.notes), cases="public" if public else "hidden"
-    )
+    notes = list(submission.notes)
+    if submission.parts and jail.missing_protections(sandbox.mode):
+        notes.append(jail.missing_protections(sandbox.mode))  # one line: what is unprotected
+    report = Report(str(path), tests, notes=notes, cases="public" if public else "hidden")
     report.execution_time = time.monotonic() - started
     return report

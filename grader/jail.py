@@ -357,6 +357,7 @@ def worker_command(
     argv += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
     argv += ["--size", str(TMP_MB << 20), "--perms", "1777", "--tmpfs", "/tmp"]
     argv += ["--dir", WORK_DIR, "--chdir", WORK_DIR]
+    argv += ["--remount-ro", "/"]  # the new root's own folders (/etc, /root...) too
     argv += ["--", sys.executable, "-I", "-c", code]
     outer = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
     return argv, outer

@@ -68,13 +68,13 @@ class Limits:
             space (of which about 0.65 GiB is resident), so this is not the resident size.
         output_mb: largest file the worker may write, its captured prints included.
         processes: processes and threads one submission may have at once (jail mode);
-            TensorFlow's thread pools take a few dozen.
+            TensorFlow, with one thread per pool as the worker sets it, runs 6 threads.
         scratch_mb: size of a submission's private ``/tmp`` and ``/dev/shm`` (jail mode).
     """
 
     memory_mb: int = int(os.environ.get("GRADER_MEMORY_MB", "4096"))
     output_mb: int = int(os.environ.get("GRADER_OUTPUT_MB", "64"))
-    processes: int = int(os.environ.get("GRADER_PROCESSES", "256"))
+    processes: int = int(os.environ.get("GRADER_PROCESSES", "64"))
     scratch_mb: int = int(os.environ.get("GRADER_SCRATCH_MB", "128"))
 
     def environment(self) -> dict[str, str]:
