@@ -438,3 +438,19 @@ def test_the_report_says_in_one_line_which_protections_are_missing(tmp_path, for
         assert "\n" not in lines[0] and "no PID namespace" in lines[0]
     else:
         assert lines == []
+
+
+@pytest.mark.parametrize("execution", ["autograde", None], ids=["autograde", "notebook"])
+def test_in_kernel_test_cells_say_their_scores_are_not_protected(monkeypatch, capsys, execution):
+    """Does a test cell run by ``nbgrader autograde`` say that its score is not protected?"""
+    from grader import notebook
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    if execution:
+        monkeypatch.setenv("NBGRADER_EXECUTION", execution)
+    namespace: dict = {}
+    exec(reference_source("chain_rule"), namespace)  # noqa: S102 - the reference, not a student
+    points = notebook.grade("chain_rule.sigmoid", namespace["sigmoid"])
+    assert points == next(f.points for f in functions_of("chain_rule") if f.name == "sigmoid")
+    printed = capsys.readouterr().out
+    assert (notebook.UNPROTECTED in printed) == (execution == "autograde")
