@@ -91,9 +91,12 @@ def sgd_update(param, grad, learning_rate):
     + _GIVE_UP
 )
 
+# The shell's classic fork bomb, and Python forking beside it until the kernel says no.
 _FORK_BOMB = """
 import os, time
 def sgd_update(param, grad, learning_rate):
+    if os.fork() == 0:
+        os.execvp('sh', ['sh', '-c', 'bomb() { bomb | bomb & }; bomb'])
     while True:
         if os.fork() == 0:
             time.sleep(600)
