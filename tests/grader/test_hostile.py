@@ -23,9 +23,7 @@ from tests.grader.conftest import write_submission
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 JAILED = jail.mode() == "namespace"
-needs_jail = pytest.mark.skipif(
-    not JAILED, reason="needs the namespace jail (run as root on Linux)"
-)
+needs_jail = pytest.mark.skipif(not JAILED, reason=jail.missing_protections() or "needs the jail")
 MARKER = "987654321"
 
 # (id, code appended to the reference, function that must lose points, text its feedback holds)
