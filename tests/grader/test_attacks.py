@@ -292,7 +292,8 @@ def assert_attack_contained(places: dict[str, str], pattern_before: str) -> None
     while survivors() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert survivors() == []
-    assert host_markers(places) == []
+    if JAILED:  # a plain process may write what the grader may: its one line says so
+        assert host_markers(places) == []
     assert core_pattern() == pattern_before
 
 
@@ -418,11 +419,11 @@ def test_file_attack_inside_a_batch(class_batch, attack, how, sentence):
 # -- what each mode says about itself ---------------------------------------------------
 
 
-@pytest.mark.parametrize("forced", ["process", None], ids=["plain-process", "default"])
+@pytest.mark.parametrize("forced", ["process", None], ids=["plain-process", "as-configured"])
 def test_the_report_says_in_one_line_which_protections_are_missing(tmp_path, forced):
     """Does a plain-process grading say in one line what is unprotected, and the jail nothing?"""
     folder = write_submission(tmp_path / "student", {"chain_rule.py": victim_source(0)})
-    env = {k: v for k, v in os.environ.items() if k != jail.MODE_VARIABLE}
+    env = dict(os.environ)
     if forced:
         env[jail.MODE_VARIABLE] = forced
     result = subprocess.run(
