@@ -8,9 +8,10 @@
 - Its root is an allow-list, not the host with holes punched in it: read-only ``/usr`` (and
   ``/bin``, ``/lib``... as the host has them), a few files of ``/etc`` (the loader's cache,
   ``passwd``, ``group``, ``nsswitch.conf``, ``localtime``; never ``shadow``), the Python
-  installation read-only (prefix, base prefix, site folders, NumPy's folder), a minimal
-  read-only ``/dev`` (null, zero, full, random, urandom, tty), its own ``/proc`` with
-  ``/proc/sys`` read-only, no ``/sys``, and a private size-limited ``/tmp``. No home
+  installation read-only (prefix, base prefix, site folders, NumPy's folder), bwrap's
+  minimal read-only ``/dev`` (null, zero, full, random, urandom, tty, pts), its own
+  ``/proc`` with ``/proc/sys`` read-only, no ``/sys``, and a private size-limited
+  ``/tmp``; the rest of the new root is read-only too. No home
   folder, no course checkout, no reference solution (an installed ``grader`` or
   ``solutions`` package inside a bound folder is covered by an empty file system), no
   submission, no output folder, no gradebook. The worker's own code (five small modules,
@@ -25,7 +26,8 @@
   makes a new user, mount and PID namespace, and its first process is that namespace's
   init: when it ends, the kernel kills every process of the submission, however deep.
   The submission gets fresh size-limited ``/tmp`` and ``/dev/shm``, its own ``/proc``
-  (which shows no other process), no capabilities, ``no_new_privs``, and limits on
+  (which shows only its own processes; the host's settings there are not writable
+  without privileges it lacks), no capabilities, ``no_new_privs``, and limits on
   processes and threads, file size, memory and core dumps. The warm worker it was forked
   from is not dumpable, so its memory cannot be read or written, nor the process traced.
 

@@ -536,7 +536,7 @@ def _mount(source: str, target: str, kind: str | None, flags: int, data: str = "
 
 
 def _fresh_file_systems(scratch_mb: int) -> str:
-    """In the namespace's init: private mounts, a fresh /tmp, /dev/shm and /proc.
+    """In the submission's server: private mounts, a fresh /tmp, /dev/shm and /proc.
 
     Returns:
         the submission's working folder.
@@ -571,50 +571,54 @@ def _drop_privileges(processes: int) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
-def _isolate_submission(serve: Callable[[], None]) -> None:
+# The init (PID 1) of a submission's PID namespace: not dumpable, it reaps orphans until
+# the process that made the namespace kills it, and with it everything in the namespace.
+_INIT = """\
+import ctypes, os, time
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        time.sleep(1)
+"""
+
+
+def _isolate_submission(serve: Callable[[], None], fail: Callable[[str], None]) -> None:
     """In the forked child: run ``serve`` as PID 2 of a PID namespace of its own; never returns.
 
-    This process makes the namespaces and forks their init (PID 1), which mounts the
-    submission's file systems and forks the server; when the server ends, init exits
-    and the kernel kills whatever is left in the namespace. This process then ends the
-    way the server ended, for the zygote to report.
+    This process makes the namespaces, starts their init (PID 1, a small fresh Python,
+    spawned without copying this one) and forks the server, which mounts the submission's
+    file systems, drops its privileges and serves. When the server ends, this process
+    kills init, so the kernel kills whatever is left in the namespace, then ends the way
+    the server ended, for the zygote to report. Two forks of the warm process per
+    submission, as few as a PID namespace allows.
+
+    Args:
+        serve: serves the submission's requests (in the server).
+        fail: reports a set-up failure on the channel (in the server).
     """
     import signal
 
     _new_namespaces()
-    report_read, report_write = os.pipe()
-    init = os.fork()
-    if init == 0:
-        os.close(report_read)
-        status = 1 << 8
+    init = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", "-c", _INIT], {})
+    server = os.fork()
+    if server == 0:
         try:
-            work = _fresh_file_systems(LIMITS.get("scratch_mb", 0))
-            server = os.fork()
-            if server == 0:
-                try:
-                    os.close(report_write)
-                    _drop_privileges(LIMITS.get("processes", 0))
-                    os.chdir(work)
-                    serve()
-                finally:
-                    os._exit(0)
-            _drop_privileges(0)
-            while True:  # init reaps every orphan until the server ends
-                pid, status = os.waitpid(-1, 0)
-                if pid == server:
-                    break
+            try:
+                work = _fresh_file_systems(LIMITS.get("scratch_mb", 0))
+                _drop_privileges(LIMITS.get("processes", 0))
+                os.chdir(work)
+            except BaseException as error:  # noqa: BLE001 - no student code has run yet
+                fail(f"the submission's jail could not be made: {error}")
+                raise
+            serve()
         finally:
-            os.write(report_write, status.to_bytes(4, "big"))
             os._exit(0)
-    os.close(report_write)
-    report = b""
-    while len(report) < 4:
-        chunk = os.read(report_read, 4 - len(report))
-        if not chunk:
-            break
-        report += chunk
-    _, status = os.waitpid(init, 0)
-    code = os.waitstatus_to_exitcode(int.from_bytes(report, "big")) if report else 70
+    _, status = os.waitpid(server, 0)
+    os.kill(init, signal.SIGKILL)
+    os.waitpid(init, 0)
+    code = os.waitstatus_to_exitcode(status)
     if code < 0:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
@@ -760,7 +764,11 @@ def main() -> None:
                             _redirect_output("captured-output.txt")
                             _serve(channel_in, channel_out)
 
-                        _isolate_submission(serve)
+                        def fail(message: str) -> None:
+                            error = {"type": "Jail", "message": message}
+                            write_message(channel_out, {"ok": False, "error": error})
+
+                        _isolate_submission(serve, fail)
                     _redirect_output(os.path.join(scratch, "captured-output.txt"))
                     _serve(channel_in, channel_out)
                 except BaseException as error:  # noqa: BLE001 - the zygote reports the end

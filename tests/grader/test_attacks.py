@@ -132,6 +132,13 @@ def sgd_update(param, grad, learning_rate):
                 reached.append(folder)
         except OSError:
             pass
+    for fd in os.listdir('/proc/self/fd'):  # an inherited folder fd would lead out
+        try:
+            target = os.readlink(f'/proc/self/fd/{fd}')
+        except OSError:
+            continue
+        if os.path.isdir(f'/proc/self/fd/{fd}') and not target.startswith('/proc'):
+            reached.append('fd ' + target)
     python = sys.prefix.split('/')[2] if sys.prefix.startswith('/root/') else None
     try:
         reached += ['/root/' + n for n in os.listdir('/root') if n != python]
