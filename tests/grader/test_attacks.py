@@ -463,3 +463,25 @@ def test_in_kernel_test_cells_say_their_scores_are_not_protected(monkeypatch, ca
     assert points == next(f.points for f in functions_of("chain_rule") if f.name == "sigmoid")
     printed = capsys.readouterr().out
     assert (notebook.UNPROTECTED in printed) == (execution == "autograde")
+
+
+@pytest.mark.parametrize("forced", ["process", None], ids=["plain-process", "as-configured"])
+def test_batch_says_in_one_line_which_protections_are_missing(tmp_path, forced):
+    """Does ``batch`` print the missing protections in one line on stderr, and the jail nothing?"""
+    (tmp_path / "submitted").mkdir()
+    env = dict(os.environ)
+    if forced:
+        env[jail.MODE_VARIABLE] = forced
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "batch", str(tmp_path / "submitted")]
+        + ["--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Isolation:")]
+    expected = [jail.missing_protections("process")] if forced or not JAILED else []
+    assert lines == expected
