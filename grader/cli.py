@@ -111,6 +111,10 @@ def _batch(args: argparse.Namespace) -> int:
         def on_report(student: str, report: dict) -> None:
             write_report(args.gradebook, student, report)
 
+    from grader.jail import missing_protections
+
+    if missing_protections():
+        print(missing_protections(), file=sys.stderr)  # one line: what is unprotected
     interrupted = False
     try:
         if args.scheduler is None:

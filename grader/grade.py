@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+from grader import jail
 from grader.assignment import FUNCTIONS, NUMPY_ONLY_PARTS, PARTS
 from grader.checks import PUBLIC_SEED, run_check
 from grader.grader_state import run_keeping_state
@@ -216,6 +217,8 @@ def grade_submission(
             f"Only {Path(path).name} was graded; not handed in: {', '.join(others)}. "
             "Grade the folder to grade every part."
         )
+    if submission.parts and jail.missing_protections(sandbox.mode):
+        notes.append(jail.missing_protections(sandbox.mode))  # one line: what is unprotected
     report = Report(str(path), tests, notes=notes, cases="public" if public else "hidden")
     report.execution_time = time.monotonic() - started
     return report

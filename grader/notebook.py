@@ -12,12 +12,20 @@ Importing this module does not import TensorFlow; the checks of parts 2-4 do, qu
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from typing import Any
 
 from grader.assignment import FUNCTIONS, Function
 from grader.assignment import function as contract_function
 from grader.results import TestResult, points
+
+#: Printed by the test cells under ``nbgrader autograde`` (which sets NBGRADER_EXECUTION).
+UNPROTECTED = (
+    "Note: this score was computed inside the student's own kernel, where the student's "
+    "code can change it: it is not protected. Protected scores come from "
+    "`python -m grader batch submitted --out grading-output --gradebook gradebook.db`."
+)
 
 
 def _find(name: str) -> Function:
@@ -123,6 +131,8 @@ def grade(test_name: str, function: Callable[..., Any]) -> float:
         AssertionError: with the points, when no point was earned.
     """
     spec = contract_function(test_name)
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        print(UNPROTECTED)
     result = _run(spec, function, _namespace(), public=False)
     if result.status != "passed":
         # The feedback itself is the check(...) cell's, just above: not repeated here.

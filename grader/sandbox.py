@@ -67,14 +67,24 @@ class Limits:
         memory_mb: address space, in MiB. TensorFlow alone maps about 1.8 GiB of address
             space (of which about 0.65 GiB is resident), so this is not the resident size.
         output_mb: largest file the worker may write, its captured prints included.
+        processes: processes and threads one submission may have at once (jail mode);
+            TensorFlow, with one thread per pool as the worker sets it, runs 6 threads.
+        scratch_mb: size of a submission's private ``/tmp`` and ``/dev/shm`` (jail mode).
     """
 
     memory_mb: int = int(os.environ.get("GRADER_MEMORY_MB", "4096"))
     output_mb: int = int(os.environ.get("GRADER_OUTPUT_MB", "64"))
+    processes: int = int(os.environ.get("GRADER_PROCESSES", "64"))
+    scratch_mb: int = int(os.environ.get("GRADER_SCRATCH_MB", "128"))
 
     def environment(self) -> dict[str, str]:
         """The variables the worker reads its limits from."""
-        return {"GRADER_MEMORY_MB": str(self.memory_mb), "GRADER_OUTPUT_MB": str(self.output_mb)}
+        return {
+            "GRADER_MEMORY_MB": str(self.memory_mb),
+            "GRADER_OUTPUT_MB": str(self.output_mb),
+            "GRADER_PROCESSES": str(self.processes),
+            "GRADER_SCRATCH_MB": str(self.scratch_mb),
+        }
 
 
 def _die_with_parent() -> None:
@@ -100,7 +110,8 @@ class Sandbox:
     Args:
         scratch: directory the worker runs in (a temporary one when None).
         tensorflow: import TensorFlow in the worker as soon as it starts.
-        hide: folders the student's code must not see (jail mode), besides the course's.
+        hide: folders the student's code must not see. The jail's root is an allow-list
+            that shows none of them anyway; kept so that callers can say what they hide.
         limits: resource limits of the worker.
     """
 
@@ -137,8 +148,10 @@ class Sandbox:
         env.update(self.limits.environment())
         env[_TOKEN_VARIABLE] = self.token
         if self.mode == "namespace":
-            argv, extra = jail.worker_command([*self.hide, self.scratch])
-            env.update(extra)
+            env.pop("PYTHONPATH", None)  # the worker's code arrives on stdin
+            env["GRADER_JAIL"] = "1"
+            env["PATH"] = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
+            argv, env = jail.worker_command(environment=env)
         else:
             argv = [sys.executable, "-m", "grader.worker"]
         self.process = subprocess.Popen(
@@ -146,7 +159,7 @@ class Sandbox:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            cwd=self.scratch,
+            cwd=self.scratch if self.mode != "namespace" else "/",
             env=env,
             start_new_session=True,
             preexec_fn=_die_with_parent,
@@ -307,7 +320,7 @@ class Sandbox:
             if not chunk:
                 code = self.process.wait(timeout=5)
                 if self.mode == "namespace" and code is not None and code > 128:
-                    code = -(code - 128)  # the jail's shell reports a signal as 128 + n
+                    code = -(code - 128)  # bwrap reports a signal as 128 + n
                 self._fail("died", _describe_exit(code))
             chunks.append(chunk)
             remaining -= len(chunk)

@@ -1,15 +1,20 @@
 """Loading a submission: which parts it holds and the code of each.
 
 A submission is a directory holding ``<part>.ipynb`` or ``<part>.py`` files (any subset
-of the parts), or one such file. A notebook's code cells are the student's code, except
+of the parts), or one such file. Only plain files are read, through ``O_NOFOLLOW``: a part
+file that is a symbolic link, a hard link, a FIFO, a socket or a device is refused with a
+sentence saying so, and never opened. A notebook's code cells are the student's code, except
 the assignment's own cells: the autograded test cells, the demonstrations and the
 self-checks, which the grader replaces with its own tests.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +62,71 @@ def _part_of(path: Path) -> str | None:
     return stem if stem in PARTS and path.suffix.lower() in (".py", ".ipynb") else None
 
 
+class NotPlainFile(OSError):
+    """A submission file that is not a plain file of its own (a link, a device, a FIFO...)."""
+
+
+def _kind_of(mode: int) -> str | None:
+    """What a file is when it is not a plain file, in words; None for a plain file."""
+    for test, words in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device file"),
+        (stat.S_ISBLK, "a device file"),
+    ):
+        if test(mode):
+            return words
+    return None if stat.S_ISREG(mode) else "not a plain file"
+
+
+def refusal(path: Path, info: os.stat_result) -> str | None:
+    """Why a submission file is refused, or None for a plain file with one name.
+
+    A hard link (more than one name for the file) is refused as well: it may be another
+    file on the grading machine (the reference solution, say) under the student's file
+    name, and uploads and nbgrader's collected copies never have one.
+    """
+    kind = _kind_of(info.st_mode)
+    if kind is None and info.st_nlink > 1:
+        kind = "a hard link to another file"
+    if kind is None:
+        return None
+    return (
+        f"{path.name} is {kind}, not a plain file; it was not opened and its part was "
+        "not graded. Submit the file itself."
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Read a plain file without following a link, blocking on a FIFO or opening a device.
+
+    Raises:
+        NotPlainFile: the file is refused (see :func:`refusal`).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        info = os.lstat(path)
+        reason = refusal(path, info)
+        if reason:
+            raise NotPlainFile(reason)
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        if isinstance(error, NotPlainFile):
+            raise
+        if error.errno == errno.ELOOP:
+            raise NotPlainFile(refusal(path, os.lstat(path)) or str(error)) from None
+        raise
+    with os.fdopen(descriptor, "rb") as stream:
+        reason = refusal(path, os.fstat(stream.fileno()))  # the file opened, not the name
+        if reason:
+            raise NotPlainFile(reason)
+        return stream.read()
+
+
 def _read_text(path: Path) -> tuple[str, list[str]]:
-    data = path.read_bytes()
+    data = _read_bytes(path)
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
@@ -121,7 +189,11 @@ def read_notebook(path: Path, part: str) -> PartCode:
         PartCode; a notebook that cannot be read has no cells and a problem saying why.
     """
     code = PartCode(part, path, "notebook")
-    text, code.problems = _read_text(path)
+    try:
+        text, code.problems = _read_text(path)
+    except NotPlainFile as error:
+        code.problems.append(str(error))
+        return code
     if not text.strip():
         code.problems.append(f"{path.name} is empty.")
         return code
@@ -160,12 +232,23 @@ def read_notebook(path: Path, part: str) -> PartCode:
 def read_module(path: Path, part: str) -> PartCode:
     """Read a ``.py`` module as one cell."""
     code = PartCode(part, path, "module")
-    text, code.problems = _read_text(path)
+    try:
+        text, code.problems = _read_text(path)
+    except NotPlainFile as error:
+        code.problems.append(str(error))
+        return code
     if not text.strip():
         code.problems.append(f"{path.name} is empty.")
         return code
     code.cells.append((f"{part}.py", text))
     return code
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def load_submission(path: Path | str) -> Submission:
@@ -181,12 +264,15 @@ def load_submission(path: Path | str) -> Submission:
         SubmissionError: when the path does not exist or names no part.
     """
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise SubmissionError(f"No such file or directory: {path}")
-    if path.is_file():
+    single = not path.is_dir() or path.is_symlink() and not path.resolve().is_dir()
+    if single:
         candidates = [path]
     else:
-        candidates = sorted(p for p in path.iterdir() if p.is_file())
+        # Every entry but folders, links included: a part file that is not a plain file
+        # is refused by name (never followed), not silently skipped.
+        candidates = sorted(p for p in path.iterdir() if not _is_folder(p))
     submission = Submission(path, {})
     for candidate in candidates:
         part = _part_of(candidate)
@@ -201,7 +287,7 @@ def load_submission(path: Path | str) -> Submission:
                 continue
         reader = read_notebook if candidate.suffix.lower() == ".ipynb" else read_module
         submission.parts[part] = reader(candidate, part)
-    if path.is_file() and not submission.parts:
+    if single and not submission.parts:
         raise SubmissionError(
             f"{path.name} is not a part of the assignment. Expected one of "
             f"{', '.join(p + '.ipynb' for p in PARTS)} or the same names ending in .py."

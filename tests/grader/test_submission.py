@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -103,3 +104,59 @@ def test_a_path_that_is_not_a_submission_is_refused(tmp_path):
     other.write_text("x = 1\n")
     with pytest.raises(SubmissionError, match="chain_rule.ipynb"):
         load_submission(other)
+
+
+def _fifo(path):
+    os.mkfifo(path)
+
+
+def _socket(path):
+    import socket
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.close()
+
+
+@pytest.mark.parametrize(
+    "make, kind",
+    [
+        (lambda path, target: path.symlink_to(target), "a symbolic link"),
+        (lambda path, target: os.link(target, path), "a hard link to another file"),
+        (lambda path, target: _fifo(path), "a FIFO (named pipe)"),
+        (lambda path, target: _socket(path), "a socket"),
+    ],
+    ids=["symlink", "hard-link", "fifo", "socket"],
+)
+def test_part_files_that_are_not_plain_files_are_refused_unread(tmp_path, make, kind):
+    """Is a part file that is a link, a FIFO or a socket refused by name, its target never read?"""
+    target = tmp_path / "reference.py"
+    target.write_text("def sigmoid(z):\n    return 'the reference'\n")
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "remedies.py").write_text("X = 1\n")
+    make(folder / "chain_rule.py", target)
+    submission = load_submission(folder)
+    refused = submission.parts["chain_rule"]
+    assert refused.cells == []
+    assert refused.problems == [
+        f"chain_rule.py is {kind}, not a plain file; it was not opened and its part was "
+        "not graded. Submit the file itself."
+    ]
+    assert submission.parts["remedies"].cells == [("remedies.py", "X = 1\n")]
+
+
+def test_a_single_file_submission_that_is_a_symlink_is_refused(tmp_path):
+    """Is a submission given as one file that links elsewhere refused too?"""
+    target = tmp_path / "elsewhere.py"
+    target.write_text("SECRET = 1\n")
+    (tmp_path / "chain_rule.py").symlink_to(target)
+    part = load_submission(tmp_path / "chain_rule.py").parts["chain_rule"]
+    assert part.cells == [] and "is a symbolic link" in part.problems[0]
+
+
+def test_a_plain_file_is_read_as_before(tmp_path):
+    """Does the refusal leave an ordinary file alone (the check can pass)?"""
+    (tmp_path / "chain_rule.py").write_text("X = 1\n")
+    part = load_submission(tmp_path / "chain_rule.py").parts["chain_rule"]
+    assert part.problems == [] and part.cells == [("chain_rule.py", "X = 1\n")]

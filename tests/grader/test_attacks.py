@@ -1,0 +1,487 @@
+"""Does a hostile student reach nothing: not another student, not the host, not the answers?
+
+Each attack replaces ``sgd_update`` of part 1 (and may run code when its module loads).
+An attack that reaches nothing raises ``PermissionError: nothing reachable`` (or hits a
+limit), which is the one sentence its author reads; one that reaches something returns
+what it reached, and the test fails saying so. Each attack is run through ``grade`` and
+inside a ``batch`` where every attacker sits between two classmates (correct ones and
+ones with a mistake): their scores must be byte-identical to their scores alone, nothing
+may be left running on the host, and nothing written outside the attacker's scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import jail
+from grader.assignment import functions_of
+from grader.grade import grade_submission
+from grader.sandbox import Sandbox
+from grader.sources import reference_source
+from tests.grader.conftest import write_submission
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+JAILED = jail.mode() == "namespace"
+#: Put in the command line of every process an attack starts, to find survivors.
+MARKER = "918273645"
+NOTHING = "raised PermissionError: nothing reachable"
+PLAIN_REASON = "unsafe without the jail; " + jail.missing_protections("process")
+
+_GIVE_UP = "    raise PermissionError('nothing reachable')\n"
+
+_MEMORY = (
+    """
+import ctypes, os
+def sgd_update(param, grad, learning_rate):
+    libc = ctypes.CDLL(None, use_errno=True)
+    visible = {int(p) for p in os.listdir('/proc') if p.isdigit()}
+    pids = sorted(({os.getppid()} | visible | set(range(1, 400))) - {os.getpid(), 0})
+    reached = []
+    for pid in pids:
+        for mode in ('rb', 'r+b'):
+            try:
+                with open(f'/proc/{pid}/mem', mode):
+                    reached.append(f'{pid} mem {mode}')
+            except OSError:
+                pass
+        if libc.ptrace(16, pid, 0, 0) == 0:  # PTRACE_ATTACH
+            reached.append(f'{pid} ptrace')
+            libc.ptrace(17, pid, 0, 0)
+        buffer = ctypes.create_string_buffer(8)
+        local = (ctypes.c_void_p * 2)(ctypes.addressof(buffer), 8)
+        remote = (ctypes.c_void_p * 2)(0x10000, 8)
+        for call in (libc.process_vm_readv, libc.process_vm_writev):
+            # EFAULT (14) means the kernel let us in and only the address was wrong.
+            if call(pid, local, 1, remote, 1, 0) >= 0 or ctypes.get_errno() == 14:
+                reached.append(f'{pid} {call.__name__}')
+    if reached:
+        return 'reached ' + ', '.join(reached)
+"""
+    + _GIVE_UP
+)
+
+# A chain of 21 shells, each waiting for the next, the last one spying on a classmate.
+_CHAIN = (
+    """
+import subprocess
+with open('chain.sh', 'w') as script:
+    script.write('if [ "$1" -lt 20 ]; then sh chain.sh $(($1 + 1)) $2; else '
+                 'while true; do cat {victim} > {planted} 2>/dev/null; sleep 0.2; done; fi\\n')
+subprocess.Popen(['sh', 'chain.sh', '0', '{marker}'], start_new_session=True)
+def sgd_update(param, grad, learning_rate):
+"""
+    + _GIVE_UP
+)
+
+_DAEMON = (
+    """
+import subprocess
+subprocess.Popen(['setsid', 'sh', '-c', '(while true; do cat {victim} > {planted} 2>/dev/null; '
+                  'sleep 0.2; done; : {marker}) &'])
+def sgd_update(param, grad, learning_rate):
+"""
+    + _GIVE_UP
+)
+
+# The shell's classic fork bomb, and Python starting processes beside it until the kernel
+# says no (spawned, not forked: forking a process that loaded TensorFlow is slow).
+_FORK_BOMB = """
+import os
+def sgd_update(param, grad, learning_rate):
+    os.posix_spawn('/bin/sh', ['sh', '-c', 'bomb() { bomb | bomb & }; bomb'], {})
+    while True:
+        os.posix_spawn('/bin/sleep', ['sleep', '600'], {})
+"""
+
+_FILL_SCRATCH = """
+def sgd_update(param, grad, learning_rate):
+    index = 0
+    while True:
+        with open(f'/tmp/fill-{index}', 'wb') as stream:
+            for _ in range(16):
+                stream.write(b'x' * (1 << 20))
+        index += 1
+"""
+
+_READ_GUESSES = (
+    """
+import os, sys
+def sgd_update(param, grad, learning_rate):
+    reached = []
+    for path in [{victim!r}, {gradebook!r}, {secret!r}, {reference!r}, '/etc/shadow',
+                 '/root/.bashrc', '/root/.bash_history']:
+        try:
+            with open(path, 'rb') as stream:
+                stream.read(1)
+            reached.append(path)
+        except OSError:
+            pass
+    for folder in [{classmate!r}, {out!r}, {course!r}, '/home', '/sys', '/work', '/mnt']:
+        try:
+            if os.listdir(folder):
+                reached.append(folder)
+        except OSError:
+            pass
+    for fd in os.listdir('/proc/self/fd'):  # an inherited folder fd would lead out
+        try:
+            target = os.readlink(f'/proc/self/fd/{fd}')
+        except OSError:
+            continue
+        if os.path.isdir(f'/proc/self/fd/{fd}') and not target.startswith('/proc'):
+            reached.append('fd ' + target)
+    python = sys.prefix.split('/')[2] if sys.prefix.startswith('/root/') else None
+    try:
+        reached += ['/root/' + n for n in os.listdir('/root') if n != python]
+    except OSError:
+        pass
+    if reached:
+        return 'read ' + ', '.join(reached)
+"""
+    + _GIVE_UP
+)
+
+_WRITE_HOST = (
+    """
+def sgd_update(param, grad, learning_rate):
+    wrote = []
+    for path in ['/dev/planted-{marker}', '/proc/sys/kernel/core_pattern', '/proc/sysrq-trigger',
+                 '/usr/planted-{marker}', '/etc/planted-{marker}', {planted!r},
+                 {classmate!r} + '/planted']:
+        try:
+            with open(path, 'w') as stream:
+                stream.write('x' * 1000)
+            wrote.append(path)
+        except OSError:
+            pass
+    if wrote:
+        return 'wrote ' + ', '.join(wrote)
+"""
+    + _GIVE_UP
+)
+
+#: (id, code replacing sgd_update, the sentence the attacker reads, needs the jail)
+ATTACKS = [
+    ("parent-memory-and-ptrace", _MEMORY, NOTHING, True),
+    ("process-chain-20-deep", _CHAIN, NOTHING, False),
+    ("double-forked-daemon", _DAEMON, NOTHING, False),
+    ("fork-bomb", _FORK_BOMB, "started more processes or threads than the limit of", True),
+    ("fill-scratch", _FILL_SCRATCH, "it filled its scratch space, limited to", True),
+    ("read-guessed-paths", _READ_GUESSES, NOTHING, True),
+    ("write-dev-and-proc-sys", _WRITE_HOST, NOTHING, True),
+]
+#: (id, how the attacker's chain_rule.py is made, the sentence)
+FILE_ATTACKS = [
+    ("symlink-to-reference", "symlink", "chain_rule.py is a symbolic link, not a plain file"),
+    ("hard-link", "hardlink", "chain_rule.py is a hard link to another file, not a plain file"),
+    ("fifo", "fifo", "chain_rule.py is a FIFO (named pipe), not a plain file"),
+]
+WRONG = "\n\ndef sgd_update(param, grad, learning_rate):\n    return param + learning_rate * grad\n"
+PART_ONE = sum(f.points for f in functions_of("chain_rule"))
+
+
+def needs(jailed: bool):
+    return pytest.mark.skipif(jailed and not JAILED, reason=PLAIN_REASON)
+
+
+def survivors() -> list[str]:
+    """Command lines of host processes an attack started (they carry the marker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if MARKER in command and "pytest" not in command:
+                found.append(command)
+    return found
+
+
+def host_markers(places: dict[str, str]) -> list[str]:
+    """Files an attack may have written on the host."""
+    paths = [
+        f"/dev/planted-{MARKER}",
+        f"/usr/planted-{MARKER}",
+        f"/etc/planted-{MARKER}",
+        places["planted"],
+        places["classmate"] + "/planted",
+    ]
+    return [p for p in paths if os.path.lexists(p)]
+
+
+def core_pattern() -> str:
+    return Path("/proc/sys/kernel/core_pattern").read_text()
+
+
+def tests_of(report: dict) -> str:
+    """A report's tests as bytes to compare (the path and the time differ by design)."""
+    return json.dumps(report["tests"], sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """The host side: a class folder, an output folder, a gradebook and a planted secret."""
+    base = tmp_path_factory.mktemp("attacks")
+    submitted = base / "submitted"
+    submitted.mkdir()
+    reference_copy = base / "reference_copy.py"
+    reference_copy.write_text(reference_source("chain_rule"))
+    (base / "gradebook.db").write_text("grades of everyone")
+    (base / "secret.txt").write_text("the instructor's notes")
+    return base
+
+
+def places_for(base: Path, classmate: Path) -> dict[str, str]:
+    return {
+        "victim": str(classmate / "chain_rule.py"),
+        "classmate": str(classmate),
+        "out": str(base / "out"),
+        "gradebook": str(base / "gradebook.db"),
+        "secret": str(base / "secret.txt"),
+        "reference": str(ROOT / "solutions" / "chain_rule.py"),
+        "course": str(ROOT),
+        "planted": str(base / f"planted-{MARKER}"),
+        "marker": MARKER,
+    }
+
+
+def attacker_source(code: str, places: dict[str, str]) -> str:
+    """The reference with the attack appended, ``{place}`` and ``{place!r}`` filled in."""
+    for key, value in places.items():
+        code = code.replace("{" + key + "!r}", repr(value)).replace("{" + key + "}", value)
+    return reference_source("chain_rule") + "\n\n" + code
+
+
+def make_file_attack(folder: Path, how: str, base: Path) -> None:
+    folder.mkdir(parents=True)
+    target = folder / "chain_rule.py"
+    if how == "symlink":
+        target.symlink_to(ROOT / "solutions" / "chain_rule.py")
+    elif how == "hardlink":
+        os.link(base / "reference_copy.py", target)
+    else:
+        os.mkfifo(target)
+
+
+def victim_source(index: int) -> str:
+    return reference_source("chain_rule") + (WRONG if index % 2 else "")
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    worker = Sandbox(tensorflow=False)
+    yield worker
+    worker.close()
+
+
+@pytest.fixture(scope="module")
+def alone(course, sandbox):
+    """Each kind of classmate graded alone, before any attack."""
+    reports = {}
+    for index in (0, 1):
+        folder = write_submission(course / f"alone{index}", {"chain_rule.py": victim_source(index)})
+        reports[index] = tests_of(grade_submission(folder, sandbox=sandbox).to_dict())
+    return reports
+
+
+def assert_attack_contained(places: dict[str, str], pattern_before: str) -> None:
+    deadline = time.monotonic() + 5
+    while survivors() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert survivors() == []
+    if JAILED:  # a plain process may write what the grader may: its one line says so
+        assert host_markers(places) == []
+    assert core_pattern() == pattern_before
+
+
+def assert_attacker_told(report: dict, sentence: str, function: str = "sgd_update") -> None:
+    """The attacked function lost its points with the sentence; the others of part 1 kept theirs."""
+    tests = {t["name"]: t for t in report["tests"] if t["name"].startswith("chain_rule.")}
+    target = tests[f"chain_rule.{function}"]
+    assert target["score"] == 0 and sentence in target["output"], target["output"]
+    others = [t for name, t in tests.items() if name != f"chain_rule.{function}"]
+    assert all(t["score"] == t["max_score"] for t in others), [t["output"] for t in others]
+
+
+@pytest.mark.parametrize("attack, code, sentence, jailed", ATTACKS, ids=[a[0] for a in ATTACKS])
+def test_attack_through_grade(course, sandbox, alone, monkeypatch, attack, code, sentence, jailed):
+    """Graded alone, does the attack reach nothing, and does the next student grade as alone?"""
+    if jailed and not JAILED:
+        pytest.skip(PLAIN_REASON)
+    monkeypatch.setenv("GRADER_TIMEOUT_SCALE", "0.3")
+    classmate = write_submission(
+        course / f"grade-classmate-{attack}", {"chain_rule.py": victim_source(0)}
+    )
+    places = places_for(course, classmate)
+    before = core_pattern()
+    attacker = write_submission(
+        course / f"grade-{attack}", {"chain_rule.py": attacker_source(code, places)}
+    )
+    report = grade_submission(attacker, sandbox=sandbox).to_dict()
+    assert_attacker_told(report, sentence)
+    next_one = grade_submission(classmate, sandbox=sandbox).to_dict()
+    assert tests_of(next_one) == alone[0]
+    assert_attack_contained(places, before)
+
+
+@pytest.mark.parametrize("attack, how, sentence", FILE_ATTACKS, ids=[a[0] for a in FILE_ATTACKS])
+def test_file_attack_through_grade(course, sandbox, attack, how, sentence):
+    """Is a part file that is a link or a FIFO refused by name, never read, in ``grade``?"""
+    folder = course / f"grade-{attack}"
+    make_file_attack(folder, how, course)
+    report = grade_submission(folder, sandbox=sandbox).to_dict()
+    chain_rule = [t for t in report["tests"] if t["name"].startswith("chain_rule.")]
+    assert all(t["score"] == 0 and sentence in t["output"] for t in chain_rule)
+
+
+# -- one batch with every attacker between two classmates ----------------------------
+
+
+@pytest.fixture(scope="module")
+def class_batch(course, alone):
+    """Run one batch: classmate, attacker, classmate, attacker, ..., classmate."""
+    submitted = course / "submitted"
+    attacks = [(a[0], a[1]) for a in ATTACKS if JAILED or not a[3]]
+    order: list[tuple[str, str | None]] = []
+    for index, (attack, _) in enumerate(attacks):
+        order.append((f"s{2 * index:02d}-classmate", None))
+        order.append((f"s{2 * index + 1:02d}-{attack}", attack))
+    for attack, _, _ in FILE_ATTACKS:
+        order.append((f"s{len(order):02d}-classmate", None))
+        order.append((f"s{len(order):02d}-{attack}", attack))
+    order.append((f"s{len(order):02d}-classmate", None))
+    codes = dict(attacks)
+    files = {a[0]: a[1] for a in FILE_ATTACKS}
+    placed = {}
+    for position, (name, attack) in enumerate(order):
+        folder = submitted / name / "exploding_gradients"
+        if attack is None:
+            folder.mkdir(parents=True)
+            (folder / "chain_rule.py").write_text(victim_source(position // 2))
+        elif attack in files:
+            make_file_attack(folder, files[attack], course)
+        else:
+            # The attacker spies on the classmate graded after it.
+            following = submitted / order[position + 1][0] / "exploding_gradients"
+            places = places_for(course, following)
+            placed[name] = places
+            folder.mkdir(parents=True)
+            (folder / "chain_rule.py").write_text(attacker_source(codes[attack], places))
+    before = core_pattern()
+    out = course / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "batch", str(submitted), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1200,
+        env={**os.environ, "GRADER_TIMEOUT_SCALE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    reports = {
+        name: json.loads((out / "reports" / f"{name}.json").read_text())["report"]
+        for name, _ in order
+    }
+    return {"order": order, "reports": reports, "places": placed, "pattern": before}
+
+
+def test_batch_classmates_score_as_alone(class_batch, alone):
+    """Is every classmate's report, in a batch full of attackers, byte-identical to alone?"""
+    order, reports = class_batch["order"], class_batch["reports"]
+    for position, (name, attack) in enumerate(order):
+        if attack is None:
+            assert tests_of(reports[name]) == alone[(position // 2) % 2], name
+
+
+@pytest.mark.parametrize("attack, code, sentence, jailed", ATTACKS, ids=[a[0] for a in ATTACKS])
+def test_attack_inside_a_batch(class_batch, attack, code, sentence, jailed):
+    """In a batch, does the attacker read one sentence, and leave nothing behind?"""
+    if jailed and not JAILED:
+        pytest.skip(PLAIN_REASON)
+    (name,) = [n for n, a in class_batch["order"] if a == attack]
+    assert_attacker_told(class_batch["reports"][name], sentence)
+    assert_attack_contained(class_batch["places"][name], class_batch["pattern"])
+
+
+@pytest.mark.parametrize("attack, how, sentence", FILE_ATTACKS, ids=[a[0] for a in FILE_ATTACKS])
+def test_file_attack_inside_a_batch(class_batch, attack, how, sentence):
+    """In a batch, is a link or FIFO part file refused with one sentence?"""
+    (name,) = [n for n, a in class_batch["order"] if a == attack]
+    chain_rule = [
+        t for t in class_batch["reports"][name]["tests"] if t["name"].startswith("chain_rule.")
+    ]
+    assert all(t["score"] == 0 and sentence in t["output"] for t in chain_rule)
+
+
+# -- what each mode says about itself ---------------------------------------------------
+
+
+@pytest.mark.parametrize("forced", ["process", None], ids=["plain-process", "as-configured"])
+def test_the_report_says_in_one_line_which_protections_are_missing(tmp_path, forced):
+    """Does a plain-process grading say in one line what is unprotected, and the jail nothing?"""
+    folder = write_submission(tmp_path / "student", {"chain_rule.py": victim_source(0)})
+    env = dict(os.environ)
+    if forced:
+        env[jail.MODE_VARIABLE] = forced
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(folder), "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    notes = json.loads(result.stdout)["notes"]
+    lines = [n for n in notes if n.startswith("Isolation:")]
+    if forced == "process" or not JAILED:
+        assert lines == [jail.missing_protections("process")]
+        assert "\n" not in lines[0] and "no PID namespace" in lines[0]
+    else:
+        assert lines == []
+
+
+@pytest.mark.parametrize("execution", ["autograde", None], ids=["autograde", "notebook"])
+def test_in_kernel_test_cells_say_their_scores_are_not_protected(monkeypatch, capsys, execution):
+    """Does a test cell run by ``nbgrader autograde`` say that its score is not protected?"""
+    from grader import notebook
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    if execution:
+        monkeypatch.setenv("NBGRADER_EXECUTION", execution)
+    namespace: dict = {}
+    exec(reference_source("chain_rule"), namespace)  # noqa: S102 - the reference, not a student
+    points = notebook.grade("chain_rule.sigmoid", namespace["sigmoid"])
+    assert points == next(f.points for f in functions_of("chain_rule") if f.name == "sigmoid")
+    printed = capsys.readouterr().out
+    assert (notebook.UNPROTECTED in printed) == (execution == "autograde")
+
+
+@pytest.mark.parametrize("forced", ["process", None], ids=["plain-process", "as-configured"])
+def test_batch_says_in_one_line_which_protections_are_missing(tmp_path, forced):
+    """Does ``batch`` print the missing protections in one line on stderr, and the jail nothing?"""
+    (tmp_path / "submitted").mkdir()
+    env = dict(os.environ)
+    if forced:
+        env[jail.MODE_VARIABLE] = forced
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "batch", str(tmp_path / "submitted")]
+        + ["--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Isolation:")]
+    expected = [jail.missing_protections("process")] if forced or not JAILED else []
+    assert lines == expected
