@@ -30,6 +30,7 @@ import io
 import json
 import os
 import secrets
+import stat
 import statistics
 import sys
 import time
@@ -89,12 +90,15 @@ def grader_version() -> str:
 
 def fingerprint(student: Student, version: str, seed: int) -> str:
     """What a report was made from: the student's files, the grader and the seed."""
-    files = [
-        p for p in student.folder.iterdir() if p.is_file() and p.suffix.lower() in _PART_SUFFIXES
-    ]
+    # lstat, not is_file(): a link or a FIFO named like a part file is never followed or
+    # read here (it could point at /dev/zero); its name alone goes into the digest, and
+    # grading refuses it with a message.
+    named = [p for p in student.folder.iterdir() if p.suffix.lower() in _PART_SUFFIXES]
+    files = [p for p in named if stat.S_ISREG(p.lstat().st_mode)]
+    others = sorted(p.name for p in named if p not in files)
     seed_digest = hashlib.sha256(str(seed).encode()).hexdigest()
     return hashlib.sha256(
-        (_digest_files(files, student.folder) + version + seed_digest).encode()
+        (_digest_files(files, student.folder) + repr(others) + version + seed_digest).encode()
     ).hexdigest()
 
 

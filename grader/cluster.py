@@ -233,11 +233,16 @@ def grade_files(plugin_name: str, label: str, files: dict[str, bytes]) -> str:
 
 def read_files(folder: Path) -> dict[str, bytes]:
     """The part files of a student's folder, by name (what is sent to a worker)."""
-    return {
-        p.name: p.read_bytes()
-        for p in sorted(Path(folder).iterdir())
-        if p.is_file() and p.suffix.lower() in PART_SUFFIXES
-    }
+    from grader.submission import NotPlainFile, _read_bytes
+
+    files = {}
+    for p in sorted(Path(folder).iterdir()):
+        if p.suffix.lower() in PART_SUFFIXES:
+            try:  # never follows a link, opens a FIFO or a device (grader.submission)
+                files[p.name] = _read_bytes(p)
+            except (NotPlainFile, OSError):
+                continue  # not sent: the worker reports the part as missing
+    return files
 
 
 def parse_answer(text: Any, label: str) -> tuple[dict[str, Any], str]:
