@@ -137,7 +137,8 @@ def grade(test_name: str, function: Callable[..., Any]) -> float:
     if result.status != "passed":
         # The feedback itself is the check(...) cell's, just above: not repeated here.
         summary = (
-            f"{test_name}: {points(result.score)} of {points(result.max_score)} points. "
+            f"{test_name}: {points(result.score)} of {points(result.max_score)} "
+            f"point{'' if result.max_score == 1 else 's'}. "
             f"What to fix is in the output of check({spec.name}) above."
         )
         if result.score == 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from grader.assignment import function
 from grader.notebook import check, grade
 
 
@@ -23,9 +24,11 @@ def test_a_partly_wrong_function_prints_its_points_and_where_the_feedback_is(cap
     """Is the cell's output one line: the rounded points and a pointer to check(...) above?"""
     earned = grade("chain_rule.sgd_update", sgd_update)
     printed = capsys.readouterr().out.strip()
-    assert 0 < earned < 2
+    full = function("chain_rule.sgd_update").points
+    assert 0 < earned < full
     assert printed == (
-        f"chain_rule.sgd_update: {round(earned, 2):g} of 2 points. "
+        f"chain_rule.sgd_update: {round(earned, 2):g} of {full:g} "
+        f"point{'s' if full != 1 else ''}. "
         "What to fix is in the output of check(sgd_update) above."
     )
     check(sgd_update)
@@ -38,6 +41,9 @@ def test_zero_points_fail_the_cell_with_the_same_short_message():
     with pytest.raises(AssertionError) as raised:
         grade("chain_rule.sigmoid_derivative", sigmoid_derivative)
     message = str(raised.value)
-    assert message.startswith("chain_rule.sigmoid_derivative: 0 of 3 points.")
+    full = function("chain_rule.sigmoid_derivative").points
+    assert message.startswith(
+        f"chain_rule.sigmoid_derivative: 0 of {full:g} point{'s' if full != 1 else ''}."
+    )
     assert "check(sigmoid_derivative) above" in message
     assert "Expected" not in message and "Hint" not in message
