@@ -6,6 +6,8 @@
     The same feedback on the public cases, for self-learners.
 ``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB]``
     Grade a class, resumably, in parallel (:mod:`grader.batch`).
+``python -m grader kit --out DIR``
+    Build the student kit: notebooks, stubs and a wheel without the answers (:mod:`grader.kit`).
 
 Exit status: 0 whenever a report was produced, whatever the score; 2 for a usage error.
 """
@@ -63,7 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--format", choices=FORMATS, default="text", help="report format (default: text)"
     )
+    kit = verbs.add_parser("kit", help="build the student kit: notebooks and a wheel, no answers")
+    kit.add_argument("--out", type=Path, required=True, help="the kit's folder")
     return parser
+
+
+def _kit(args: argparse.Namespace) -> int:
+    from grader.kit import build_kit
+
+    print(f"Student kit written: {build_kit(args.out)}")
+    return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
@@ -139,6 +150,8 @@ def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verb == "batch":
         return _batch(args)
+    if args.verb == "kit":
+        return _kit(args)
     if not args.path.exists():
         print(f"python -m grader: error: no such file or directory: {args.path}", file=sys.stderr)
         return 2

@@ -99,8 +99,7 @@ def gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     variables = [layer.kernel for layer in dense_layers(model)]
     inputs = tf.constant(np.asarray(x, dtype=np.float32))
     targets = tf.constant(np.asarray(y, dtype=np.float32))
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-        tape.watch(variables)
+    with tf.GradientTape() as tape:
         outputs = model(inputs)
         errors = outputs - tf.reshape(targets, tf.shape(outputs))
         mse = tf.reduce_mean(errors * errors)
