@@ -180,6 +180,14 @@ class LiveReference:
         """The reference's signature of ``part.name``, e.g. ``(x, w, b)``."""
         return str(inspect.signature(getattr(self.module(part), name)))
 
+    def train_step(self, real: Callable[..., Any], model: Any, *args: Any) -> Any:
+        """The grader's trusted clipped step (:func:`grader.worker.trusted_train_step`),
+        recorded with the weights it leaves when recording."""
+        key = _step_key(model, *args) if self.recording is not None else None
+        result = real(model, *args)
+        self._record(key, (result, [np.asarray(w) for w in model.get_weights()]))
+        return result
+
 
 class RecordedValues:
     """Answers with values recorded from the reference when the kit was built.
@@ -229,6 +237,43 @@ class RecordedValues:
     def signature(self, part: str, name: str) -> str:
         """The recorded signature of ``part.name``."""
         return self.signatures[f"{part}.{name}"]
+
+    def train_step(self, real: Callable[..., Any], model: Any, *args: Any) -> Any:
+        """The trusted step replayed: the recorded result, the recorded weights set.
+
+        Raises:
+            NotRecorded: for a step the reference's loop did not make (other weights,
+                data or learning rate).
+        """
+        result, after = self._lookup(_step_key(model, *args), "a clipped training step")
+        model.set_weights(after)
+        return result
+
+
+def _step_key(model: Any, optimizer: Any, x: Any, y: Any, clip_norm: Any) -> str:
+    """A training step's key: the model's weights, the learning rate, the data, the bound."""
+    rate = float(np.asarray(getattr(optimizer, "learning_rate", np.nan)))
+    return call_key("trusted_train_step", (model, rate, x, y, clip_norm), {})
+
+
+@contextmanager
+def trusted_steps() -> Iterator[None]:
+    """Inside the block, the worker's trusted clipped step goes through the source: computed
+    (and recorded) by the full package, replayed from the recorded values in a kit, whose
+    worker does not hold the step's code (:mod:`grader.kit`)."""
+    from grader import worker
+
+    real = worker.trusted_train_step
+
+    def step(model: Any, optimizer: Any, x: Any, y: Any, clip_norm: float) -> Any:
+        return source().train_step(real, model, optimizer, x, y, clip_norm)
+
+    saved = worker.TRUSTED_HELPERS.get("clipped_train_step")
+    worker.TRUSTED_HELPERS["clipped_train_step"] = step
+    try:
+        yield
+    finally:
+        worker.TRUSTED_HELPERS["clipped_train_step"] = saved
 
 
 _source: LiveReference | RecordedValues | None = None

@@ -18,6 +18,7 @@ generated project with its own ``pyproject.toml``.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import shutil
@@ -68,6 +69,12 @@ KIT_MODULES = (
 KIT_DEPENDENCIES = ("tensorflow>=2.16", "keras>=3", "numpy>=1.26", "matplotlib>=3.8")
 
 
+#: Functions whose code the kit leaves out of a module it ships, by module: the worker's
+#: trusted clipped step is a full answer to ``clipped_train_step``; in a kit its steps are
+#: replayed from the recorded values (:func:`grader.expected.trusted_steps`).
+WITHHELD = {"worker.py": ("trusted_train_step",)}
+
+
 class KitError(RuntimeError):
     """The kit could not be built (the reference fails its own public checks, pip failed)."""
 
@@ -115,6 +122,37 @@ def record_public_values(seed: int | None = None, tests: list[str] | None = None
     return {"values": dict(sorted(values.items())), "signatures": signatures}
 
 
+def withhold(source: str, names: tuple[str, ...]) -> str:
+    """``source`` with the bodies of the functions ``names`` replaced by a ``raise``.
+
+    Args:
+        source: a module's source.
+        names: top-level functions to empty.
+
+    Returns:
+        the source, the functions' signatures kept.
+
+    Raises:
+        KitError: when a function is not in the module.
+    """
+    lines = source.splitlines(keepends=True)
+    found = {
+        node.name: node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and node.name in names
+    }
+    if set(found) != set(names):
+        raise KitError(f"not found, cannot withhold: {sorted(set(names) - set(found))}")
+    for node in sorted(found.values(), key=lambda n: n.lineno, reverse=True):
+        indent = " " * node.body[0].col_offset
+        stub = (
+            f'{indent}"""Withheld from the student kit (see grader.kit)."""\n'
+            f'{indent}raise NotImplementedError("withheld from the student kit")\n'
+        )
+        lines[node.body[0].lineno - 1 : node.end_lineno] = [stub]
+    return "".join(lines)
+
+
 def _pyproject() -> str:
     dependencies = ", ".join(json.dumps(d) for d in KIT_DEPENDENCIES)
     return f"""[build-system]
@@ -155,7 +193,10 @@ def build_wheel(recorded: dict[str, Any], wheels: Path) -> Path:
         for module in KIT_MODULES:
             target = project / "grader" / module
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(PACKAGE / module, target)
+            source = (PACKAGE / module).read_text(encoding="utf-8")
+            if module in WITHHELD:
+                source = withhold(source, WITHHELD[module])
+            target.write_text(source, encoding="utf-8")
         (project / "grader" / "recorded_values.json").write_text(
             json.dumps(recorded, separators=(",", ":")), encoding="utf-8"
         )
@@ -179,7 +220,10 @@ README = """# exploding_gradients: your kit
    replace each `raise NotImplementedError()` with your code.
 3. Run the `check(...)` cell under each function: it runs the public cases and prints what
    is wrong and a hint. The autograded cells print your points on the public cases; your
-   instructor grades the hidden cases.
+   instructor grades the hidden cases. Working in the `.py` stubs instead, check a function
+   from the folder that holds them:
+
+       python -c "import chain_rule; from grader.notebook import check; check(chain_rule.sigmoid)"
 
 Hand in the notebooks (or the modules) as your instructor says.
 """
