@@ -28,7 +28,7 @@ from pathlib import Path
 from grader import jail
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "exercises" / "example_submissions" / "correct"
+EXAMPLE = ROOT / "examples" / "correct"
 
 
 def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:

@@ -7,6 +7,8 @@
 ``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL]``
     Grade a class, resumably, in parallel (:mod:`grader.batch`), on this machine or on a
     ``dask.distributed`` cluster (:mod:`grader.cluster`).
+``python -m grader kit --out DIR``
+    Build the student kit: notebooks, stubs and a wheel without the answers (:mod:`grader.kit`).
 
 Exit status: 0 whenever a report was produced, whatever the score; 2 for a usage error
 (one line on stderr: a PATH without part files names the folder below that holds them);
@@ -86,7 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--format", choices=FORMATS, default="text", help="report format (default: text)"
     )
+    kit = verbs.add_parser("kit", help="build the student kit: notebooks and a wheel, no answers")
+    kit.add_argument("--out", type=Path, required=True, help="the kit's folder")
     return parser
+
+
+def _kit(args: argparse.Namespace) -> int:
+    from grader.kit import build_kit
+
+    print(f"Student kit written: {build_kit(args.out)}")
+    return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
@@ -212,6 +223,8 @@ def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verb == "batch":
         return _batch(args)
+    if args.verb == "kit":
+        return _kit(args)
     from grader.grade import grade_submission
     from grader.submission import SubmissionError
 

@@ -4,7 +4,7 @@
 ``typical_mistakes``: the same, except for the functions in :data:`MISTAKES`, which hold
 mistakes students really make, and one function left unimplemented.
 
-``python -m grader.examples`` writes them under ``exercises/example_submissions``;
+``python -m grader.examples`` writes them under ``examples``;
 ``--check`` reports the files that differ from what is committed.
 """
 
@@ -23,7 +23,7 @@ from grader.sources import reference_source, split_module
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "exercises" / ASSIGNMENT
-EXAMPLES = ROOT / "exercises" / "example_submissions"
+EXAMPLES = ROOT / "examples"
 
 #: Functions of the typical-mistakes example, as a student wrote them.
 MISTAKES: dict[str, str] = {
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             or (EXAMPLES / path.relative_to(scratch)).read_bytes() != path.read_bytes()
         ]
     for path in stale:
-        print(f"differs from the generated version: exercises/example_submissions/{path}")
+        print(f"differs from the generated version: examples/{path}")
     return 1 if stale else 0
 
 

@@ -2,7 +2,8 @@
 
 Models a student built arrive as plain data and are rebuilt here
 (:func:`grader.models.rebuild_model`); their gradient norms and training runs are
-computed with the reference code, so the student's code takes no part in the measuring.
+computed here, so the student's code takes no part in the measuring. This module is the
+grader's own code, not the reference's: the student kit ships it (:mod:`grader.kit`).
 """
 
 from __future__ import annotations
@@ -81,10 +82,31 @@ def layout_problems(
 
 
 def gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-Dense-layer kernel gradient norms, as the reference computes them."""
-    from solutions.deep_sigmoid import dense_grad_norms
+    """Per-Dense-layer kernel gradient norms, measured as the contract states.
 
-    return dense_grad_norms(model, x, y)
+    L is the mean squared error of ``model(x)`` (float32, inference mode) against ``y``;
+    each norm is the square root of the sum of squares of dL/d(kernel).
+
+    Args:
+        model: a Keras model.
+        x: inputs, shape (m, input_dim).
+        y: targets, shape (m, 1) or (m,).
+
+    Returns:
+        array (number of Dense layers,), input side first.
+    """
+    tf = import_tensorflow()
+    variables = [layer.kernel for layer in dense_layers(model)]
+    inputs = tf.constant(np.asarray(x, dtype=np.float32))
+    targets = tf.constant(np.asarray(y, dtype=np.float32))
+    with tf.GradientTape() as tape:
+        outputs = model(inputs)
+        errors = outputs - tf.reshape(targets, tf.shape(outputs))
+        mse = tf.reduce_mean(errors * errors)
+    return np.array(
+        [float(tf.sqrt(tf.reduce_sum(g * g))) for g in tape.gradient(mse, variables)],
+        dtype=np.float64,
+    )
 
 
 def train_full_batch(

@@ -6,6 +6,11 @@ autograded test cells call: it runs the same checks as ``python -m grader grade`
 the hidden cases (seeded by the instructor's ``GRADER_SEED``) and returns the points,
 which nbgrader reads as partial credit; at zero points it raises, so the cell fails.
 
+In a student kit (:mod:`grader.kit`) the expected values are the ones recorded from the
+reference on the public cases (:mod:`grader.expected`), so ``check`` gives the full
+grader's verdicts on those cases; the kit has no hidden cases, and ``grade`` prints the
+public cases' points and leaves the grading to the instructor.
+
 Importing this module does not import TensorFlow; the checks of parts 2-4 do, quietly.
 """
 
@@ -69,7 +74,6 @@ def _run(
     spec: Function, target: Callable[..., Any] | None, namespace: dict[str, Any], public: bool
 ) -> TestResult:
     from grader.checks import PUBLIC_SEED, run_check
-    from grader.grade import hidden_seed
     from grader.mistakes import describe
     from grader.policy import find_violations
     from grader.runner import InProcessRunner
@@ -87,7 +91,12 @@ def _run(
             spec.points,
             verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}",
         )
-    seed = PUBLIC_SEED if public else hidden_seed()
+    if public:
+        seed = PUBLIC_SEED
+    else:
+        from grader.grade import hidden_seed
+
+        seed = hidden_seed()
     return run_check(spec.test_name, InProcessRunner(functions), seed, public=public)
 
 
@@ -122,15 +131,26 @@ def grade(test_name: str, function: Callable[..., Any]) -> float:
         function: the student's function.
 
     Returns:
-        the points earned, as a float (nbgrader's partial credit).
+        the points earned, as a float (nbgrader's partial credit); in a student kit, the
+        points on the public cases.
 
     Prints the points when they are not full marks, and where the feedback is (the
     ``check`` cell above runs the same checks on the public cases).
 
     Raises:
-        AssertionError: with the points, when no point was earned.
+        AssertionError: with the points, when no point was earned (not in a kit).
     """
+    from grader.expected import has_hidden_cases
+
     spec = contract_function(test_name)
+    if not has_hidden_cases():
+        result = _run(spec, function, _namespace(), public=True)
+        print(
+            f"{test_name}: {points(result.score)} of {points(result.max_score)} "
+            f"point{'' if result.max_score == 1 else 's'} on the public cases "
+            "(your instructor grades the hidden ones)."
+        )
+        return float(result.score)
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         print(UNPROTECTED)
     result = _run(spec, function, _namespace(), public=False)

@@ -5,16 +5,16 @@ student's code calls (``chain_gradients`` calling ``chain_forward``, ``build_exp
 calling ``build_mlp``) are answered by the reference: the worker sends the arguments as
 plain data, this module computes the reference's result in the grader's process and
 sends it back as plain data. The reference code itself never enters the student's
-process. ``clipped_train_step`` works on live Keras objects, so ``train_with_clipping`` is
+process. In a student kit the answers are the values recorded on the public cases
+(:mod:`grader.expected`). ``clipped_train_step`` works on live Keras objects, so ``train_with_clipping`` is
 run with a step written in the worker instead (:func:`grader.worker.trusted_train_step`).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
+from grader import expected
 from grader.assignment import functions_of
 from grader.protocol import KerasObjectSpec, ModelSpec, OptimizerSpec, decode, encode
 
@@ -55,26 +55,7 @@ def reference_value(part: str, name: str, args: list[Any], kwargs: dict[str, Any
         import_tensorflow()
     from grader.worker import plain_result
 
-    return plain_result(getattr(_private_reference(part), name)(*args, **kwargs))
-
-
-_REFERENCES: dict[str, Any] = {}
-
-
-def _private_reference(part: str) -> Any:
-    """A private copy of the reference module of ``part``.
-
-    The helpers of the code under test are swapped in that code's own namespace; a
-    private copy keeps them from being swapped in the reference too, should the two be
-    one module (a notebook that imported the reference, say).
-    """
-    if part not in _REFERENCES:
-        path = importlib.import_module(f"solutions.{part}").__file__
-        spec = importlib.util.spec_from_file_location(f"_reference_{part}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _REFERENCES[part] = module
-    return _REFERENCES[part]
+    return plain_result(getattr(expected.reference(part), name)(*args, **kwargs))
 
 
 def answer_callback(part: str, allowed: list[str], message: dict[str, Any]) -> dict[str, Any]:
@@ -90,5 +71,7 @@ def answer_callback(part: str, allowed: list[str], message: dict[str, Any]) -> d
         args = [_keras_object(a) for a in args]
         kwargs = {k: _keras_object(v) for k, v in kwargs.items()}
         return {"ok": True, "result": encode(reference_value(part, name, args, kwargs))}
+    except expected.NotRecorded:  # a kit: the student's own helper answers
+        return {"ok": False, "own": True, "error": f"{name} was not recorded for these arguments"}
     except Exception as error:  # noqa: BLE001 - the student's call had bad arguments
         return {"ok": False, "error": f"{type(error).__name__}: {str(error)[:300]}"}

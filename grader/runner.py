@@ -233,10 +233,12 @@ class InProcessRunner(Runner):
         self.functions = functions
 
     def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
+        from grader.expected import trusted_steps
         from grader.worker import Worker
 
         allowed = message["helpers"]
         worker = Worker(ask=lambda m: json.loads(json.dumps(answer_callback(part, allowed, m))))
         worker.namespaces[part] = self.functions
-        answer = worker.call(json.loads(json.dumps(message)))
+        with trusted_steps():  # recorded, or replayed in a student kit
+            answer = worker.call(json.loads(json.dumps(message)))
         return outcome_from_answer(json.loads(json.dumps(answer)))

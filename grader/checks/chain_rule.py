@@ -16,9 +16,10 @@ from grader.checks import (
     warning_case,
 )
 from grader.compare import TOLERANCES, describe_type
+from grader.expected import reference as reference_of
 from grader.results import CaseResult
-from solutions import chain_rule as reference
 
+reference = reference_of("chain_rule")
 TOL = TOLERANCES["chain_rule"]
 
 

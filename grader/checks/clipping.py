@@ -17,14 +17,15 @@ from grader.checks import (
     remembered,
 )
 from grader.compare import TOLERANCES, Tolerance, compare_arrays, describe_type, format_array
+from grader.expected import reference as reference_of
 from grader.measure import train_full_batch
 from grader.mistakes import describe
 from grader.models import describe_model, rebuild_model
 from grader.protocol import OptimizerSpec
 from grader.quiet import import_tensorflow
 from grader.results import CaseResult
-from solutions import clipping as reference
 
+reference = reference_of("clipping")
 TOL = TOLERANCES["clipping"]
 TRAINING = TOLERANCES["clipping.training"]
 #: A loss curve is compared more loosely than one step: rounding differences grow.
@@ -336,8 +337,7 @@ def exploding_model(seed: int, input_dim: int = 5, depth: int = 4, width: int = 
     """A ReLU MLP with weights of standard deviation 2/sqrt(fan_in): its first steps explode."""
     import keras
 
-    from solutions.deep_sigmoid import build_mlp
-
+    build_mlp = reference_of("deep_sigmoid").build_mlp
     initializer = keras.initializers.VarianceScaling(
         scale=4.0, mode="fan_in", distribution="untruncated_normal"
     )
@@ -359,6 +359,20 @@ def _reference_step(spec, x, y, clip_norm, rate):
 def _reference_run(spec, x, y, clip_norm, rate, steps):
     """The reference's clipped training run from the model's weights."""
     return reference.train_with_clipping(rebuild_model(spec), x, y, clip_norm, rate, steps)
+
+
+def _default_rate_run(spec, x, y, clip_norm, steps):
+    """The reference's clipped steps with SGD's default learning rate (a known mistake)."""
+    import keras
+
+    model = rebuild_model(spec)
+    optimizer = keras.optimizers.SGD()
+    return np.array(
+        [
+            reference.clipped_train_step(model, optimizer, x, y, clip_norm)["loss"]
+            for _ in range(steps)
+        ]
+    )
 
 
 def _unclipped_run(spec, x, y, steps, rate):
@@ -398,8 +412,7 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
         if gain == 4.0:
             model = exploding_model(seed)
         else:
-            from solutions.deep_sigmoid import build_mlp
-
+            build_mlp = reference_of("deep_sigmoid").build_mlp
             model = build_mlp(5, 3, 8, activation="tanh", seed=seed)
         spec = describe_model(model)
         x = ctx.rng.standard_normal((16, 5)).astype(np.float32)
@@ -481,7 +494,6 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
     """An exploding start with a large learning rate: finite losses, norms within the bound,
     and the reference's loss curve from the same weights."""
     import_tensorflow()
-    import keras
 
     hint = (
         "Create keras.optimizers.SGD(learning_rate=learning_rate) once, then call "
@@ -581,14 +593,7 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
             continue
 
         def default_rate(spec=spec, x=x, y=y, clip_norm=clip_norm, steps=steps):
-            model = rebuild_model(spec)
-            optimizer = keras.optimizers.SGD()
-            return np.array(
-                [
-                    reference.clipped_train_step(model, optimizer, x, y, clip_norm)["loss"]
-                    for _ in range(steps)
-                ]
-            )
+            return remembered(_default_rate_run, spec, x, y, clip_norm, steps)
 
         yield compare_case(
             description,

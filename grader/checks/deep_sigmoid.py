@@ -9,6 +9,7 @@ import numpy as np
 
 from grader.checks import Context, compare_case, error_case, message, register, remembered
 from grader.compare import TOLERANCES, describe_type
+from grader.expected import reference as reference_of
 from grader.measure import (
     activation_name,
     dense_layers,
@@ -203,8 +204,7 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
     import_tensorflow()
     import keras
 
-    from solutions.deep_sigmoid import build_mlp
-
+    build_mlp = reference_of("deep_sigmoid").build_mlp
     hint = (
         "Inside a tf.GradientTape compute L = mean((model(x) - y)^2), then take "
         "tape.gradient(L, [layer.kernel for each Dense layer]) and the Frobenius norm of "
@@ -301,7 +301,7 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
 def _prepared_case(build: Any, index: int, seed: int, x: np.ndarray, y: np.ndarray):
     """A reference model (as plain data) and its norms; ``index`` and ``seed`` name it."""
     model = build()
-    return describe_model(model), gradient_norms(model, x, y)
+    return describe_model(model), reference_of("deep_sigmoid").dense_grad_norms(model, x, y)
 
 
 def _variable_norms(spec: ModelSpec, x: np.ndarray, y: np.ndarray, per_layer: bool) -> np.ndarray:

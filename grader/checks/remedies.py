@@ -14,6 +14,7 @@ from grader.checks.deep_sigmoid import (
     received_model,
 )
 from grader.compare import TOLERANCES, describe_type
+from grader.expected import reference as reference_of
 from grader.measure import (
     activation_name,
     dense_layers,
@@ -25,8 +26,8 @@ from grader.measure import (
 from grader.mistakes import describe
 from grader.quiet import import_tensorflow
 from grader.results import CaseResult
-from solutions import remedies as reference
 
+reference = reference_of("remedies")
 TOL = TOLERANCES["remedies"]
 RNN = TOLERANCES["remedies.rnn"]
 #: The contract's training test: 200 full-batch SGD steps at this rate.

@@ -27,7 +27,7 @@ MEMORY = "\n\ndef local_gains(x, w, b):\n    import numpy as np\n    return np.o
 
 
 def _edited_notebook() -> str:
-    notebook = nbformat.read(ROOT / "exercises/example_submissions/correct/chain_rule.ipynb", 4)
+    notebook = nbformat.read(ROOT / "examples/correct/chain_rule.ipynb", 4)
     tests = [c for c in notebook.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
     tests[0].source = "4.0  # full marks, surely"
     return nbformat.writes(notebook)

@@ -108,7 +108,7 @@ def test_a_folder_without_part_files_is_a_usage_error_naming_the_folder_to_use(
     folder that holds the part files?"""
     source = reference_source("chain_rule")
     if layout == "examples":
-        path = ROOT / "exercises" / "example_submissions"
+        path = ROOT / "examples"
         below = str(path / "correct")
     elif layout == "nbgrader-student":
         path = tmp_path / "submitted" / "alice"

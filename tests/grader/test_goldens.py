@@ -30,7 +30,7 @@ TESTS = [
 @pytest.fixture(scope="module")
 def report(shared_sandbox, monkeypatch_module):
     monkeypatch_module.delenv("GRADER_SEED", raising=False)
-    folder = ROOT / "exercises" / "example_submissions" / "typical_mistakes"
+    folder = ROOT / "examples" / "typical_mistakes"
     return grade_submission(folder, sandbox=shared_sandbox)
 
 

@@ -271,7 +271,7 @@ def test_non_utf8_text_and_odd_file_names_are_graded(grade_part_one):
 
 def test_edited_and_deleted_test_cells_are_flagged(grade_part_one):
     """Is a notebook whose locked test cells were edited or deleted graded with the original tests, and flagged?"""
-    notebook = nbformat.read(ROOT / "exercises/example_submissions/correct/chain_rule.ipynb", 4)
+    notebook = nbformat.read(ROOT / "examples/correct/chain_rule.ipynb", 4)
     tests = [c for c in notebook.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
     tests[0].source = "4.0  # full marks, surely"
     notebook.cells.remove(tests[1])

@@ -24,7 +24,7 @@ from grader.assignment import ASSIGNMENT, FUNCTIONS, PARTS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "exercises" / "example_submissions"
+EXAMPLES = ROOT / "examples"
 SEED = "nbgrader round trip"
 
 

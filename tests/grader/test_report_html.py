@@ -168,7 +168,7 @@ def test_report_renders_in_a_real_browser(tmp_path):
             "-m",
             "grader",
             "grade",
-            str(ROOT / "exercises/example_submissions/typical_mistakes"),
+            str(ROOT / "examples/typical_mistakes"),
             "--format",
             "html",
             "--output",
