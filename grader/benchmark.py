@@ -22,9 +22,10 @@ with ``--copies N`` (N >= 3):
 
 with ``--suite``: the whole test suite as CI runs it (``.ci/run``'s pytest command).
 
-Wall-clock figures are the median of ``--repeat`` runs where they are repeated. With
-``--copies 20 --workers 2`` the run takes about 40 times the TensorFlow import on an idle
-2-core machine (a few minutes), most of it in the nbgrader phase.
+Wall-clock figures are the median of ``--repeat`` runs where they are repeated. Each
+phase's estimate is a multiple of the TensorFlow import measured first, so it scales with
+the machine; the nbgrader phase is the longest. Measure on an otherwise idle machine: the
+figures are wall-clock times.
 """
 
 from __future__ import annotations
