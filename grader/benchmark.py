@@ -1,52 +1,286 @@
 """Speed figures, printed: run ``python -m grader.benchmark``.
 
-Measures, in one run and on this machine:
+Measures, in one run and on this machine, printing a line per phase as it goes (with an
+estimate of how long the phase takes) and a table of every figure against its aim at the end:
 
-- a bare ``python -c "import tensorflow"`` (the unit everything is compared with);
-- grading one full submission (the bundled correct example) from the command line, with
-  the workers jailed in namespaces (where available) and as plain processes, and the
-  ratio between the two (the cost of the isolation);
+  - a bare ``python -c "import tensorflow"``: the unit the grading times are compared with;
+  - grading one full submission (the bundled correct example) from the command line, with
+    the worker jailed in namespaces (where available) and as a plain process, and the
+    isolation overhead per submission (jailed against plain);
+  - where the time goes: the correct example graded twice in this process with one warm
+    worker (the first grading, then the second as every further student of a batch meets
+    it), seconds per check split into the student's process and the grader's;
 
-- with ``--copies N``: a class of N students (copies of the two bundled examples) graded
-  by ``python -m grader batch`` and by ``nbgrader autograde`` on the same notebooks:
-  seconds per student, the marginal cost of one more student as a ratio to the import,
-  the peak resident memory of any one grading process, and the ratio between the two.
+with ``--copies N`` (N >= 3):
 
-Figures are wall-clock seconds, the median of ``--repeat`` runs.
+  - a class of N students (copies of the two bundled examples) graded by ``python -m
+    grader batch``: seconds per student, the marginal cost of one more student against the
+    import, and the peak resident memory of any one process of the batch;
+  - ``nbgrader autograde`` on the same notebooks, and the batch's speed-up over it;
+  - students per minute on a local Dask cluster of 1 and 2 workers (when the grader has
+    its cluster module, ``grader.cluster``), with a projection for larger classes;
+
+with ``--suite``: the whole test suite as CI runs it (``.ci/run``'s pytest command).
+
+Wall-clock figures are the median of ``--repeat`` runs where they are repeated. Each
+phase's estimate is a multiple of the TensorFlow import measured first, so it scales with
+the machine; the nbgrader phase is the longest. Measure on an otherwise idle machine: the
+figures are wall-clock times.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from grader import jail
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "correct"
 
+#: The issue's aims: (figure, how to compare, the aim).
+AIMS = {
+    "cli": ("one full submission from the CLI / import tensorflow", "<=", 2.0),
+    "marginal": ("batch: marginal cost of one more student / import", "<=", 1.0),
+    "nbgrader": ("batch speed-up over nbgrader autograde", ">=", 10.0),
+    "memory": ("peak resident memory of any grading process (MB)", "<=", 768.0),
+    "isolation": ("isolation overhead per submission (jailed / plain)", "<=", 1.2),
+    "suite": ("the test suite as CI runs it (s)", "<=", 300.0),
+}
 
-def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:
+
+def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment with the interpreter's ``bin`` folder first on PATH.
+
+    A virtual environment that is not activated (``/venv/bin/python -m grader.benchmark``)
+    has its commands (nbgrader's ``alembic``, ``dask``) off PATH; its Python finds them.
+    """
+    env = {**os.environ, **(extra or {})}
+    env["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), *filter(None, [env.get("PATH")])]
+    )
+    return env
+
+
+def _timed(argv: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> float:
     started = time.perf_counter()
     subprocess.run(
         argv,
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        env=_environment(env),
     )
     return time.perf_counter() - started
 
 
 def median_time(argv: list[str], repeat: int, env: dict[str, str] | None = None) -> float:
-    """The median wall time of ``repeat`` runs of a command."""
+    """The median wall time of ``repeat`` runs of a command.
+
+    Args:
+        argv: the command.
+        repeat: how many runs.
+        env: variables added to this environment.
+
+    Returns:
+        seconds.
+    """
     return statistics.median(_timed(argv, env) for _ in range(repeat))
+
+
+class Phases:
+    """Prints a line when a phase starts (with its estimate) and when it ends.
+
+    Args:
+        out: where to print.
+    """
+
+    def __init__(self, out: Callable[[str], None] = print) -> None:
+        self.out = out
+        self.started = time.perf_counter()
+
+    def run(self, name: str, estimate: float, work: Callable[[], Any]) -> Any:
+        """Run one phase.
+
+        Args:
+            name: what the phase measures.
+            estimate: its expected seconds.
+            work: the phase.
+
+        Returns:
+            what ``work`` returns.
+        """
+        self.out(f"-- {name}: about {_duration(estimate)} ...")
+        sys.stdout.flush()
+        started = time.perf_counter()
+        result = work()
+        self.out(
+            f"   done in {_duration(time.perf_counter() - started)}"
+            f" ({_duration(time.perf_counter() - self.started)} so far)"
+        )
+        sys.stdout.flush()
+        return result
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def workers_phrase(count: int) -> str:
+    """``1 worker``, ``2 workers``."""
+    return f"{count} worker" if count == 1 else f"{count} workers"
+
+
+# -- one submission -----------------------------------------------------------------------
+
+
+def submission_figures(repeat: int, tf_import: float, phases: Phases) -> dict[str, float]:
+    """Grade the correct example from the CLI in each isolation mode available here.
+
+    Args:
+        repeat: runs per mode (median).
+        tf_import: seconds of the TensorFlow import.
+        phases: prints the progress.
+
+    Returns:
+        seconds by mode (``process``, ``namespace``).
+    """
+    grade = [sys.executable, "-m", "grader", "grade", str(EXAMPLE)]
+    modes = ["process"] + (["namespace"] if jail.mode() == "namespace" else [])
+    times = {}
+    for mode in modes:
+        times[mode] = phases.run(
+            f"grading one submission from the CLI, {mode} worker, {repeat} times",
+            repeat * 3 * tf_import,
+            lambda mode=mode: median_time(grade, repeat, {jail.MODE_VARIABLE: mode}),
+        )
+        print(
+            f"grade one submission ({mode:9} worker): {times[mode]:7.2f} s"
+            f" = {times[mode] / tf_import:5.2f} x import tensorflow"
+        )
+    print(isolation_line(times))
+    return times
+
+
+def isolation_line(times: dict[str, float]) -> str:
+    """The isolation overhead per submission: jailed against plain process, same run."""
+    if "namespace" not in times:
+        return (
+            "isolation overhead per submission: not measured, the namespace jail is not "
+            "available here (it needs root or user namespaces on Linux)"
+        )
+    extra = times["namespace"] - times["process"]
+    return (
+        f"isolation overhead per submission:        {extra:+7.2f} s"
+        f" = {times['namespace'] / times['process']:5.3f} x (jailed / plain)"
+    )
+
+
+# -- where the time goes ------------------------------------------------------------------
+
+
+def check_breakdown(path: Path = EXAMPLE, gradings: int = 2) -> list[dict[str, dict[str, float]]]:
+    """Grade ``path`` ``gradings`` times in this process with one warm worker, timing each check.
+
+    The student's process's share of a check is the time spent waiting for the worker's
+    answers (its calls, the transfer of the results); the rest is the grader's own work
+    (hidden inputs, references, rebuilding and measuring models, comparing).
+
+    Args:
+        path: the submission.
+        gradings: how many times to grade it (the first pays for the references and the
+            compiled measuring functions; the others are what a batch pays per student).
+
+    Returns:
+        per grading, ``{check: {"total", "student", "grader", "grader_cpu"}}`` in seconds.
+    """
+    import grader.grade as grade
+    from grader.quiet import import_tensorflow
+    from grader.sandbox import Sandbox
+
+    import_tensorflow()
+    current = ["setup"]
+    waited: dict[str, float] = defaultdict(float)
+    original_request = Sandbox.request
+    original_run = grade.run_check
+
+    def request(self: Sandbox, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original_request(self, *args, **kwargs)
+        finally:
+            waited[current[0]] += time.perf_counter() - started
+
+    results: list[dict[str, dict[str, float]]] = []
+
+    def run_check(name: str, *args: Any, **kwargs: Any) -> Any:
+        current[0] = name
+        waited[name] = 0.0
+        started, cpu = time.perf_counter(), time.process_time()
+        try:
+            return original_run(name, *args, **kwargs)
+        finally:
+            total = time.perf_counter() - started
+            results[-1][name] = {
+                "total": total,
+                "student": waited[name],
+                "grader": total - waited[name],
+                "grader_cpu": time.process_time() - cpu,
+            }
+            current[0] = "between checks"
+
+    sandbox = Sandbox(tensorflow=True, hide=[path.resolve().parent])
+    Sandbox.request = request  # type: ignore[method-assign]
+    grade.run_check = run_check  # type: ignore[assignment]
+    try:
+        for _ in range(gradings):
+            results.append({})
+            started = time.perf_counter()
+            grade.grade_submission(path, sandbox=sandbox)
+            results[-1]["(whole submission)"] = {
+                "total": time.perf_counter() - started,
+                "student": sum(waited.values()),
+                "grader": 0.0,
+                "grader_cpu": 0.0,
+            }
+            whole = results[-1]["(whole submission)"]
+            whole["grader"] = whole["total"] - whole["student"]
+            waited.clear()
+    finally:
+        Sandbox.request = original_request  # type: ignore[method-assign]
+        grade.run_check = original_run  # type: ignore[assignment]
+        sandbox.close()
+    return results
+
+
+def print_breakdown(results: list[dict[str, dict[str, float]]]) -> None:
+    """Print the per-check table: the first grading, then the last (a batch's later student)."""
+    first, last = results[0], results[-1]
+    print(
+        "seconds per check, per student: first grading in a process | a later student "
+        "(student's process + grader's = total; grader's CPU)"
+    )
+    for name in first:
+        a, b = first[name], last.get(name, first[name])
+        print(
+            f"  {name:34} {a['total']:6.2f} | {b['student']:6.2f} + {b['grader']:6.2f}"
+            f" = {b['total']:6.2f}; cpu {b['grader_cpu']:5.2f}"
+        )
+
+
+# -- a class ------------------------------------------------------------------------------
 
 
 def _class_folder(root: Path, copies: int) -> Path:
@@ -63,7 +297,11 @@ def _class_folder(root: Path, copies: int) -> Path:
 
 
 def _peak_memory(process: subprocess.Popen, interval: float = 0.2) -> int:
-    """Wait for a process; return the largest resident size (bytes) of it or any descendant."""
+    """Wait for a process; return the largest peak resident size (bytes) of it or any descendant.
+
+    Each process's own high-water mark (``VmHWM``) is read, so a peak between two samples
+    is not missed (only a process that lives less than one interval can be).
+    """
     from grader.sandbox import _descendants
 
     peak = 0
@@ -71,9 +309,9 @@ def _peak_memory(process: subprocess.Popen, interval: float = 0.2) -> int:
         for pid in [process.pid, *_descendants(process.pid)]:
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(("VmHWM:", "VmRSS:")):
                         peak = max(peak, int(line.split()[1]) * 1024)
-            except OSError:
+            except (OSError, ValueError, IndexError):
                 continue
         time.sleep(interval)
     return peak
@@ -82,20 +320,12 @@ def _peak_memory(process: subprocess.Popen, interval: float = 0.2) -> int:
 def _batch_seconds(submitted: Path, out: Path, workers: int) -> tuple[float, int]:
     started = time.perf_counter()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "grader",
-            "batch",
-            str(submitted),
-            "--out",
-            str(out),
-            "--workers",
-            str(workers),
-        ],
+        [sys.executable, "-m", "grader", "batch", str(submitted), "--out", str(out)]
+        + ["--workers", str(workers)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=_environment(),
     )
     peak = _peak_memory(process)
     if process.returncode != 0:
@@ -104,37 +334,58 @@ def _batch_seconds(submitted: Path, out: Path, workers: int) -> tuple[float, int
 
 
 def _nbgrader_seconds(course: Path) -> float:
+    """``nbgrader autograde`` of the class in ``course/submitted``, from a course of its own.
+
+    nbgrader runs ``alembic`` by name: :func:`_environment` puts this interpreter's ``bin``
+    folder first on PATH, so an environment that is not activated works too.
+    """
     import shutil
 
     from grader.assignment import ASSIGNMENT
 
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
-    quiet = {
-        "stdout": subprocess.DEVNULL,
-        "stderr": subprocess.DEVNULL,
-        "check": True,
-        "cwd": course,
-    }
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT], **quiet)
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--create"], **quiet)
-    return time.perf_counter() - started
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    _timed([*nbgrader, "generate_assignment", ASSIGNMENT], cwd=course)
+    return _timed([*nbgrader, "autograde", ASSIGNMENT, "--create"], cwd=course)
 
 
-def class_figures(copies: int, workers: int, tf_import: float) -> None:
-    """Print the batch and nbgrader figures for a class of ``copies`` students."""
+def class_figures(
+    copies: int, workers: int, tf_import: float, phases: Phases, dask: bool = True
+) -> dict[str, float]:
+    """Grade a class of ``copies`` students by the batch, nbgrader and (if present) Dask.
+
+    Args:
+        copies: students in the class (>= 3).
+        workers: the batch's grading processes.
+        tf_import: seconds of the TensorFlow import.
+        phases: prints the progress.
+        dask: also measure a local Dask cluster when ``grader.cluster`` exists.
+
+    Returns:
+        the figures: ``batch``, ``marginal``, ``memory`` (MB), ``nbgrader``, ``speedup``.
+    """
     import tempfile
 
+    figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         small = _class_folder(root / "small", 2)
         large = _class_folder(root / "large", copies)
-        small_seconds, _ = _batch_seconds(small, root / "small-out", workers)
-        seconds, peak = _batch_seconds(large, root / "large-out", workers)
+        small_seconds, _ = phases.run(
+            f"batch of 2 ({workers_phrase(workers)}), for the fixed cost",
+            4 * tf_import,
+            lambda: _batch_seconds(small, root / "small-out", workers),
+        )
+        seconds, peak = phases.run(
+            f"batch of {copies} ({workers_phrase(workers)})",
+            (2 + copies / workers) * 1.5 * tf_import,
+            lambda: _batch_seconds(large, root / "large-out", workers),
+        )
         marginal = (seconds - small_seconds) / (copies - 2)
+        figures.update(batch=seconds, marginal=marginal, memory=peak / 2**20)
         print(
-            f"batch of {copies} ({workers} workers):               {seconds:7.2f} s"
+            f"batch of {copies} ({workers_phrase(workers)}):{'':14} {seconds:7.2f} s"
             f" = {seconds / copies:5.2f} s per student"
         )
         print(
@@ -142,43 +393,166 @@ def class_figures(copies: int, workers: int, tf_import: float) -> None:
             f" = {marginal / tf_import:5.2f} x import tensorflow"
         )
         print(f"peak resident memory of one process:      {peak / 2**20:7.0f} MB")
-        nbgrader = _nbgrader_seconds(large.parent)
+        nbgrader = phases.run(
+            f"nbgrader autograde of the same {copies}",
+            copies * 6 * tf_import,
+            lambda: _nbgrader_seconds(large.parent),
+        )
+        figures.update(nbgrader=nbgrader, speedup=nbgrader / seconds)
         print(
-            f"nbgrader autograde of the same {copies}:         {nbgrader:7.2f} s"
+            f"nbgrader autograde of the same {copies}:{'':9} {nbgrader:7.2f} s"
             f" = {nbgrader / copies:5.2f} s per student"
         )
         print(f"batch speed-up over nbgrader autograde:    {nbgrader / seconds:6.2f} x")
+        print(f"batch, students per minute:                {60 * copies / seconds:7.2f}")
+        if dask:
+            figures.update(dask_figures(large, root / "dask", copies, tf_import, phases))
+    return figures
+
+
+def dask_figures(
+    submitted: Path, scratch: Path, copies: int, tf_import: float, phases: Phases
+) -> dict[str, float]:
+    """Students per minute on a local Dask cluster of 1 and 2 workers, beside the batch.
+
+    Skipped, with a note, when the grader has no cluster module (``grader.cluster`` with
+    ``students_per_minute``).
+
+    Returns:
+        ``dask1`` and ``dask2`` (students per minute), or nothing when skipped.
+    """
+    try:
+        from grader import cluster
+    except ImportError:
+        cluster = None
+    measure = getattr(cluster, "students_per_minute", None)
+    if measure is None:
+        print("dask: skipped, this grader has no cluster module (grader.cluster)")
+        return {}
+    figures = {}
+    for count in (1, 2):
+        try:
+            per_minute = phases.run(
+                f"the same {copies} on a local Dask cluster of {workers_phrase(count)}",
+                (3 + copies / count) * 1.5 * tf_import,
+                lambda count=count: measure(submitted, count, scratch / f"w{count}"),
+            )
+        except Exception as error:  # noqa: BLE001 - a figure missing must not end the run
+            print(f"dask ({workers_phrase(count)}): failed, {type(error).__name__}: {error}")
+            continue
+        figures[f"dask{count}"] = per_minute
+        print(f"local Dask cluster, {workers_phrase(count)}: {per_minute:7.2f} students per minute")
+    if "dask1" in figures:
+        each = 60 / figures["dask1"]
+        print(f"projection from {each:.1f} s per student per worker (no scheduling overhead):")
+        for students in (1_000, 10_000):
+            cells = ", ".join(
+                f"{n} workers {_duration(students * each / n)}" for n in (10, 50, 200)
+            )
+            print(f"  {students:>6} students: {cells}")
+    return figures
+
+
+# -- the test suite -------------------------------------------------------------------------
+
+
+def ci_test_command() -> list[str]:
+    """The pytest command CI runs (the last ``python -m pytest`` of ``.ci/run``)."""
+    for line in reversed((ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()):
+        if "python -m pytest" in line:
+            words = shlex.split(line.split("&&")[-1])
+            return [sys.executable, *words[1:]]
+    return [sys.executable, "-m", "pytest"]
+
+
+# -- the table ----------------------------------------------------------------------------
+
+
+def summary(figures: dict[str, float]) -> list[str]:
+    """One line per figure of the issue's table: measured, aim, met or not."""
+    lines = [f"{'figure':56} {'measured':>9} {'aim':>9}"]
+    for key, (label, sense, aim) in AIMS.items():
+        if key not in figures:
+            lines.append(f"{label:56} {'-':>9} {sense + ' ' + format(aim, 'g'):>9}  not measured")
+            continue
+        value = figures[key]
+        met = value <= aim if sense == "<=" else value >= aim
+        lines.append(
+            f"{label:56} {value:9.2f} {sense + ' ' + format(aim, 'g'):>9}  "
+            + ("met" if met else "NOT met")
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the figures."""
-    parser = argparse.ArgumentParser(prog="python -m grader.benchmark", description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    """Print the figures.
+
+    Args:
+        argv: the command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        the exit status.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per repeated figure (median)")
     parser.add_argument(
         "--copies", type=int, default=0, help="also grade a class of this size (>= 3)"
     )
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="the batch's grading processes (default: half the cores)",
+    )
+    parser.add_argument(
+        "--no-dask", action="store_true", help="skip the local Dask cluster figures"
+    )
+    parser.add_argument(
+        "--suite", action="store_true", help="also time the whole test suite as CI runs it"
+    )
     args = parser.parse_args(argv)
+    if args.copies and args.copies < 3:
+        parser.error("--copies must be at least 3")
 
-    tf_import = median_time([sys.executable, "-c", "import tensorflow"], args.repeat)
-    print(f"python -c 'import tensorflow':           {tf_import:7.2f} s")
-    grade = [sys.executable, "-m", "grader", "grade", str(EXAMPLE)]
-    modes = ["process"] + (["namespace"] if jail.mode() == "namespace" else [])
-    times = {}
-    for mode in modes:
-        times[mode] = median_time(grade, args.repeat, {jail.MODE_VARIABLE: mode})
-        print(
-            f"grade one submission ({mode:9} workers): {times[mode]:7.2f} s"
-            f"  = {times[mode] / tf_import:5.2f} x import tensorflow"
-        )
+    phases = Phases()
+    figures: dict[str, float] = {}
+    tf_import = phases.run(
+        f"python -c 'import tensorflow', {args.repeat} times",
+        5.0 * args.repeat,
+        lambda: median_time([sys.executable, "-c", "import tensorflow"], args.repeat),
+    )
+    print(f"python -c 'import tensorflow':            {tf_import:7.2f} s")
+    times = submission_figures(args.repeat, tf_import, phases)
+    cli = times.get(jail.mode(), times["process"])
+    figures["cli"] = cli / tf_import
     if "namespace" in times:
-        print(
-            f"isolation overhead (namespace / process):   {times['namespace'] / times['process']:5.3f}"
+        figures["isolation"] = times["namespace"] / times["process"]
+    results = phases.run(
+        "where the time goes: the correct example graded twice with one warm worker",
+        5 * tf_import,
+        check_breakdown,
+    )
+    print_breakdown(results)
+    if args.copies:
+        measured = class_figures(
+            args.copies, args.workers, tf_import, phases, dask=not args.no_dask
         )
-    else:
-        print("isolation overhead: the namespace jail is not available here (needs root on Linux)")
-    if args.copies >= 3:
-        class_figures(args.copies, args.workers, tf_import)
+        figures["marginal"] = measured["marginal"] / tf_import
+        figures["memory"] = measured["memory"]
+        figures["nbgrader"] = measured["speedup"]
+    if args.suite:
+        command = ci_test_command()
+        seconds = phases.run(
+            f"the test suite: {' '.join(command[1:])}", 600.0, lambda: _timed(command)
+        )
+        figures["suite"] = seconds
+        print(f"the test suite as CI runs it:              {seconds:7.2f} s")
+    print()
+    print("\n".join(summary(figures)))
     return 0
 
 

@@ -192,9 +192,14 @@ def grade_submission(
         if submission.parts:
             sandbox.start()  # the worker imports TensorFlow while this process does too
         if needs_tensorflow:
+            from grader.measure import release_models
             from grader.quiet import import_tensorflow
 
             import_tensorflow()
+            # The last submission's models go, and Keras names layers afresh: the reference
+            # models of this submission are named as the last one's, so their remembered
+            # runs (grader.checks.remembered) are reused instead of computed again.
+            release_models()
         if submission.parts:
             sandbox.begin()  # a fresh process for this submission
         runner = SubprocessRunner(sandbox, submission.parts)

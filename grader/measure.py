@@ -4,6 +4,15 @@ Models a student built arrive as plain data and are rebuilt here
 (:func:`grader.models.rebuild_model`); their gradient norms and training runs are
 computed here, so the student's code takes no part in the measuring. This module is the
 grader's own code, not the reference's: the student kit ships it (:mod:`grader.kit`).
+
+Trace once, run many: a model that is a plain stack of float32 ``Dense`` layers (what
+``build_mlp`` and almost every student's ``build_exploding_mlp`` and ``build_healthy_mlp``
+return) is measured by a ``tf.function`` over its weight tensors, not over the model object.
+The function is traced once per layout (activations, biases, layer shapes) in a process and
+reused for every model of that layout, so a batch pays for the tracing once. It computes the
+same operations as the Keras model (``matmul``, bias, activation; ``w - g * rate`` for SGD),
+so its figures equal the eager ones to float32 rounding (a test checks it). Any other model
+(normalisation layers, constraints, mixed precision) is measured through Keras as before.
 """
 
 from __future__ import annotations
@@ -81,8 +90,8 @@ def layout_problems(
     return problems
 
 
-def gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-Dense-layer kernel gradient norms, measured as the contract states.
+def _keras_gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-Dense-layer kernel gradient norms through Keras, measured as the contract states.
 
     L is the mean squared error of ``model(x)`` (float32, inference mode) against ``y``;
     each norm is the square root of the sum of squares of dL/d(kernel).
@@ -109,10 +118,213 @@ def gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     )
 
 
+#: Whether the compiled measuring functions use XLA. Measured on a 2-core machine, XLA's
+#: compile time (seconds per layout) outweighs its faster steps for the contract's sizes.
+JIT_COMPILE = False
+
+
+class DenseStack:
+    """A model that is a plain stack of float32 Dense layers, as weight arrays.
+
+    Args:
+        kernels: per layer, its kernel (fan_in, units).
+        biases: per layer, its bias (units,) or None.
+        activations: per layer, its activation function (a built-in Keras function).
+    """
+
+    def __init__(self, kernels: list[Any], biases: list[Any], activations: list[Any]) -> None:
+        self.kernels = kernels
+        self.biases = biases
+        self.activations = activations
+
+    @property
+    def layout(self) -> tuple[Any, ...]:
+        """What a compiled function depends on: activations, biases and shapes."""
+        return (
+            tuple(self.activations),
+            tuple(b is not None for b in self.biases),
+            tuple(tuple(k.shape) for k in self.kernels),
+        )
+
+
+def dense_stack(model: Any) -> DenseStack | None:
+    """The model as a :class:`DenseStack`, or None when it is anything else.
+
+    Only a ``keras.Sequential`` of ``Dense`` layers (no constraints, no LoRA, no
+    quantisation, float32 throughout) qualifies: for those the stack computes exactly what
+    the model computes, and what an SGD step does to it.
+    """
+    import keras
+
+    if type(model) is not keras.Sequential or not model.layers:
+        return None
+    kernels, biases, activations = [], [], []
+    for layer in model.layers:
+        if type(layer) is not keras.layers.Dense:
+            return None
+        if (
+            layer.kernel_constraint is not None
+            or layer.bias_constraint is not None
+            or getattr(layer, "lora_enabled", False)
+            or getattr(layer, "quantization_mode", None)
+            or layer.dtype_policy.name != "float32"
+            or not callable(layer.activation)
+        ):
+            return None
+        kernel = np.asarray(layer.kernel)
+        if kernel.dtype != np.float32 or kernel.ndim != 2:
+            return None
+        if kernels and kernels[-1].shape[1] != kernel.shape[0]:
+            return None
+        kernels.append(kernel)
+        biases.append(np.asarray(layer.bias) if layer.bias is not None else None)
+        activations.append(layer.activation)
+    return DenseStack(kernels, biases, activations)
+
+
+#: Compiled measuring functions, by (kind, activations, biases): each is traced once, with
+#: every dimension open, and serves every width and sample count of that layout.
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+
+
+def _forward(tf: Any, x: Any, weights: Any, has_bias: Any, activations: Any) -> Any:
+    """The stack's output, operation by operation as ``keras.layers.Dense.call``.
+
+    ``weights`` is the flat list kernel, bias, kernel, ... with no entry for a missing bias.
+    """
+    h, remaining = x, iter(weights)
+    for bias_used, activation in zip(has_bias, activations):
+        h = tf.matmul(h, next(remaining))
+        if bias_used:
+            h = tf.add(h, next(remaining))
+        h = activation(h)
+    return h
+
+
+def _mse(tf: Any, prediction: Any, y: Any) -> Any:
+    return tf.reduce_mean(tf.square(prediction - tf.reshape(y, tf.shape(prediction))))
+
+
+def _signature(tf: Any, has_bias: tuple[bool, ...]) -> list[Any]:
+    """Every dimension left open, so one trace serves every width and sample count."""
+    matrix = tf.TensorSpec([None, None], tf.float32)
+    vector = tf.TensorSpec([None], tf.float32)
+    weights = [spec for used in has_bias for spec in ([matrix, vector] if used else [matrix])]
+    return [matrix, matrix, weights]
+
+
+def _compiled(kind: str, stack: DenseStack) -> Any:
+    """The compiled ``norms`` or ``training`` function of the stack's layout."""
+    tf = import_tensorflow()
+    activations, has_bias = stack.layout[:2]
+    key = (kind, activations, has_bias)
+    if key in _COMPILED:
+        return _COMPILED[key]
+    kernel_at = [i for i, w in enumerate(_flat_weights(stack)) if w.ndim == 2]
+    signature = _signature(tf, has_bias)
+    if kind == "norms":
+
+        @tf.function(input_signature=signature, jit_compile=JIT_COMPILE)
+        def norms(x: Any, y: Any, weights: Any) -> Any:
+            kernels = [weights[i] for i in kernel_at]
+            with tf.GradientTape() as tape:
+                tape.watch(kernels)
+                loss = _mse(tf, _forward(tf, x, weights, has_bias, activations), y)
+            grads = tape.gradient(loss, kernels)
+            return tf.stack([tf.norm(g) for g in grads])
+
+        _COMPILED[key] = norms
+    else:
+        scalar_int = tf.TensorSpec([], tf.int32)
+        scalar = tf.TensorSpec([], tf.float32)
+
+        @tf.function(input_signature=[*signature, scalar_int, scalar], jit_compile=JIT_COMPILE)
+        def train(x: Any, y: Any, weights: Any, steps: Any, rate: Any) -> Any:
+            losses = tf.TensorArray(tf.float32, size=steps)
+            for step in tf.range(steps):
+                with tf.GradientTape() as tape:
+                    tape.watch(weights)
+                    loss = _mse(tf, _forward(tf, x, weights, has_bias, activations), y)
+                grads = tape.gradient(loss, weights)
+                losses = losses.write(step, loss)
+                # keras.optimizers.SGD without momentum: w -= g * learning_rate
+                weights = [w - g * rate for w, g in zip(weights, grads)]
+            return losses.stack()
+
+        _COMPILED[key] = train
+    return _COMPILED[key]
+
+
+def _flat_weights(stack: DenseStack) -> list[np.ndarray]:
+    return [w for pair in zip(stack.kernels, stack.biases) for w in pair if w is not None]
+
+
+def _weight_tensors(tf: Any, stack: DenseStack) -> list[Any]:
+    return [tf.constant(w) for w in _flat_weights(stack)]
+
+
+def gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-Dense-layer kernel gradient norms, measured as the contract states.
+
+    A plain Dense stack is measured by a function compiled once per layout; any other
+    model through Keras (:func:`_keras_gradient_norms`).
+
+    Args:
+        model: the rebuilt model.
+        x: inputs (m, input_dim).
+        y: targets (m, 1) or (m,).
+
+    Returns:
+        array (number of Dense layers,) of float64.
+    """
+    stack = dense_stack(model)
+    if stack is None:
+        return _keras_gradient_norms(model, x, y)
+    tf = import_tensorflow()
+    x = tf.constant(x, dtype=tf.float32)
+    y = tf.reshape(tf.constant(y, dtype=tf.float32), (tf.shape(x)[0], -1))
+    norms = _compiled("norms", stack)(x, y, _weight_tensors(tf, stack))
+    return np.asarray(norms, dtype=np.float64)
+
+
 def train_full_batch(
     model: Any, x: np.ndarray, y: np.ndarray, steps: int, learning_rate: float
 ) -> np.ndarray:
     """Losses of ``steps`` full-batch SGD steps on the mean squared error.
+
+    A plain Dense stack is trained by a function compiled once per layout (the whole run
+    in one call), any other model by Keras's SGD; the model's own weights are left as
+    they were in the first case and trained in the second, so callers must not rely on
+    either.
+
+    Args:
+        model: the rebuilt model.
+        x: inputs (m, input_dim).
+        y: targets (m,) or (m, 1).
+        steps: number of steps.
+        learning_rate: SGD's learning rate.
+
+    Returns:
+        array (steps,) of the loss before each step.
+    """
+    tf = import_tensorflow()
+    stack = dense_stack(model)
+    if stack is not None:
+        losses = _compiled("training", stack)(
+            tf.constant(x, dtype=tf.float32),
+            tf.reshape(tf.constant(y, dtype=tf.float32), (-1, 1)),
+            _weight_tensors(tf, stack),
+            tf.constant(steps, dtype=tf.int32),
+            tf.constant(learning_rate, dtype=tf.float32),
+        )
+        return np.asarray(losses, dtype=np.float64)
+    return train_keras(model, x, y, steps, learning_rate)
+
+
+def train_keras(
+    model: Any, x: np.ndarray, y: np.ndarray, steps: int, learning_rate: float
+) -> np.ndarray:
+    """Losses of ``steps`` full-batch steps of ``keras.optimizers.SGD`` on the model itself.
 
     Returns:
         array (steps,) of the loss before each step.
@@ -133,6 +345,19 @@ def train_full_batch(
         return loss
 
     return np.array([float(step()) for _ in range(steps)])
+
+
+def release_models() -> None:
+    """Free what measuring left behind: Keras's global state and its graph names.
+
+    The compiled measuring functions are kept (they hold no model).
+    """
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
 
 
 def standard_normal_data(rng: np.random.Generator, input_dim: int, samples: int = 64):

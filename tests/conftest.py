@@ -10,6 +10,26 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests that share a module- or class-scoped fixture on one xdist worker.
+
+    With ``-n 2 --dist loadgroup`` the tests are spread over two processes; a fixture shared
+    by a module (a graded report, an nbgrader course) would otherwise be built once per
+    process. Session fixtures (the shared sandbox) are built once per process anyway.
+    """
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        scopes = {
+            definition.scope
+            for name in info.names_closure
+            for definition in info.name2fixturedefs.get(name, ())
+        }
+        if scopes & {"module", "class", "package"}:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-goldens",
