@@ -10,6 +10,7 @@ the answer through the same encoding, so a check sees the same values either way
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,9 +211,10 @@ class SubprocessRunner(Runner):
                 error_message=loaded.get("message", ""),
             )
         allowed = message["helpers"]
+        deadline = time.monotonic() + timeout
         try:
             answer = self.sandbox.request(
-                message, timeout, on_callback=lambda m: answer_callback(part, allowed, m)
+                message, timeout, on_callback=lambda m: answer_callback(part, allowed, m, deadline)
             )
         except WorkerFailure as failure:
             return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))

@@ -1,0 +1,136 @@
+"""Verdicts that cannot be gamed: helpers by contract order, bounded references, k/n credit."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from grader.oracle import answer_callback, helpers_of, reference_value, within_bounds
+from grader.protocol import encode
+from grader.sources import reference_source
+
+
+def test_helpers_are_only_the_functions_before_the_one_under_test():
+    """Does the reference answer only for helpers earlier in the contract's order?"""
+    assert helpers_of("chain_rule.sigmoid") == []
+    assert helpers_of("chain_rule.local_gains") == [
+        "sigmoid",
+        "sigmoid_derivative",
+        "chain_forward",
+        "chain_gradients",
+    ]
+    assert "clip_by_global_norm" not in helpers_of("clipping.global_norm")
+    assert "global_norm" in helpers_of("clipping.clip_by_global_norm")
+    assert "rnn_jacobian_norms" not in helpers_of("remedies.build_healthy_mlp")
+
+
+def test_a_later_helper_is_refused_by_the_grader_too():
+    """Does a callback for a function not allowed get an error, not the reference's value?"""
+    message = {
+        "function": "chain_forward",
+        "args": encode([np.zeros(2), np.ones(1), np.zeros(1)]),
+        "kwargs": encode({}),
+    }
+    reply = answer_callback("chain_rule", helpers_of("chain_rule.sigmoid"), message)
+    assert reply["ok"] is False and "not answered" in reply["error"]
+
+
+def test_a_huge_helper_call_is_refused_quickly():
+    """Is a 1500-unit RNN (92 s and 955 MB before) refused before the reference runs?"""
+    rng = np.random.default_rng(0)
+    args = [rng.normal(size=(1500, 1500)), rng.normal(size=(1500, 2)), np.zeros(1500)]
+    args += [rng.normal(size=(5, 2)), np.zeros(1500)]
+    assert "over the bound" in within_bounds("rnn_jacobian_norms", args, {})
+    message = {"function": "rnn_jacobian_norms", "args": encode(args), "kwargs": encode({})}
+    started = time.monotonic()
+    reply = answer_callback("remedies", ["rnn_jacobian_norms"], message)
+    assert time.monotonic() - started < 5
+    assert reply["ok"] is False and "larger than the contract's cases" in reply["error"]
+    assert "over the bound" in within_bounds("build_mlp", [8, 200, 256], {})
+    assert within_bounds("build_mlp", [8, 30, 64, "tanh", None, 1234], {}) == ""
+
+
+def test_a_slow_reference_is_stopped_at_the_time_left():
+    """Is a reference that would outlast the student's call stopped at the time left?"""
+    x = np.linspace(-3, 3, 64)
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="larger"):
+        reference_value("chain_rule", "chain_forward", [np.zeros(5000), [1.0], [0.0]], {})
+    message = {
+        "function": "chain_forward",
+        "args": encode([x, np.ones(30), np.zeros(30)]),
+        "kwargs": encode({}),
+    }
+    reply = answer_callback("chain_rule", ["chain_forward"], message, time.monotonic() - 1)
+    assert reply["ok"] is False and "ReferenceTimeout" in reply["error"]
+    assert time.monotonic() - started < 5
+    reply = answer_callback("chain_rule", ["chain_forward"], message, time.monotonic() + 30)
+    assert reply["ok"] is True
+
+
+CYCLE_CLIPPING = """
+
+def global_norm(grads):
+    return clip_by_global_norm(grads, 1.0)[1]
+
+
+def clip_by_global_norm(grads, clip_norm):
+    norm = global_norm(grads)
+    scale = min(1.0, clip_norm / norm) if norm > 0 else 1.0
+    return [np.asarray(g) * scale for g in grads], norm
+"""
+
+CYCLE_CHAIN = """
+
+def sigmoid_derivative(z):
+    return local_gains(np.asarray(z), [1.0], [0.0])[0]
+
+
+def local_gains(x, w, b):
+    inputs = [np.asarray(x, dtype=np.float64)] + chain_forward(x, w, b)[:-1]
+    return np.stack([sigmoid_derivative(w_k * o + b_k) * w_k for w_k, b_k, o in zip(w, b, inputs)])
+"""
+
+#: sigmoid gives the right values only when the reference answers a later function for it.
+HARVEST = """
+
+def sigmoid(z):
+    try:
+        chain_forward(np.zeros(2), np.ones(1), np.zeros(1))
+    except Exception:
+        return np.zeros_like(np.asarray(z, dtype=np.float64))
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(z, dtype=np.float64), -500, 500)))
+
+
+def chain_forward(x, w, b):
+    raise NotImplementedError()
+"""
+
+
+@pytest.mark.slow
+def test_functions_that_call_each_other_fail_as_in_python(grade_sources):
+    """Does a cycle cost the earlier function its points (RecursionError), not score full?"""
+    report = grade_sources(
+        {
+            "clipping.py": reference_source("clipping") + CYCLE_CLIPPING,
+            "chain_rule.py": reference_source("chain_rule") + CYCLE_CHAIN,
+        }
+    )
+    norm = report.test("clipping.global_norm")
+    assert norm.score == 0 and "RecursionError" in norm.output
+    derivative = report.test("chain_rule.sigmoid_derivative")
+    assert derivative.score == 0 and "RecursionError" in derivative.output
+    # The later function of each pair uses the reference's earlier one: only its own code counts.
+    assert report.test("clipping.clip_by_global_norm").score == 5
+    assert report.test("chain_rule.local_gains").score == 5
+
+
+@pytest.mark.slow
+def test_no_test_can_ask_the_reference_for_a_later_test(grade_sources):
+    """Does a helper call to a later function run the student's own code (here a stub)?"""
+    report = grade_sources({"chain_rule.py": reference_source("chain_rule") + HARVEST})
+    sigmoid = report.test("chain_rule.sigmoid")
+    assert sigmoid.score == 0, sigmoid.output
+    assert report.test("chain_rule.chain_forward").score == 0
