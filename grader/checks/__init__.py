@@ -9,7 +9,6 @@ a :class:`~grader.results.TestResult` with partial credit.
 from __future__ import annotations
 
 import os
-import traceback
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -165,17 +164,28 @@ class Check:
     name: str
     run: CheckFunction
     timeout: float
+    #: how many cases the check judges, so that a case the grader cannot judge costs
+    #: that case and the ones not reached, each 1/n, and not the rest as one case
+    cases: int = 1
 
 
 REGISTRY: dict[str, Check] = {}
 
 
-def register(name: str, timeout: float = 30.0) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check under the test name ``<part>.<function>``."""
+def register(
+    name: str, timeout: float = 30.0, cases: int = 1
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under the test name ``<part>.<function>``.
+
+    Args:
+        name: the test's name.
+        timeout: seconds one call of the student's function may take.
+        cases: how many cases the check yields (the reference's run yields exactly these).
+    """
     contract_function(name)  # the contract must know it
 
     def decorate(run: CheckFunction) -> CheckFunction:
-        REGISTRY[name] = Check(name, run, timeout)
+        REGISTRY[name] = Check(name, run, timeout, cases)
         return run
 
     return decorate
@@ -368,17 +378,33 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
         ):
             result.verdict = sentence
         else:
-            result.cases.append(CaseResult("the remaining cases", False, sentence))
+            _fail_remaining(result, check.cases, sentence)
     except Exception as error:  # noqa: BLE001 - a grader fault must not cost other tests
-        result.cases.append(
-            CaseResult(
-                "the result's form",
-                False,
-                "The grader could not check this result: "
-                f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=2)}",
-            )
+        # The error's text may hold a value the student's code chose: the type only.
+        _fail_remaining(
+            result,
+            check.cases,
+            message(
+                "a result the grader can check",
+                f"a result the grader could not check ({type(error).__name__})",
+                "Return the type and form the contract names.",
+            ),
         )
     return result
+
+
+def _fail_remaining(result: TestResult, planned: int, sentence: str) -> None:
+    """The case that stopped the check and every case it did not reach, each failed.
+
+    So a test scores k/n for k cases passed out of its n, whichever case stopped it.
+    """
+    result.cases.append(CaseResult(f"case {len(result.cases) + 1}", False, sentence))
+    for index in range(len(result.cases), planned):
+        result.cases.append(
+            CaseResult(
+                f"case {index + 1}", False, "Not checked: an earlier case stopped this test."
+            )
+        )
 
 
 def import_checks(part: str | None = None) -> None:

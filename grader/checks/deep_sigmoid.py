@@ -115,7 +115,7 @@ def _initializer_mistake(model: Any, problems: list[str]) -> dict[str, bool]:
     return {"initializer_ignored": any("kernels" in p for p in problems)}
 
 
-@register("deep_sigmoid.build_mlp", timeout=60)
+@register("deep_sigmoid.build_mlp", timeout=60, cases=4)
 def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Layout, activation, initializer and seed behaviour of build_mlp."""
     import_tensorflow()
@@ -197,7 +197,7 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
         yield CaseResult(description, True)
 
 
-@register("deep_sigmoid.dense_grad_norms", timeout=60)
+@register("deep_sigmoid.dense_grad_norms", timeout=60, cases=4)
 def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
     """Per-Dense-layer kernel gradient norms against the reference on the same models."""
     import_tensorflow()
@@ -316,7 +316,7 @@ def _variable_norms(spec: ModelSpec, x: np.ndarray, y: np.ndarray, per_layer: bo
     return np.array([np.sqrt(float(tf.norm(k)) ** 2 + float(tf.norm(b)) ** 2) for k, b in pairs])
 
 
-@register("deep_sigmoid.gradient_regime", timeout=10)
+@register("deep_sigmoid.gradient_regime", timeout=10, cases=7)
 def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
     """The regime named from the first and last norms and the threshold."""
     hint = (
@@ -367,7 +367,7 @@ def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-@register("deep_sigmoid.build_exploding_mlp", timeout=60)
+@register("deep_sigmoid.build_exploding_mlp", timeout=60, cases=4)
 def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Measured as the contract states: finite norms with norms[0]/norms[-1] >= 1e3."""
     import_tensorflow()

@@ -134,3 +134,60 @@ def test_no_test_can_ask_the_reference_for_a_later_test(grade_sources):
     sigmoid = report.test("chain_rule.sigmoid")
     assert sigmoid.score == 0, sigmoid.output
     assert report.test("chain_rule.chain_forward").score == 0
+
+
+def test_a_case_the_grader_cannot_judge_costs_its_share_only(monkeypatch):
+    """Does a check raising on its 3rd of 4 cases score 2/4, not 2/3, without the error's text?"""
+    from grader import checks
+    from grader.results import CaseResult
+    from grader.runner import InProcessRunner
+
+    checks.import_checks("chain_rule")
+
+    def flaky(ctx):
+        yield CaseResult("one", True)
+        yield CaseResult("two", True)
+        raise ValueError("could not convert string to float: 'a value the student chose'")
+
+    name = "chain_rule.sigmoid"
+    monkeypatch.setitem(checks.REGISTRY, name, checks.Check(name, flaky, 10, cases=4))
+    result = checks.run_check(name, InProcessRunner({}), seed=1)
+    assert [c.passed for c in result.cases] == [True, True, False, False]
+    assert result.score == result.max_score * 2 / 4
+    assert "ValueError" in result.output and "the student chose" not in result.output
+
+
+@pytest.mark.slow
+def test_every_check_declares_the_cases_the_reference_passes():
+    """Does every registered check yield exactly its declared number of cases on the reference?"""
+    import importlib
+
+    from grader.assignment import FUNCTIONS
+    from grader.checks import REGISTRY, import_checks, run_check
+    from grader.runner import InProcessRunner
+
+    import_checks()
+    for spec in FUNCTIONS:
+        if spec.name in ("train_with_clipping", "build_healthy_mlp", "dense_grad_norms"):
+            continue  # the slow ones: test_grade.py's reference run covers them
+        module = importlib.import_module(f"solutions.{spec.part}")
+        functions = {k: v for k, v in vars(module).items() if callable(v)}
+        result = run_check(spec.test_name, InProcessRunner(functions), seed=3)
+        assert len(result.cases) == REGISTRY[spec.test_name].cases, spec.test_name
+        assert result.score == spec.points, result.output
+
+
+@pytest.mark.slow
+def test_an_optimizer_config_holding_a_string_scores_k_of_n(grade_sources):
+    """Is a string clipnorm one failed case of four (2 of 4 points), the other cases judged?"""
+    wrong = reference_source("clipping").replace(
+        "return keras.optimizers.SGD(learning_rate=learning_rate, **clipping)",
+        "if strategy in ('norm', 'global_norm'):\n"
+        "        clipping = {'clipnorm': 'not a number'}\n"
+        "    return keras.optimizers.SGD(learning_rate=learning_rate, **clipping)",
+    )
+    assert wrong != reference_source("clipping")
+    result = grade_sources({"clipping.py": wrong}).test("clipping.make_optimizer")
+    assert len(result.cases) == 4
+    assert result.score == 2, result.output
+    assert "clipnorm=not a number" in result.output
