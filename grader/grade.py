@@ -17,27 +17,8 @@ from grader.policy import find_violations, forbidden_top_level_imports
 from grader.results import Report, TestResult
 from grader.runner import SubprocessRunner
 from grader.sandbox import Sandbox
+from grader.secret import SEED_VARIABLE, hidden_seed  # noqa: F401 - re-exported
 from grader.submission import PartCode, load_submission
-
-#: Environment variable holding the instructor's secret seed for the hidden cases.
-SEED_VARIABLE = "GRADER_SEED"
-
-
-def hidden_seed() -> int:
-    """The seed of the hidden cases: the instructor's secret, or a fixed default.
-
-    The worker's environment never contains it (:func:`grader.sandbox.worker_environment`).
-    """
-    text = os.environ.get(SEED_VARIABLE, "")
-    if text.strip():
-        try:
-            return int(text) % 2**32
-        except ValueError:
-            import zlib
-
-            return zlib.crc32(text.encode())
-    return 7_345_123
-
 
 #: Seconds one submission may take in all; the functions not started by then score 0.
 SUBMISSION_TIME_LIMIT = float(os.environ.get("GRADER_SUBMISSION_TIME_LIMIT", "900"))

@@ -4,3 +4,5 @@
 set -euo pipefail
 cd "${AUTOGRADER_ROOT:-/autograder}/source"
 python3 -m pip install --no-cache-dir -e .
+# The secret of the hidden cases: the one zipped with the source, else a new one for this image.
+python3 -m grader.secret

@@ -117,7 +117,10 @@ def test_setup_installs_the_package_from_the_source_folder(tmp_path):
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
     }
     subprocess.run(["bash", str(SCRIPTS / "setup.sh")], env=env, check=True, timeout=60)
-    assert log.read_text().strip() == f"{tmp_path / 'source'} -m pip install --no-cache-dir -e ."
+    assert log.read_text().strip().splitlines() == [
+        f"{tmp_path / 'source'} -m pip install --no-cache-dir -e .",
+        f"{tmp_path / 'source'} -m grader.secret",
+    ]
 
 
 @pytest.mark.slow
