@@ -20,6 +20,9 @@ class CaseResult:
     message: str = ""
     weight: float = 1.0
     mistake: str | None = None
+    #: the message with what the student's code controls on a hidden case (exception
+    #: text, exit status): for the instructor and after the due date only
+    details: str = ""
 
 
 @dataclass
@@ -36,6 +39,8 @@ class TestResult:
     notes: list[str] = field(default_factory=list)
     #: plain data for the HTML report's plots (see :mod:`grader.figures`)
     figures: list[dict[str, Any]] = field(default_factory=list)
+    #: the verdict with the details of a hidden case (see ``CaseResult.details``)
+    verdict_details: str | None = None
 
     @property
     def score(self) -> float:
@@ -59,9 +64,18 @@ class TestResult:
     @property
     def output(self) -> str:
         """The feedback text: verdict or failed cases, then notes."""
+        return self._text(full=False)
+
+    @property
+    def full_output(self) -> str:
+        """The feedback with the hidden cases' details, for the instructor and after the
+        due date."""
+        return self._text(full=True)
+
+    def _text(self, full: bool) -> str:
         lines: list[str] = []
         if self.verdict is not None:
-            lines.append(self.verdict)
+            lines.append(self.verdict_details if full and self.verdict_details else self.verdict)
         else:
             passed = sum(1 for c in self.cases if c.passed)
             lines.append(f"{passed} of {len(self.cases)} cases passed.")
@@ -69,8 +83,9 @@ class TestResult:
             for case in failed[:3]:
                 lines.append("")
                 lines.append(f"Checked: {case.description}")
-                if case.message:
-                    lines.append(case.message)
+                text = case.details if full and case.details else case.message
+                if text:
+                    lines.append(text)
             if len(failed) > 3:
                 lines.append("")
                 lines.append(f"({len(failed) - 3} more failed cases not shown.)")
@@ -87,6 +102,7 @@ class TestResult:
             "max_score": self.max_score,
             "status": self.status,
             "output": self.output,
+            "details": self.full_output,
             "mistakes": self.mistakes,
             "figures": self.figures,
         }
@@ -145,7 +161,9 @@ class Report:
         """
         tests = []
         for t in self.tests:
-            hidden_details = self.cases == "hidden" and t.status != "passed" and t.verdict is None
+            hidden_details = self.cases == "hidden" and (
+                (t.status != "passed" and t.verdict is None) or t.full_output != t.output
+            )
             summary = t.output.splitlines()[0] if hidden_details else t.output
             if hidden_details:
                 summary += " The details of the hidden cases are shown after the due date."
@@ -166,7 +184,7 @@ class Report:
                         "score": 0.0,
                         "max_score": 0.0,
                         "status": t.status,
-                        "output": t.output,
+                        "output": t.full_output,
                         "visibility": "after_due_date",
                     }
                 )

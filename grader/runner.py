@@ -35,17 +35,29 @@ class CallOutcome:
     state: list[Any] | None = None
     recorded: list[Any] | None = None
 
+    #: whether the call ran on a hidden case: then what the student's code controls
+    #: (exception text, exit status, sizes) stays out of the feedback shown at once
+    hidden: bool = False
+
     @property
     def not_implemented(self) -> bool:
         """Whether the function is still the stub."""
         return self.error_type == "NotImplementedError"
 
-    def error_sentence(self, function: str) -> str:
-        """One sentence saying why the call produced no value."""
+    def error_sentence(self, function: str, full: bool = False) -> str:
+        """One sentence saying why the call produced no value.
+
+        Args:
+            function: the function's name.
+            full: give the details (exception text, where, exit status) even on a hidden
+                case; for the instructor and for feedback shown after the due date.
+        """
         if self.error_type == "MissingFunction":
             return f"{function} is not defined in the submission."
         if self.error_type == "NotImplementedError":
             return f"{function} is not implemented yet (it raises NotImplementedError)."
+        if self.hidden and not full:
+            return self._category_sentence(function)
         if self.error_type == "timeout":
             return f"{function} was stopped: {self.error_message}."
         if self.error_type in ("died", "protocol"):
@@ -56,6 +68,29 @@ class CallOutcome:
         if self.where:
             text += f"\n{self.where.rstrip()}"
         return text
+
+    def _category_sentence(self, function: str) -> str:
+        """What went wrong, as a category only: nothing the student's code wrote."""
+        later = "(on a hidden case: the details are kept for the instructor)"
+        if self.error_type == "timeout":
+            return f"{function} was stopped early: it ran past its time limit {later}."
+        if self.error_type == "died":
+            return f"{function} could not finish: its process stopped early {later}."
+        if self.error_type in ("protocol", "ProtocolError"):
+            return (
+                f"{function} returned more than the size limit, or an answer the grader "
+                f"could not read {later}."
+            )
+        name = self.error_type if _is_builtin_exception(self.error_type) else "an exception"
+        return f"{function} raised {name} {later}."
+
+
+def _is_builtin_exception(name: str) -> bool:
+    """Whether ``name`` is a built-in exception's (a class the student cannot name freely)."""
+    import builtins
+
+    value = getattr(builtins, name, None)
+    return isinstance(value, type) and issubclass(value, BaseException)
 
 
 def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
@@ -216,6 +251,58 @@ class SubprocessRunner(Runner):
             answer = self.sandbox.request(
                 message, timeout, on_callback=lambda m: answer_callback(part, allowed, m, deadline)
             )
+        except WorkerFailure as failure:
+            return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
+        return outcome_from_answer(answer)
+
+    def measure(
+        self,
+        part: str,
+        function: str,
+        args: list[Any],
+        data: list[Any],
+        *,
+        seed: int = 0,
+        timeout: float = 60.0,
+    ) -> CallOutcome:
+        """Build a model with ``part.function(*args)`` in a FRESH process and measure it there.
+
+        For a model the grader cannot rebuild from built-in parts: the worker loads the
+        part again in a new process and runs :func:`grader.measure.measure_in_worker` on
+        the model, returning plain data (layout problems, gradient norms).
+
+        Args:
+            part: the part.
+            function: the builder's name.
+            args: its arguments (input_dim, depth, width, seed).
+            data: the measuring inputs ``[x, y]``.
+            seed: the seed set before the call.
+            timeout: seconds the building and measuring may take.
+
+        Returns:
+            the outcome; its value is the measurement's dict.
+        """
+        try:
+            self.sandbox.begin()  # a fresh process: nothing of earlier calls remains
+        except WorkerFailure as failure:
+            return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
+        loaded = self.load(part)
+        if not loaded.get("ok"):
+            return CallOutcome(
+                ok=False,
+                error_type=loaded.get("failure", "died"),
+                error_message=loaded.get("message", ""),
+            )
+        message = {
+            "op": "measure",
+            "part": part,
+            "function": function,
+            "args": encode(list(args)),
+            "data": encode(list(data)),
+            "seed": seed,
+        }
+        try:
+            answer = self.sandbox.request(message, timeout)
         except WorkerFailure as failure:
             return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
         return outcome_from_answer(answer)

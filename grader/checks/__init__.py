@@ -113,6 +113,7 @@ class Context:
             timeout=self.timeout,
             seed=int(self.rng.integers(2**31 - 1)),
         )
+        outcome.hidden = not self.public
         if not outcome.ok and outcome.error_type in _STOPPING:
             raise StopCheck(outcome)
         return outcome
@@ -220,13 +221,11 @@ def contract_signature(function: str) -> str:
 
 def error_case(description: str, outcome: CallOutcome, function: str, hint: str) -> CaseResult:
     """A case whose call raised: say what it raised and where."""
-    if outcome.error_type == "TypeError" and "argument" in outcome.error_message:
+    if outcome.error_type == "TypeError":
         hint = f"Keep the contract's signature: {contract_signature(function)}. {hint}"
-    return CaseResult(
-        description,
-        False,
-        message("a result", outcome.error_sentence(function), hint),
-    )
+    shown = message("a result", outcome.error_sentence(function), hint)
+    full = message("a result", outcome.error_sentence(function, full=True), hint)
+    return CaseResult(description, False, shown, details=full if full != shown else "")
 
 
 def compare_case(
@@ -314,14 +313,14 @@ def warning_case(
     mistake = None
     if overflow_mistake and any("overflow" in w for w in outcome.warnings):
         mistake = overflow_mistake
-    return CaseResult(
-        description,
-        False,
-        message(
-            "no warnings", "; ".join(outcome.warnings[:3]), describe(mistake) if mistake else hint
-        ),
-        mistake=mistake,
-    )
+    hint = describe(mistake) if mistake else hint
+    full = message("no warnings", "; ".join(outcome.warnings[:3]), hint)
+    if not outcome.hidden:
+        return CaseResult(description, False, full, mistake=mistake)
+    # On a hidden case a warning's text may be the student's own: its category only.
+    categories = ", ".join(dict.fromkeys(w.split(":")[0][:40] for w in outcome.warnings))
+    shown = message("no warnings", f"warnings of category {categories}", hint)
+    return CaseResult(description, False, shown, mistake=mistake, details=full)
 
 
 def mutation_case(
@@ -372,13 +371,15 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
     except StopCheck as stop:
         outcome = stop.outcome
         sentence = outcome.error_sentence(spec.name)
+        full = outcome.error_sentence(spec.name, full=True)
         if (
             outcome.error_type in ("MissingFunction", "NotImplementedError", "NotLoaded")
             or not result.cases
         ):
             result.verdict = sentence
+            result.verdict_details = full if full != sentence else None
         else:
-            _fail_remaining(result, check.cases, sentence)
+            _fail_remaining(result, check.cases, sentence, full)
     except Exception as error:  # noqa: BLE001 - a grader fault must not cost other tests
         # The error's text may hold a value the student's code chose: the type only.
         _fail_remaining(
@@ -393,12 +394,15 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
     return result
 
 
-def _fail_remaining(result: TestResult, planned: int, sentence: str) -> None:
+def _fail_remaining(result: TestResult, planned: int, sentence: str, full: str = "") -> None:
     """The case that stopped the check and every case it did not reach, each failed.
 
     So a test scores k/n for k cases passed out of its n, whichever case stopped it.
     """
-    result.cases.append(CaseResult(f"case {len(result.cases) + 1}", False, sentence))
+    details = full if full != sentence else ""
+    result.cases.append(
+        CaseResult(f"case {len(result.cases) + 1}", False, sentence, details=details)
+    )
     for index in range(len(result.cases), planned):
         result.cases.append(
             CaseResult(

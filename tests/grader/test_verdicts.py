@@ -191,3 +191,69 @@ def test_an_optimizer_config_holding_a_string_scores_k_of_n(grade_sources):
     assert len(result.cases) == 4
     assert result.score == 2, result.output
     assert "clipnorm=not a number" in result.output
+
+
+#: Functions whose failure on a hidden case writes a hidden input into the feedback.
+LEAKS = [
+    (
+        "exception-text",
+        "def sgd_update(param, grad, learning_rate):\n"
+        "    raise ValueError('LEAK' + repr(float(learning_rate)))\n",
+        "raised ValueError",
+    ),
+    (
+        "own-exception-class",
+        "def sgd_update(param, grad, learning_rate):\n"
+        "    raise type('LEAK' + str(int(learning_rate * 1e6)), (Exception,), {})()\n",
+        "raised an exception",
+    ),
+    (
+        "exit-status",
+        "def sgd_update(param, grad, learning_rate):\n    import os\n"
+        "    os._exit(77 if learning_rate > 0 else 1)\n",
+        "its process stopped early",
+    ),
+    (
+        "warning-text",
+        "import warnings\nimport numpy as np\n"
+        "def sigmoid(z):\n"
+        "    warnings.warn('LEAK' + repr(float(np.sum(z))), RuntimeWarning)\n"
+        "    z = np.clip(np.asarray(z, dtype=float), -500, 500)\n"
+        "    return 1 / (1 + np.exp(-z))\n",
+        "warnings of category RuntimeWarning",
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id, code, category", LEAKS, ids=[c[0] for c in LEAKS])
+def test_hidden_case_feedback_shows_the_category_only(
+    case_id, code, category, tmp_path, monkeypatch
+):
+    """Is what the student's code wrote on a hidden case kept out of what is shown at once?"""
+    from grader.grade import grade_submission
+    from grader.sandbox import Sandbox
+    from tests.grader.conftest import write_submission
+
+    monkeypatch.setenv("GRADER_TIMEOUT_SCALE", "0.3")
+    folder = write_submission(
+        tmp_path / "student", {"chain_rule.py": reference_source("chain_rule") + "\n\n" + code}
+    )
+    sandbox = Sandbox(tensorflow=False)
+    try:
+        report = grade_submission(folder, sandbox=sandbox)
+    finally:
+        sandbox.close()
+    test = report.test(
+        "chain_rule.sigmoid" if case_id == "warning-text" else "chain_rule.sgd_update"
+    )
+    assert test.score < test.max_score
+    assert category in test.output, test.output
+    for secret_text in ("LEAK", "77"):
+        assert secret_text not in test.output
+    assert "LEAK" in test.full_output or "77" in test.full_output
+    gradescope = report.to_gradescope()["tests"]
+    shown = [t["output"] for t in gradescope if t["visibility"] == "visible"]
+    later = [t["output"] for t in gradescope if t["visibility"] == "after_due_date"]
+    assert not any("LEAK" in text or "status 77" in text for text in shown)
+    assert any("LEAK" in text or "status 77" in text for text in later)
