@@ -89,8 +89,9 @@ def grade_part(
         )
         return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
     notes = code.problems + _load_notes(part, loaded) + _edited_test_notes(code)
-    violations = find_violations(part, code.source)
-    banned = forbidden_top_level_imports(part, code.source)
+    cells = [source for _, source in code.cells]  # each cell read on its own
+    violations = find_violations(part, cells)
+    banned = forbidden_top_level_imports(part, cells)
     results = []
     for spec in functions:
         if deadline is not None and time.monotonic() > deadline:
