@@ -279,7 +279,7 @@ def _substitute_helpers(
     for name in helpers:
         if callable(namespace.get(name)) and callback is not None:
             saved[name] = namespace[name]
-            namespace[name] = _proxy(name, callback)
+            namespace[name] = _proxy(name, callback, saved[name])
     for name in trusted:
         if callable(namespace.get(name)) and name in TRUSTED_HELPERS:
             saved[name] = namespace[name]
@@ -288,13 +288,41 @@ def _substitute_helpers(
 
 
 def _proxy(
-    name: str, callback: Callable[[str, list[Any], dict[str, Any]], Any]
+    name: str,
+    callback: Callable[[str, list[Any], dict[str, Any]], Any],
+    own: Callable[..., Any],
 ) -> Callable[..., Any]:
+    """A helper that asks the reference when its arguments are plain data, and runs the
+    student's ``own`` helper otherwise (a Python function as activation, a live model)."""
+
     def helper(*args: Any, **kwargs: Any) -> Any:
+        if not _plain_data([list(args), kwargs]):
+            return own(*args, **kwargs)
         return callback(name, list(args), kwargs)
 
     helper.__name__ = name
     return helper
+
+
+_NOT_PLAIN = ("__unsupported__", "__model__", "__optimizer__")
+
+
+def _plain_data(value: Any) -> bool:
+    """Whether ``value`` is plain data the reference can take (no function, no live model)."""
+    try:
+        encoded = encode(plain_result(value))
+    except Exception:  # noqa: BLE001 - too large or too deep
+        return False
+    pending = [encoded]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if any(key in item for key in _NOT_PLAIN):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 class _BlockSolutions:
@@ -387,6 +415,37 @@ class Worker:
                 functions[name] = _signature(value)
         return {"ok": True, "errors": errors, "functions": functions}
 
+    def measure(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Build a model with the student's function and measure it with the grader's code.
+
+        Used in a fresh process for a model the grader cannot rebuild from built-in parts
+        (:func:`grader.measure.measure_in_worker`). The measuring runs in the student's
+        process because the model's own code must run; the function was captured when
+        this module was imported, before any student code, and only plain data returns.
+        """
+        namespace = self.namespaces.get(message["part"]) or {}
+        function = namespace.get(message["function"])
+        if not callable(function):
+            return {
+                "ok": False,
+                "error": {"type": "MissingFunction", "message": message["function"], "where": ""},
+            }
+        try:
+            args = decode(message.get("args", {"__list__": []}))
+            data = decode(message.get("data", {"__list__": []}))
+            seed = int(message.get("seed", 0))
+            np.random.seed(seed)
+            _tensorflow()
+            sys.modules["keras"].utils.set_random_seed(seed)
+            model = function(*args)
+            input_dim, depth, width = (int(a) for a in args[:3])
+            if not model.built:
+                model.build((None, input_dim))
+            measured = _MEASURE(model, input_dim, depth, width, *data)
+            return {"ok": True, "result": encode(measured)}
+        except BaseException as error:  # noqa: BLE001 - student code may raise anything
+            return {"ok": False, "error": describe_error(error)}
+
     def call(self, message: dict[str, Any]) -> dict[str, Any]:
         """Call one function of a loaded part."""
         namespace = self.namespaces.get(message["part"])
@@ -426,6 +485,16 @@ class Worker:
             )
         except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be encoded
             return {"ok": False, "error": describe_error(error)}
+
+
+def _measure_function() -> Callable[..., Any]:
+    from grader.measure import measure_in_worker
+
+    return measure_in_worker
+
+
+#: The grader's measuring code, referenced before any student code is loaded.
+_MEASURE = _measure_function()
 
 
 def _signature(value: Any) -> str:
@@ -525,6 +594,8 @@ def _serve(channel_in: Any, channel_out: Any) -> None:
             answer = worker.load(message["part"], message["cells"])
         elif op == "call":
             answer = worker.call(message)
+        elif op == "measure":
+            answer = worker.measure(message)
         else:
             answer = {
                 "ok": False,
