@@ -489,8 +489,9 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
     import keras
 
     hint = (
-        "Create keras.optimizers.SGD(learning_rate=learning_rate) once, then call "
-        "clipped_train_step(model, optimizer, x, y, clip_norm) `steps` times and return the losses."
+        "Create keras.optimizers.SGD(learning_rate=learning_rate) once, then make `steps` "
+        "clipped steps (e.g. clipped_train_step(model, optimizer, x, y, clip_norm)) and return "
+        "the losses."
     )
     for description, clip_norm, rate, steps in [
         (
@@ -560,18 +561,9 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
         over = [
             float(n) for n in norms if isinstance(n, (int, float)) and n > clip_norm * (1 + 1e-3)
         ]
-        if not norms:
-            yield CaseResult(
-                description,
-                False,
-                message(
-                    f"{steps} steps made with clipped_train_step",
-                    "no call of clipped_train_step",
-                    describe("no_clipping"),
-                ),
-                mistake="no_clipping",
-            )
-            continue
+        # Any route that makes the same clipped steps is right (the student's own compiled
+        # step, say): the losses against the reference's decide. Recorded calls of
+        # clipped_train_step only add a check of their post-clip norms.
         if over:
             yield CaseResult(
                 description,
@@ -602,6 +594,9 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
             CURVE,
             function="train_with_clipping",
             hint=hint,
-            variants=[("learning_rate_ignored", default_rate)],
+            variants=[
+                ("learning_rate_ignored", default_rate),
+                ("no_clipping", lambda u=unclipped: u),
+            ],
             label="losses",
         )
