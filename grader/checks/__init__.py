@@ -24,6 +24,8 @@ from grader.runner import CallOutcome, Runner
 
 #: Seed of the public cases a student can see and run.
 PUBLIC_SEED = 20240
+#: Most points kept per series of a figure (a report stays small whatever a call returned).
+MAX_FIGURE_POINTS = 512
 #: Errors after which the remaining cases of a test are not tried.
 _STOPPING = {"MissingFunction", "NotImplementedError", "timeout", "died", "protocol", "NotLoaded"}
 
@@ -58,11 +60,14 @@ class Context:
         failed, with the reason) beside the reference's and any other ``series``."""
 
         def plain(value: Any) -> Any:
-            """Floats for JSON: NaN and infinities (gaps in a plot) become None."""
+            """Floats for JSON: NaN and infinities (gaps in a plot) become None; at most
+            :data:`MAX_FIGURE_POINTS` points, evenly spaced, per series."""
             try:
                 values = np.asarray(value, dtype=np.float64).ravel()
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, MemoryError):
                 return None
+            if values.size > MAX_FIGURE_POINTS:
+                values = values[np.linspace(0, values.size - 1, MAX_FIGURE_POINTS).astype(int)]
             return [float(v) if np.isfinite(v) else None for v in values]
 
         self.figures.append(

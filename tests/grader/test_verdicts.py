@@ -257,3 +257,49 @@ def test_hidden_case_feedback_shows_the_category_only(
     later = [t["output"] for t in gradescope if t["visibility"] == "after_due_date"]
     assert not any("LEAK" in text or "status 77" in text for text in shown)
     assert any("LEAK" in text or "status 77" in text for text in later)
+
+
+def test_figure_data_is_at_most_512_points_per_series():
+    """Does a 10-million-element output make a figure of at most 512 points per series?"""
+    import json
+
+    from grader.checks import MAX_FIGURE_POINTS, Context
+    from grader.runner import CallOutcome, InProcessRunner
+
+    ctx = Context(InProcessRunner({}), "chain_rule", "chain_gradients", np.random.default_rng(0))
+    huge = np.arange(10_000_000, dtype=np.float64)
+    ctx.add_figure("bars", "a title", CallOutcome(ok=True), huge, reference=huge, other=[1.0, 2.0])
+    figure = ctx.figures[0]
+    assert len(figure["student"]) == len(figure["reference"]) == MAX_FIGURE_POINTS == 512
+    assert figure["student"][0] == 0 and figure["student"][-1] == 9_999_999
+    assert figure["other"] == [1.0, 2.0]
+    assert len(json.dumps(figure)) < 50_000
+
+
+def test_a_notebook_nested_too_deeply_costs_its_part_only(tmp_path):
+    """Does a notebook of 200,000 nested '[' become a problem of its part, the others loaded?"""
+    from grader.submission import load_submission
+
+    (tmp_path / "chain_rule.ipynb").write_text("[" * 200_000)
+    (tmp_path / "remedies.py").write_text(reference_source("remedies"))
+    submission = load_submission(tmp_path)
+    assert submission.parts["chain_rule"].cells == []
+    assert "nested too deeply" in " ".join(submission.parts["chain_rule"].problems)
+    assert submission.parts["remedies"].cells
+
+
+@pytest.mark.slow
+def test_the_report_is_written_for_a_deeply_nested_notebook(tmp_path):
+    """Does the CLI write a report (status 0) for a notebook of 200,000 nested '['?"""
+    import subprocess
+    import sys
+
+    (tmp_path / "chain_rule.ipynb").write_text("[" * 200_000)
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(tmp_path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "nested too deeply" in result.stdout and "internal error" not in result.stderr
