@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from grader.oracle import TRUSTED, answer_callback, helpers_of
 from grader.protocol import ProtocolError, decode, encode
 from grader.sandbox import Sandbox, WorkerFailure
@@ -34,6 +36,8 @@ class CallOutcome:
     mutated: list[int] = field(default_factory=list)
     state: list[Any] | None = None
     recorded: list[Any] | None = None
+    #: the arguments' states after the call, as the worker returned them (plain data)
+    after: list[Any] | None = None
 
     #: whether the call ran on a hidden case: then what the student's code controls
     #: (exception text, exit status, sizes) stays out of the feedback shown at once
@@ -93,6 +97,41 @@ def _is_builtin_exception(name: str) -> bool:
     return isinstance(value, type) and issubclass(value, BaseException)
 
 
+def _differs(sent: Any, after: Any) -> bool:
+    """Whether an argument's state after the call differs from what the grader sent."""
+    if after is None:
+        return False  # not compared (a model, a scalar)
+    if isinstance(after, list):
+        if not isinstance(sent, (list, tuple)) or len(sent) != len(after):
+            return True
+        return any(_differs(s, a) for s, a in zip(sent, after))
+    try:
+        before = np.asarray(sent)
+        now = np.asarray(after)
+        if before.shape != now.shape:
+            return True
+        return not np.array_equal(before, now, equal_nan=now.dtype.kind in "fc")
+    except (TypeError, ValueError):
+        return True
+
+
+def changed_arguments(sent: list[Any], after: list[Any] | None) -> list[int]:
+    """Indices of the arguments the call changed, decided here from plain data.
+
+    Args:
+        sent: the arguments the grader sent.
+        after: their states after the call, as the worker returned them; None when the
+            answer holds none (a worker whose code was tampered with): then every array
+            argument counts as changed.
+
+    Returns:
+        the indices of the changed arguments.
+    """
+    if after is None or not isinstance(after, list) or len(after) != len(sent):
+        return [i for i, a in enumerate(sent) if isinstance(a, (np.ndarray, list))]
+    return [i for i, (s, a) in enumerate(zip(sent, after)) if _differs(s, a)]
+
+
 def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
     """Build a CallOutcome from a worker's answer message (validating it)."""
     try:
@@ -104,6 +143,7 @@ def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
                 mutated=[int(i) for i in answer.get("mutated", [])],
                 state=[decode(s) for s in answer["state"]] if answer.get("state") else None,
                 recorded=decode(answer["recorded"]) if answer.get("recorded") else None,
+                after=decode(answer["after"]) if answer.get("after") else None,
             )
         error = answer.get("error") or {}
         return CallOutcome(
@@ -193,7 +233,10 @@ class Runner:
             the call's outcome as plain data.
         """
         message = call_message(part, function, args, kwargs, **options)
-        return self._send(part, message, timeout)
+        outcome = self._send(part, message, timeout)
+        if outcome.ok:
+            outcome.mutated = changed_arguments(list(args), outcome.after)
+        return outcome
 
     def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
         raise NotImplementedError

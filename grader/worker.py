@@ -126,6 +126,34 @@ def _fingerprint(value: Any) -> Any:
     return None
 
 
+def _numbers_only(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_numbers_only(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def after_state(value: Any) -> Any:
+    """An argument's state after the call, as plain data (arrays, lists of them), or None
+    for what is not compared (a model, a scalar). The grader compares it with what it
+    sent (:meth:`grader.runner.Runner.call`), so replacing a function of this module from
+    the student's code cannot switch the check for changed inputs off."""
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True)
+    if isinstance(value, list):
+        if _numbers_only(value):  # nested Python lists of numbers (the "list" kind)
+            try:
+                return np.array(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                pass
+        return [after_state(v) for v in value]
+    if hasattr(value, "numpy") and hasattr(value, "shape") and not hasattr(value, "layers"):
+        try:
+            return np.array(value.numpy(), copy=True)
+        except Exception:  # noqa: BLE001
+            return None
+    return None
+
+
 def _student_frames(error: BaseException) -> str:
     """The traceback lines that point into the student's code, most recent last."""
     frames = [
@@ -232,6 +260,8 @@ def execute_call(
     answer["mutated"] = [
         i for i, (a, b) in enumerate(zip(before, map(_fingerprint, converted))) if a != b
     ]
+    # The grader decides from these (plain data), not from ``mutated`` above.
+    answer["after"] = _encode([_after_state(a) for a in converted])
     if state_of:
         answer["state"] = [
             encode([np.asarray(w) for w in converted[i].get_weights()]) for i in state_of
@@ -239,6 +269,12 @@ def execute_call(
     if record:
         answer["recorded"] = encode(recorded) if original is not None else None
     return answer
+
+
+#: Private references, taken when this module is imported (before any student code), so
+#: that replacing the module's attributes from the student's code does not change them.
+_after_state = after_state
+_encode = encode
 
 
 def trusted_train_step(
@@ -356,6 +392,9 @@ class Worker:
         """
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.ask = ask
+        # Taken before any student code loads: replacing grader.worker.execute_call from
+        # the student's module does not change what this worker runs.
+        self._execute = execute_call
 
     def callback(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Ask the grader for the reference value of helper ``name``."""
@@ -469,7 +508,7 @@ class Worker:
                 "error": {"type": "ProtocolError", "message": str(error), "where": ""},
             }
         try:
-            return execute_call(
+            return self._execute(
                 function,
                 args,
                 kwargs,

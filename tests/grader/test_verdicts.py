@@ -303,3 +303,41 @@ def test_the_report_is_written_for_a_deeply_nested_notebook(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "nested too deeply" in result.stdout and "internal error" not in result.stderr
+
+
+#: An in-place sgd_update that switches the worker's own check for changed inputs off.
+TAMPERED = """
+
+import sys
+
+for _name in ("__main__", "grader.worker"):  # the worker runs as __main__
+    _module = sys.modules.get(_name)
+    if _module is not None and hasattr(_module, "_fingerprint"):
+        _module._fingerprint = lambda value: None
+        _module.after_state = lambda value: None
+
+
+def sgd_update(param, grad, learning_rate):
+    param -= learning_rate * grad
+    return param
+"""
+
+
+@pytest.mark.slow
+def test_replacing_the_workers_functions_keeps_the_check_for_changed_inputs(tmp_path):
+    """Does an in-place sgd_update that replaces the worker's fingerprint still lose points?"""
+    from grader.grade import grade_submission
+    from grader.sandbox import Sandbox
+    from tests.grader.conftest import write_submission
+
+    folder = write_submission(
+        tmp_path / "student", {"chain_rule.py": reference_source("chain_rule") + TAMPERED}
+    )
+    sandbox = Sandbox(tensorflow=False)
+    try:
+        report = grade_submission(folder, sandbox=sandbox)
+    finally:
+        sandbox.close()
+    test = report.test("chain_rule.sgd_update")
+    assert test.score < 1, test.output
+    assert "changed by the call" in test.output
