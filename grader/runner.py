@@ -38,6 +38,8 @@ class CallOutcome:
     recorded: list[Any] | None = None
     #: the arguments' states after the call, as the worker returned them (plain data)
     after: list[Any] | None = None
+    #: library rules broken while the function ran (seen by the worker's run-time guards)
+    violations: list[str] = field(default_factory=list)
 
     #: whether the call ran on a hidden case: then what the student's code controls
     #: (exception text, exit status, sizes) stays out of the feedback shown at once
@@ -144,6 +146,7 @@ def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
                 state=[decode(s) for s in answer["state"]] if answer.get("state") else None,
                 recorded=decode(answer["recorded"]) if answer.get("recorded") else None,
                 after=decode(answer["after"]) if answer.get("after") else None,
+                violations=[str(v)[:300] for v in answer.get("violations", [])][:5],
             )
         error = answer.get("error") or {}
         return CallOutcome(
@@ -153,6 +156,7 @@ def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
             where=str(error.get("where", ""))[:4000],
             warnings=[str(w)[:500] for w in answer.get("warnings", [])][:20],
             mutated=[int(i) for i in answer.get("mutated", [])],
+            violations=[str(v)[:300] for v in answer.get("violations", [])][:5],
         )
     except (ProtocolError, KeyError, TypeError, ValueError) as error:
         return CallOutcome(

@@ -11,6 +11,7 @@ same way in both places.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -340,6 +341,147 @@ def _proxy(
     return helper
 
 
+#: Parts whose code may not reach an autodiff library, and those libraries (top-level
+#: names); the same rule as :mod:`grader.policy`, enforced here while the code runs.
+NUMPY_ONLY_PARTS = ("chain_rule",)
+AUTODIFF_MODULES = ("tensorflow", "keras", "jax", "torch", "autograd", "tf_keras")
+#: Part 3's functions written from array operations, and the library clip functions they
+#: may not call (by module and attribute), whatever name reached them.
+CLIPPING_ARRAY_FUNCTIONS = ("clip_by_value", "clip_by_norm", "global_norm", "clip_by_global_norm")
+_CLIP_ATTRIBUTES = (
+    ("tensorflow", ("clip_by_value", "clip_by_norm", "clip_by_global_norm")),
+    ("tensorflow.math", ("clip_by_value",)),
+    ("tensorflow.linalg", ("global_norm",)),
+    (
+        "tensorflow.python.ops.clip_ops",
+        ("clip_by_value", "clip_by_norm", "clip_by_global_norm", "global_norm"),
+    ),
+    ("tensorflow.raw_ops", ("ClipByValue",)),
+    ("tensorflow.python.ops.gen_math_ops", ("clip_by_value",)),
+    ("keras.ops", ("clip",)),
+    ("keras.src.ops", ("clip",)),
+    ("keras.src.ops.numpy", ("clip",)),
+)
+
+
+_REACHED: set[str] = set()
+
+
+class _ForbiddenModule(types.ModuleType):
+    """What ``import tensorflow`` gives a NumPy-only part: any use records a violation."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _REACHED.add(self.__name__.split(".")[0])
+        raise AttributeError(
+            f"module {self.__name__!r} is not available here: part 1 uses NumPy only"
+        )
+
+
+class _ForbiddenLoader:
+    def create_module(self, spec: Any) -> types.ModuleType:
+        return _ForbiddenModule(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class _BlockAutodiff:
+    """An import hook that answers the autodiff libraries with a module that cannot be used
+    (a NumPy-only part is running); a top-level import alone stays harmless."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name.split(".")[0] in AUTODIFF_MODULES:
+            import importlib.machinery
+
+            return importlib.machinery.ModuleSpec(name, _ForbiddenLoader())
+        return None
+
+
+class _NumpyOnly:
+    """While a NumPy-only part loads or runs: the autodiff modules are out of
+    ``sys.modules`` (the zygote imported TensorFlow for speed) and any import of them gives
+    an unusable module; afterwards the real ones are back for the other parts.
+
+    After the block, ``reached`` names the libraries the code used or imported for real.
+    This runs in the student's process; the grader decides from ``reached`` (plain data).
+    """
+
+    def __enter__(self) -> _NumpyOnly:
+        self.saved = {
+            name: module
+            for name, module in list(sys.modules.items())
+            if name.split(".")[0] in AUTODIFF_MODULES
+        }
+        for name in self.saved:
+            del sys.modules[name]
+        _REACHED.clear()
+        self.hook = _BlockAutodiff()
+        sys.meta_path.insert(0, self.hook)
+        self.reached: list[str] = []
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        reached = set(_REACHED)
+        for name in [n for n in list(sys.modules) if n.split(".")[0] in AUTODIFF_MODULES]:
+            if not isinstance(sys.modules[name], _ForbiddenModule):
+                reached.add(name.split(".")[0])  # imported around the hook
+            del sys.modules[name]
+        self.reached = sorted(reached)
+        if self.hook in sys.meta_path:
+            sys.meta_path.remove(self.hook)
+        sys.modules.update(self.saved)
+
+
+class _ClipRecorder:
+    """While one of Part 3's array functions runs: the library clip functions record a call,
+    under every name the library and the student's module bind them to."""
+
+    def __init__(self, namespace: dict[str, Any] | None) -> None:
+        self.namespace = namespace if namespace is not None else {}
+        self.calls: list[str] = []
+        self.restore: list[tuple[Any, str, Any]] = []
+
+    def _wrap(self, label: str, original: Any) -> Any:
+        calls = self.calls
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            calls.append(label)
+            return original(*args, **kwargs)
+
+        return recorded
+
+    def __enter__(self) -> _ClipRecorder:
+        wrappers: dict[int, Any] = {}
+        for module_name, attributes in _CLIP_ATTRIBUTES:
+            module = sys.modules.get(module_name)
+            for attribute in attributes if module is not None else ():
+                original = getattr(module, attribute, None)
+                if original is None or not callable(original):
+                    continue
+                label = f"{module_name.replace('tensorflow', 'tf')}.{attribute}"
+                wrapper = wrappers.setdefault(id(original), self._wrap(label, original))
+                self.restore.append((module, attribute, original))
+                try:
+                    setattr(module, attribute, wrapper)
+                except (AttributeError, TypeError):
+                    self.restore.pop()
+        originals = {id(o): o for _, _, o in self.restore}
+        for name, value in list(self.namespace.items()):
+            if id(value) in wrappers and value is originals.get(id(value)):
+                self.restore.append((self.namespace, name, value))
+                self.namespace[name] = wrappers[id(value)]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for target, name, original in reversed(self.restore):
+            if isinstance(target, dict):
+                target[name] = original
+            else:
+                setattr(target, name, original)
+
+
 _NOT_PLAIN = ("__unsupported__", "__model__", "__optimizer__")
 
 
@@ -424,6 +566,23 @@ class Worker:
             namespace[name] = lambda *args, **kwargs: None
         sys.modules[f"submission_{part}"] = module
         errors = []
+        guard = _NumpyOnly() if part in NUMPY_ONLY_PARTS else contextlib.nullcontext()
+        with guard:
+            self._run_cells(cells, namespace, errors)
+        reached = getattr(guard, "reached", [])
+        self.namespaces[part] = namespace
+        functions = {}
+        for name, value in namespace.items():
+            if callable(value) and not name.startswith("_") and name not in NOTEBOOK_HELPERS:
+                functions[name] = _signature(value)
+        answer = {"ok": True, "errors": errors, "functions": functions}
+        if reached:
+            answer["reached"] = reached
+        return answer
+
+    def _run_cells(
+        self, cells: list[dict[str, str]], namespace: dict[str, Any], errors: list[Any]
+    ) -> None:
         for cell in cells:
             label = cell["label"]
             try:
@@ -447,12 +606,6 @@ class Worker:
                     )
                     continue
                 errors.append({"label": label, **describe_error(error)})
-        self.namespaces[part] = namespace
-        functions = {}
-        for name, value in namespace.items():
-            if callable(value) and not name.startswith("_") and name not in NOTEBOOK_HELPERS:
-                functions[name] = _signature(value)
-        return {"ok": True, "errors": errors, "functions": functions}
 
     def measure(self, message: dict[str, Any]) -> dict[str, Any]:
         """Build a model with the student's function and measure it with the grader's code.
@@ -507,23 +660,39 @@ class Worker:
                 "ok": False,
                 "error": {"type": "ProtocolError", "message": str(error), "where": ""},
             }
+        part = message["part"]
+        if part in NUMPY_ONLY_PARTS:
+            guard: Any = _NumpyOnly()
+        elif part == "clipping" and message["function"] in CLIPPING_ARRAY_FUNCTIONS:
+            guard = _ClipRecorder(namespace)
+        else:
+            guard = contextlib.nullcontext()
         try:
-            return self._execute(
-                function,
-                args,
-                kwargs,
-                kinds=message.get("kinds"),
-                state_of=message.get("state_of"),
-                namespace=namespace,
-                record=message.get("record"),
-                build_dim=message.get("build_dim"),
-                seed=int(message.get("seed", 0)),
-                helpers=message.get("helpers"),
-                callback=self.callback,
-                trusted=message.get("trusted"),
-            )
+            with guard:
+                answer = self._execute(
+                    function,
+                    args,
+                    kwargs,
+                    kinds=message.get("kinds"),
+                    state_of=message.get("state_of"),
+                    namespace=namespace,
+                    record=message.get("record"),
+                    build_dim=message.get("build_dim"),
+                    seed=int(message.get("seed", 0)),
+                    helpers=message.get("helpers"),
+                    callback=self.callback,
+                    trusted=message.get("trusted"),
+                )
         except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be encoded
             return {"ok": False, "error": describe_error(error)}
+        violations = []
+        if getattr(guard, "reached", None):
+            violations.append(f"reached {', '.join(guard.reached)} while it ran")
+        if getattr(guard, "calls", None):
+            violations.append(f"called {', '.join(sorted(set(guard.calls)))} while it ran")
+        if violations:
+            answer["violations"] = violations
+        return answer
 
 
 def _measure_function() -> Callable[..., Any]:

@@ -30,6 +30,14 @@ MAX_FIGURE_POINTS = 512
 _STOPPING = {"MissingFunction", "NotImplementedError", "timeout", "died", "protocol", "NotLoaded"}
 
 
+class PolicyViolation(Exception):
+    """The function broke its part's library rule while it ran: the test scores 0."""
+
+    def __init__(self, function: str, part: str, violations: list[str]) -> None:
+        super().__init__(f"{function} {'; '.join(violations)}")
+        self.part = part
+
+
 class StopCheck(Exception):
     """The function cannot be checked further (missing, a stub, timed out, crashed)."""
 
@@ -119,6 +127,8 @@ class Context:
             seed=int(self.rng.integers(2**31 - 1)),
         )
         outcome.hidden = not self.public
+        if outcome.violations:
+            raise PolicyViolation(self.function, self.part, outcome.violations)
         if not outcome.ok and outcome.error_type in _STOPPING:
             raise StopCheck(outcome)
         return outcome
@@ -373,6 +383,22 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
             result.cases.append(case)
         result.notes.extend(context.notes)
         result.figures.extend(context.figures)
+    except PolicyViolation as violation:
+        from grader.assignment import NUMPY_ONLY_PARTS
+
+        numpy_only = violation.part in NUMPY_ONLY_PARTS
+        rule = (
+            "part 1 derives gradients by hand with NumPy only and may not use tensorflow, "
+            "keras, jax, torch or autograd"
+            if numpy_only
+            else "in part 3 this function is written from array operations, without the "
+            "library's clip functions"
+        )
+        mistake = "policy_forbidden_import" if numpy_only else "policy_forbidden_call"
+        result.cases.clear()
+        result.verdict = (
+            f"Scored 0: {violation} (seen as it ran): {rule}.\nHint: {describe(mistake)}"
+        )
     except StopCheck as stop:
         outcome = stop.outcome
         sentence = outcome.error_sentence(spec.name)

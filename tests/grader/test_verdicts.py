@@ -341,3 +341,46 @@ def test_replacing_the_workers_functions_keeps_the_check_for_changed_inputs(tmp_
     test = report.test("chain_rule.sgd_update")
     assert test.score < 1, test.output
     assert "changed by the call" in test.output
+
+
+#: Library use the syntax tree cannot see: only the worker's run-time guards catch it.
+RUNTIME_PART1 = """
+
+def _library():
+    table = __builtins__ if isinstance(__builtins__, dict) else __builtins__.__dict__
+    return table["__imp" + "ort__"]("tensor" + "flow")
+
+
+def sigmoid(z):
+    return _library().math.sigmoid(np.asarray(z, dtype=np.float64)).numpy()
+"""
+RUNTIME_PART3 = """
+
+def _library():
+    table = __builtins__ if isinstance(__builtins__, dict) else __builtins__.__dict__
+    return table["__imp" + "ort__"]("tensor" + "flow")
+
+
+def clip_by_value(grads, clip_value):
+    lib = _library()
+    return [lib.clip_by_value(g, -clip_value, clip_value).numpy() for g in grads]
+"""
+
+
+@pytest.mark.slow
+def test_library_rules_hold_at_run_time_whatever_name_reached_the_library(grade_sources):
+    """Do a hidden TensorFlow import in part 1 and a hidden tf.clip_by_value in part 3 score 0?"""
+    from grader.policy import find_violations
+
+    part1 = reference_source("chain_rule") + RUNTIME_PART1
+    part3 = reference_source("clipping") + RUNTIME_PART3
+    assert find_violations("chain_rule", part1) == {}  # the syntax tree sees nothing
+    assert find_violations("clipping", part3) == {}
+    report = grade_sources({"chain_rule.py": part1, "clipping.py": part3})
+    sigmoid = report.test("chain_rule.sigmoid")
+    assert sigmoid.score == 0 and "reached tensorflow while it ran" in sigmoid.output
+    clip = report.test("clipping.clip_by_value")
+    assert clip.score == 0 and "called tf.clip_by_value while it ran" in clip.output
+    assert report.test("chain_rule.sigmoid_derivative").score == 3
+    assert report.test("clipping.clip_by_norm").score == 4
+    assert report.test("clipping.clipped_train_step").score == 6  # may use tf clipping
