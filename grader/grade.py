@@ -19,27 +19,8 @@ from grader.policy import find_violations, forbidden_top_level_imports
 from grader.results import Report, TestResult
 from grader.runner import SubprocessRunner
 from grader.sandbox import Sandbox
+from grader.secret import SEED_VARIABLE, hidden_seed  # noqa: F401 - re-exported
 from grader.submission import PartCode, load_submission
-
-#: Environment variable holding the instructor's secret seed for the hidden cases.
-SEED_VARIABLE = "GRADER_SEED"
-
-
-def hidden_seed() -> int:
-    """The seed of the hidden cases: the instructor's secret, or a fixed default.
-
-    The worker's environment never contains it (:func:`grader.sandbox.worker_environment`).
-    """
-    text = os.environ.get(SEED_VARIABLE, "")
-    if text.strip():
-        try:
-            return int(text) % 2**32
-        except ValueError:
-            import zlib
-
-            return zlib.crc32(text.encode())
-    return 7_345_123
-
 
 #: Seconds one submission may take in all; the functions not started by then score 0.
 SUBMISSION_TIME_LIMIT = float(os.environ.get("GRADER_SUBMISSION_TIME_LIMIT", "900"))
@@ -113,8 +94,9 @@ def grade_part(
         )
         return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
     notes = code.problems + _load_notes(part, loaded) + _edited_test_notes(code)
-    violations = find_violations(part, code.source)
-    banned = forbidden_top_level_imports(part, code.source)
+    cells = [source for _, source in code.cells]  # each cell read on its own
+    violations = find_violations(part, cells)
+    banned = forbidden_top_level_imports(part, cells)
     results = []
     for spec in functions:
         if deadline is not None and time.monotonic() > deadline:

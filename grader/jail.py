@@ -61,7 +61,14 @@ from pathlib import Path
 #: Environment variable to force a mode: ``namespace`` or ``process``.
 MODE_VARIABLE = "GRADER_ISOLATION"
 #: The grader modules a worker needs, sent to a jailed worker through its stdin.
-WORKER_MODULES = ("grader", "grader.quiet", "grader.protocol", "grader.models", "grader.worker")
+WORKER_MODULES = (
+    "grader",
+    "grader.quiet",
+    "grader.protocol",
+    "grader.models",
+    "grader.measure",
+    "grader.worker",
+)
 NOBODY = 65534
 #: Where the worker runs inside the jail (a private tmpfs).
 WORK_DIR = "/tmp/work"

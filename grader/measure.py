@@ -374,3 +374,44 @@ def sine_task(rng: np.random.Generator, input_dim: int, samples: int = 256):
     v /= np.linalg.norm(v)
     y = np.sin(x @ v).astype(np.float32)[:, None]
     return x, y
+
+
+def measure_in_worker(
+    model: Any, input_dim: int, depth: int, width: int, x: np.ndarray, y: np.ndarray
+) -> dict[str, Any]:
+    """Layout and per-Dense kernel gradient norms of a model, as plain data.
+
+    For a model the grader cannot rebuild from built-in parts (a student's own activation
+    function or layer, :class:`grader.models.ModelRebuildError`): this runs in a fresh
+    jailed worker that loaded the student's module (the model's own code must run to be
+    measured), with the grader's measuring code, and computes what
+    :func:`gradient_norms` computes in the grader: the mean squared error of the model
+    called in inference mode, the L2 norm of dL/d(kernel) per Dense layer.
+
+    Args:
+        model: the student's model, live, in the worker.
+        input_dim: expected input width.
+        depth: expected hidden Dense layers.
+        width: expected units per hidden layer.
+        x: inputs (m, input_dim).
+        y: targets (m, 1).
+
+    Returns:
+        ``problems`` (layout sentences), ``norms`` (floats; empty when the layout is
+        wrong) and ``first_activation`` (the first Dense layer's activation name).
+    """
+    tf = import_tensorflow()
+    problems = layout_problems(model, input_dim, depth, width)
+    dense = dense_layers(model)
+    norms: list[float] = []
+    if not problems:
+        inputs = tf.convert_to_tensor(x, dtype=tf.float32)
+        targets = tf.convert_to_tensor(y, dtype=tf.float32)
+        kernels = [layer.kernel for layer in dense]
+        with tf.GradientTape() as tape:
+            prediction = model(inputs)
+            loss = tf.reduce_mean(tf.square(prediction - tf.reshape(targets, tf.shape(prediction))))
+        grads = tape.gradient(loss, kernels)
+        norms = [float(tf.norm(g)) if g is not None else float("nan") for g in grads]
+    first = activation_name(dense[0]) if dense else ""
+    return {"problems": problems, "norms": norms, "first_activation": str(first)[:100]}

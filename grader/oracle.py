@@ -1,18 +1,35 @@
 """The reference value of a helper, so one broken function costs only its own tests.
 
-While the grader checks one function, the other contract functions of its part that the
-student's code calls (``chain_gradients`` calling ``chain_forward``, ``build_exploding_mlp``
-calling ``build_mlp``) are answered by the reference: the worker sends the arguments as
-plain data, this module computes the reference's result in the grader's process and
-sends it back as plain data. The reference code itself never enters the student's
-process. In a student kit the answers are the values recorded on the public cases
-(:mod:`grader.expected`). ``clipped_train_step`` works on live Keras objects, so ``train_with_clipping`` is
-run with a step written in the worker instead (:func:`grader.worker.trusted_train_step`).
+While the grader checks one function, the contract functions of its part that come
+*before* it in the contract's order and that the student's code calls (``chain_gradients``
+calling ``chain_forward``, ``build_exploding_mlp`` calling ``build_mlp``) are answered by
+the reference: the worker sends the arguments as plain data, this module computes the
+reference's result in the grader's process and sends it back as plain data. The reference
+code itself never enters the student's process.
+
+The reference answers only when all of these hold, and the student's own code runs
+otherwise:
+
+- the helper comes before the function under test in the contract's order, so two
+  functions that call each other fail as they would in Python, and no test can ask for
+  the answers of a later test;
+- its arguments are plain data within the sizes of the contract's cases
+  (:func:`within_bounds`), so one call cannot make the grader build a huge model;
+- it finishes within the time left to the student's call (:func:`reference_value`).
+
+In a student kit the answers are the values recorded on the public cases
+(:mod:`grader.expected`). ``clipped_train_step`` works on live Keras objects, so ``train_with_clipping`` is run with
+a step written in the worker instead (:func:`grader.worker.trusted_train_step`).
 """
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from typing import Any
+
+import numpy as np
 
 from grader import expected
 from grader.assignment import functions_of
@@ -24,12 +41,65 @@ LIVE_OBJECT_FUNCTIONS = {"dense_grad_norms", "clipped_train_step", "train_with_c
 TRUSTED = {"clipping.train_with_clipping": ["clipped_train_step"]}
 
 
+#: Most array elements (all arguments together) a helper call may pass to the reference:
+#: the largest contract case (a 30-neuron chain on 64 samples, a 64-unit layer) fits.
+MAX_ELEMENTS = 4096
+#: Largest size (input_dim, depth, width) a builder helper call may pass.
+MAX_INTEGER = 256
+#: Most weights a model built by a reference helper may have (a 30 x 64 contract MLP fits).
+MAX_WEIGHTS = 200_000
+#: Builders: the positions of (input_dim, depth, width) in their signatures.
+_BUILDERS = {"build_mlp", "build_exploding_mlp", "build_healthy_mlp"}
+
+
 def helpers_of(test_name: str) -> list[str]:
-    """The functions of the same part answered by the reference while ``test_name`` runs."""
+    """The helpers answered by the reference while ``test_name`` runs.
+
+    Only the functions of the same part that come before ``test_name`` in the contract's
+    order (and whose arguments are plain data).
+    """
     part, name = test_name.split(".")
-    return [
-        f.name for f in functions_of(part) if f.name != name and f.name not in LIVE_OBJECT_FUNCTIONS
-    ]
+    names = [f.name for f in functions_of(part)]
+    earlier = names[: names.index(name)] if name in names else []
+    return [n for n in earlier if n not in LIVE_OBJECT_FUNCTIONS]
+
+
+def _elements(value: Any) -> int:
+    """How many numbers a plain argument holds (nested lists and arrays counted in full)."""
+    if isinstance(value, np.ndarray):
+        return int(value.size)
+    if isinstance(value, (list, tuple)):
+        return sum(_elements(v) for v in value) + 1
+    if isinstance(value, dict):
+        return sum(_elements(v) for v in value.values()) + 1
+    return 1
+
+
+def within_bounds(name: str, args: list[Any], kwargs: dict[str, Any]) -> str:
+    """Why a helper call is too big for the reference, or ``""`` when it is within bounds.
+
+    Args:
+        name: the helper's name.
+        args: its decoded positional arguments.
+        kwargs: its decoded keyword arguments.
+
+    Returns:
+        an empty string, or one sentence naming the bound exceeded.
+    """
+    values = list(args) + list(kwargs.values())
+    elements = sum(_elements(v) for v in values)
+    if elements > MAX_ELEMENTS:
+        return f"its arguments hold {elements} numbers, over the bound of {MAX_ELEMENTS}"
+    if name in _BUILDERS:
+        sizes = [int(v) for v in args[:3] if isinstance(v, (int, np.integer))]
+        if any(abs(v) > MAX_INTEGER for v in sizes):
+            return f"a size (input_dim, depth, width) is over the bound of {MAX_INTEGER}"
+        if len(sizes) == 3:
+            input_dim, depth, width = sizes
+            weights = (input_dim + 1) * width + max(depth - 1, 0) * (width + 1) * width + width
+            if weights > MAX_WEIGHTS:
+                return f"the model would have {weights} weights, over the bound of {MAX_WEIGHTS}"
+    return ""
 
 
 def _keras_object(value: Any) -> Any:
@@ -41,28 +111,83 @@ def _keras_object(value: Any) -> Any:
     return value
 
 
-def reference_value(part: str, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+class ReferenceTimeout(Exception):
+    """The reference did not finish within the time left to the student's call."""
+
+
+def _with_time_limit(seconds: float | None, run: Any) -> Any:
+    """``run()``, interrupted after ``seconds`` (when called in the main thread)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        return run()
+    if seconds <= 0:
+        raise ReferenceTimeout("no time was left")
+
+    def stop(signum: int, frame: Any) -> None:
+        raise ReferenceTimeout(f"it took more than {seconds:.3g} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return run()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def reference_value(
+    part: str,
+    name: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    time_limit: float | None = None,
+) -> Any:
     """Call the reference ``part.name`` on plain arguments; return a plain result.
 
+    Args:
+        part: the part.
+        name: the function.
+        args: plain positional arguments.
+        kwargs: plain keyword arguments.
+        time_limit: seconds the reference may take (None: no limit).
+
     Raises:
-        ValueError: for a function that the oracle does not answer.
+        ValueError: for a function that the oracle does not answer, or arguments over
+            the contract's sizes (:func:`within_bounds`).
+        ReferenceTimeout: when the reference takes longer than ``time_limit``.
     """
     if name not in [f.name for f in functions_of(part)] or name in LIVE_OBJECT_FUNCTIONS:
         raise ValueError(f"{part}.{name} is not answered by the reference")
+    too_big = within_bounds(name, args, kwargs)
+    if too_big:
+        raise ValueError(f"the call is larger than the contract's cases: {too_big}")
     if part != "chain_rule":
         from grader.quiet import import_tensorflow
 
         import_tensorflow()
     from grader.worker import plain_result
 
-    return plain_result(getattr(expected.reference(part), name)(*args, **kwargs))
+    function = getattr(expected.reference(part), name)
+    return _with_time_limit(time_limit, lambda: plain_result(function(*args, **kwargs)))
 
 
-def answer_callback(part: str, allowed: list[str], message: dict[str, Any]) -> dict[str, Any]:
-    """Answer a worker's callback message with the reference's value, as plain data."""
+def answer_callback(
+    part: str, allowed: list[str], message: dict[str, Any], deadline: float | None = None
+) -> dict[str, Any]:
+    """Answer a worker's callback message with the reference's value, as plain data.
+
+    Args:
+        part: the part under test.
+        allowed: the helpers the reference may answer for (:func:`helpers_of`).
+        message: the worker's callback message.
+        deadline: ``time.monotonic()`` when the student's call runs out of time.
+
+    Returns:
+        ``{"ok": True, "result": ...}`` or ``{"ok": False, "error": sentence}``.
+    """
     name = str(message.get("function"))
     if name not in allowed:
         return {"ok": False, "error": f"{name} is not answered by the reference"}
+    time_limit = None if deadline is None else deadline - time.monotonic()
     try:
         args = decode(message.get("args", {"__list__": []}))
         kwargs = decode(message.get("kwargs", {"__dict__": {}}))
@@ -70,7 +195,8 @@ def answer_callback(part: str, allowed: list[str], message: dict[str, Any]) -> d
             raise ValueError("live objects cannot be passed to the reference")
         args = [_keras_object(a) for a in args]
         kwargs = {k: _keras_object(v) for k, v in kwargs.items()}
-        return {"ok": True, "result": encode(reference_value(part, name, args, kwargs))}
+        value = reference_value(part, name, args, kwargs, time_limit=time_limit)
+        return {"ok": True, "result": encode(value)}
     except expected.NotRecorded:  # a kit: the student's own helper answers
         return {"ok": False, "own": True, "error": f"{name} was not recorded for these arguments"}
     except Exception as error:  # noqa: BLE001 - the student's call had bad arguments

@@ -6,7 +6,13 @@ they re-implement. Both rules are decided from the syntax tree, so a comment or 
 string that names a library is not a violation, while an alias (``import tensorflow as
 np``), a ``from`` import, ``__import__`` or ``importlib.import_module`` is. A function
 is charged for what it uses itself and for what the module's own helper functions it
-calls use.
+calls use. Code the syntax tree cannot follow (``exec``, ``eval``, ``compile``,
+``__import__`` or ``importlib`` with any argument, ``sys.modules``, ``getattr``/``vars``
+on a library) is itself a violation in those functions.
+
+A notebook is read cell by cell after IPython's own transformations (magics and shell
+escapes become plain calls), so a magic or one cell that does not parse leaves the rules
+on for every other cell.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ CLIP_FUNCTIONS = (
     "tensorflow.keras.ops.clip",
     "keras.src.ops.clip",
 )
+#: Names whose use hides from the syntax tree what a function runs or imports.
+DYNAMIC_NAMES = ("exec", "eval", "compile", "__import__", "importlib", "sys.modules", "builtins")
+#: Functions that reach a module's attributes by a computed name.
+_REFLECTION = ("getattr", "vars")
+
 #: Part 3's functions that must be written from array operations.
 CLIPPING_ARRAY_FUNCTIONS = ("clip_by_value", "clip_by_norm", "global_norm", "clip_by_global_norm")
 
@@ -135,7 +146,35 @@ def _uses(function: ast.AST, module: _Module) -> tuple[set[str], set[str]]:
                 used.add(aliases[node.id])
             if node.id in module.functions:
                 called.add(node.id)
+            elif node.id in DYNAMIC_NAMES and node.id not in aliases:
+                used.add(node.id)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _REFLECTION
+            and node.args
+        ):
+            target = _qualify(node.args[0], aliases) or (
+                aliases.get(node.args[0].id) if isinstance(node.args[0], ast.Name) else None
+            )
+            if target:
+                used.add(f"{node.func.id}({target})")
     return used, called
+
+
+def _dynamic_hits(used: set[str], modules: tuple[str, ...]) -> list[str]:
+    """The names in ``used`` that hide what runs: exec, eval, dynamic imports, reflection."""
+    hits = set()
+    for name in used:
+        if name in DYNAMIC_NAMES or name.split(".")[0] in ("importlib", "builtins"):
+            hits.add(name)
+        elif name.startswith("sys.modules"):
+            hits.add("sys.modules")
+        elif (
+            name.startswith(_REFLECTION) and name.split("(")[1].rstrip(")").split(".")[0] in modules
+        ):
+            hits.add(name)
+    return sorted(hits)
 
 
 def _closure(name: str, module: _Module) -> set[str]:
@@ -159,51 +198,99 @@ def _root_in(qualified: str, modules: tuple[str, ...]) -> str | None:
     return root if root in modules else None
 
 
-def find_violations(part: str, source: str) -> dict[str, str]:
+def find_violations(part: str, source: str | list[str]) -> dict[str, str]:
     """Return the functions of a part that break its rule, with the reason.
 
     Args:
         part: the part the code belongs to.
-        source: the part's code.
+        source: the part's code, or its cells (each read on its own).
 
     Returns:
         ``{function name: sentence}`` for every contract function in violation; empty
         when the code follows the rules or cannot be parsed (a syntax error is reported
         elsewhere).
     """
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse_cells(source)
+    if tree is None:
         return {}
     module = _read_module(tree)
     violations: dict[str, str] = {}
     if part == "chain_rule":
         for name in module.functions:
-            hits = sorted({_root_in(q, AUTODIFF_MODULES) for q in _closure(name, module)} - {None})
+            used = _closure(name, module)
+            hits = sorted({_root_in(q, AUTODIFF_MODULES) for q in used} - {None})
+            dynamic = _dynamic_hits(used, AUTODIFF_MODULES)
             if hits:
                 violations[name] = (
                     f"{name} uses {', '.join(hits)}: part 1 derives gradients by hand with "
                     "NumPy only and may not use tensorflow, keras, jax, torch or autograd."
                 )
+            elif dynamic:
+                violations[name] = (
+                    f"{name} uses {', '.join(dynamic)}: in part 1, code that imports or runs "
+                    "code by a computed name is not allowed, as the library rules could not "
+                    "be checked."
+                )
     if part == "clipping":
         for name in CLIPPING_ARRAY_FUNCTIONS:
             if name not in module.functions:
                 continue
-            hits = sorted(q for q in _closure(name, module) if q in CLIP_FUNCTIONS)
-            if hits:
+            used = _closure(name, module)
+            hits = sorted(q for q in used if q in CLIP_FUNCTIONS)
+            dynamic = _dynamic_hits(used, ("tensorflow", "keras"))
+            if hits or dynamic:
                 violations[name] = (
-                    f"{name} calls {', '.join(hits)}: in part 3 this function is written "
-                    "from array operations, without the library's clip functions."
+                    f"{name} calls {', '.join(hits or dynamic)}: in part 3 this function is "
+                    "written from array operations, without the library's clip functions"
+                    + (
+                        "."
+                        if hits
+                        else ", and without code that imports or runs code by a computed name."
+                    )
                 )
     return violations
 
 
-def forbidden_top_level_imports(part: str, source: str) -> list[str]:
+def _transform(cell: str) -> str:
+    """A cell as IPython runs it: magics and shell escapes turned into plain calls."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return cell
+    try:
+        return TransformerManager().transform_cell(cell)
+    except Exception:  # noqa: BLE001 - a cell IPython cannot read is left as it is
+        return cell
+
+
+def parse_cells(source: str | list[str]) -> ast.Module | None:
+    """One syntax tree of every cell that parses, after IPython's transformations.
+
+    Args:
+        source: a module's text, or a notebook's code cells.
+
+    Returns:
+        the module (the cells' statements in order), or None when no cell parses.
+    """
+    cells = [source] if isinstance(source, str) else list(source)
+    body: list[ast.stmt] = []
+    parsed = False
+    for cell in cells:
+        try:
+            tree = ast.parse(_transform(cell))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue  # reported where the cell is run; the other cells are still read
+        parsed = True
+        body.extend(tree.body)
+    return ast.Module(body=body, type_ignores=[]) if parsed else None
+
+
+def forbidden_top_level_imports(part: str, source: str | list[str]) -> list[str]:
     """Modules part 1 imports at top level that it may not use (reported as a note)."""
     if part != "chain_rule":
         return []
-    try:
-        module = _read_module(ast.parse(source))
-    except (SyntaxError, ValueError):
+    tree = parse_cells(source)
+    if tree is None:
         return []
+    module = _read_module(tree)
     return sorted({m for m in module.top_level_imports if m.split(".")[0] in AUTODIFF_MODULES})

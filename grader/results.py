@@ -29,7 +29,11 @@ class CaseResult:
     message: str = ""
     weight: float = 1.0
     mistake: str | None = None
+    #: the message with what the student's code controls on a hidden case (exception
+    #: text, exit status): for the instructor and after the due date only
+    details: str = ""
     #: numpy.testing's raw report of a failed comparison (instructor's JSON only)
+    numpy_report: str = ""
     details: str = ""
 
 
@@ -49,6 +53,8 @@ class TestResult:
     figures: list[dict[str, Any]] = field(default_factory=list)
     #: False when the submission holds no file of this test's part
     handed_in: bool = True
+    #: the verdict with the details of a hidden case (see ``CaseResult.details``)
+    verdict_details: str | None = None
 
     @property
     def score(self) -> float:
@@ -71,16 +77,24 @@ class TestResult:
 
     @property
     def output(self) -> str:
-        """The feedback a student reads: verdict or failed cases, one hint each, then notes."""
+        """The feedback a student reads: verdict or failed cases, one hint each, then notes.
+
+        On a hidden case it holds no text the student's code controls (see ``details``)."""
         return render_feedback(self)
+
+    @property
+    def full_output(self) -> str:
+        """The feedback with the hidden cases' details, for the instructor and after the
+        due date."""
+        return render_feedback(self, full=True)
 
     @property
     def comparisons(self) -> list[dict[str, str]]:
         """numpy.testing's own report of each failed comparison, for the instructor's JSON."""
         return [
-            {"case": c.description, "numpy": c.details}
+            {"case": c.description, "numpy": c.numpy_report}
             for c in self.cases
-            if not c.passed and c.details
+            if not c.passed and c.numpy_report
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,6 +106,7 @@ class TestResult:
             "status": self.status,
             "output": self.output,
             "visibility": "visible",
+            "details": self.full_output,
             "mistakes": self.mistakes,
             "figures": self.figures,
             "handed_in": self.handed_in,
@@ -165,9 +180,11 @@ class Report:
         """
         tests = []
         for t in self.tests:
-            hidden_values = self.cases == "hidden" and t.status != "passed" and t.verdict is None
+            hidden_details = self.cases == "hidden" and (
+                (t.status != "passed" and t.verdict is None) or t.full_output != t.output
+            )
             summary = t.output
-            if hidden_values:
+            if hidden_details:
                 summary = (
                     render_feedback(t, values=False)
                     + "\n\nThe expected and received values of the hidden cases are shown "
@@ -183,14 +200,14 @@ class Report:
                     "visibility": "visible",
                 }
             )
-            if hidden_values:
+            if hidden_details:
                 tests.append(
                     {
                         "name": f"{t.name} (details)",
                         "score": 0.0,
                         "max_score": 0.0,
                         "status": t.status,
-                        "output": t.output,
+                        "output": t.full_output,
                         "visibility": "after_due_date",
                     }
                 )
@@ -240,24 +257,26 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def render_case(case: CaseResult, values: bool = True) -> list[str]:
+def render_case(case: CaseResult, values: bool = True, full: bool = False) -> list[str]:
     """A failed case's lines without its hint: what was checked, then Expected / Received.
 
     Args:
         case: the case.
         values: include the expected and received values (False keeps the hidden cases'
             values back, e.g. on Gradescope before the due date).
+        full: show the case's ``details`` (what the student's code controls on a hidden
+            case) in place of its message.
 
     Returns:
         the lines.
     """
     lines = [f"Checked: {case.description}"]
     if values:
-        lines.extend(_split_message(case.message)[0])
+        lines.extend(_split_message(case.details if full and case.details else case.message)[0])
     return lines
 
 
-def render_feedback(test: TestResult, values: bool = True) -> str:
+def render_feedback(test: TestResult, values: bool = True, full: bool = False) -> str:
     """The feedback of one test as a student reads it.
 
     The verdict, or how many cases passed; the first failed case with each distinct hint
@@ -267,13 +286,14 @@ def render_feedback(test: TestResult, values: bool = True) -> str:
     Args:
         test: the test.
         values: include the expected and received values (see :func:`render_case`).
+        full: include the hidden cases' details (for the instructor, after the due date).
 
     Returns:
         the text, without a trailing newline.
     """
     lines: list[str] = []
     if test.verdict is not None:
-        lines.append(test.verdict)
+        lines.append(test.verdict_details if full and test.verdict_details else test.verdict)
     else:
         passed = sum(1 for c in test.cases if c.passed)
         lines.append(f"{passed} of {_plural(len(test.cases), 'case')} passed.")
@@ -293,7 +313,7 @@ def render_feedback(test: TestResult, values: bool = True) -> str:
         for index, case in enumerate(shown):
             if index:
                 lines.append("")
-            lines.extend(render_case(case, values))
+            lines.extend(render_case(case, values, full))
         if others:
             lines.extend(f"Also failed: {case.description}" for case in others[:NAMED_CASES])
             if len(others) > NAMED_CASES:

@@ -10,9 +10,12 @@ the answer through the same encoding, so a check sees the same values either way
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from grader.oracle import TRUSTED, answer_callback, helpers_of
 from grader.protocol import ProtocolError, decode, encode
@@ -33,18 +36,34 @@ class CallOutcome:
     mutated: list[int] = field(default_factory=list)
     state: list[Any] | None = None
     recorded: list[Any] | None = None
+    #: the arguments' states after the call, as the worker returned them (plain data)
+    after: list[Any] | None = None
+    #: library rules broken while the function ran (seen by the worker's run-time guards)
+    violations: list[str] = field(default_factory=list)
+
+    #: whether the call ran on a hidden case: then what the student's code controls
+    #: (exception text, exit status, sizes) stays out of the feedback shown at once
+    hidden: bool = False
 
     @property
     def not_implemented(self) -> bool:
         """Whether the function is still the stub."""
         return self.error_type == "NotImplementedError"
 
-    def error_sentence(self, function: str) -> str:
-        """One sentence saying why the call produced no value."""
+    def error_sentence(self, function: str, full: bool = False) -> str:
+        """One sentence saying why the call produced no value.
+
+        Args:
+            function: the function's name.
+            full: give the details (exception text, where, exit status) even on a hidden
+                case; for the instructor and for feedback shown after the due date.
+        """
         if self.error_type == "MissingFunction":
             return f"{function} is not defined in the submission."
         if self.error_type == "NotImplementedError":
             return f"{function} is not implemented yet (it raises NotImplementedError)."
+        if self.hidden and not full:
+            return self._category_sentence(function)
         if self.error_type == "timeout":
             return f"{function} was stopped: {self.error_message}."
         if self.error_type in ("died", "protocol"):
@@ -55,6 +74,64 @@ class CallOutcome:
         if self.where:
             text += f"\n{self.where.rstrip()}"
         return text
+
+    def _category_sentence(self, function: str) -> str:
+        """What went wrong, as a category only: nothing the student's code wrote."""
+        later = "(on a hidden case: the details are kept for the instructor)"
+        if self.error_type == "timeout":
+            return f"{function} was stopped early: it ran past its time limit {later}."
+        if self.error_type == "died":
+            return f"{function} could not finish: its process stopped early {later}."
+        if self.error_type in ("protocol", "ProtocolError"):
+            return (
+                f"{function} returned more than the size limit, or an answer the grader "
+                f"could not read {later}."
+            )
+        name = self.error_type if _is_builtin_exception(self.error_type) else "an exception"
+        return f"{function} raised {name} {later}."
+
+
+def _is_builtin_exception(name: str) -> bool:
+    """Whether ``name`` is a built-in exception's (a class the student cannot name freely)."""
+    import builtins
+
+    value = getattr(builtins, name, None)
+    return isinstance(value, type) and issubclass(value, BaseException)
+
+
+def _differs(sent: Any, after: Any) -> bool:
+    """Whether an argument's state after the call differs from what the grader sent."""
+    if after is None:
+        return False  # not compared (a model, a scalar)
+    if isinstance(after, list):
+        if not isinstance(sent, (list, tuple)) or len(sent) != len(after):
+            return True
+        return any(_differs(s, a) for s, a in zip(sent, after))
+    try:
+        before = np.asarray(sent)
+        now = np.asarray(after)
+        if before.shape != now.shape:
+            return True
+        return not np.array_equal(before, now, equal_nan=now.dtype.kind in "fc")
+    except (TypeError, ValueError):
+        return True
+
+
+def changed_arguments(sent: list[Any], after: list[Any] | None) -> list[int]:
+    """Indices of the arguments the call changed, decided here from plain data.
+
+    Args:
+        sent: the arguments the grader sent.
+        after: their states after the call, as the worker returned them; None when the
+            answer holds none (a worker whose code was tampered with): then every array
+            argument counts as changed.
+
+    Returns:
+        the indices of the changed arguments.
+    """
+    if after is None or not isinstance(after, list) or len(after) != len(sent):
+        return [i for i, a in enumerate(sent) if isinstance(a, (np.ndarray, list))]
+    return [i for i, (s, a) in enumerate(zip(sent, after)) if _differs(s, a)]
 
 
 def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
@@ -68,6 +145,8 @@ def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
                 mutated=[int(i) for i in answer.get("mutated", [])],
                 state=[decode(s) for s in answer["state"]] if answer.get("state") else None,
                 recorded=decode(answer["recorded"]) if answer.get("recorded") else None,
+                after=decode(answer["after"]) if answer.get("after") else None,
+                violations=[str(v)[:300] for v in answer.get("violations", [])][:5],
             )
         error = answer.get("error") or {}
         return CallOutcome(
@@ -77,6 +156,7 @@ def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
             where=str(error.get("where", ""))[:4000],
             warnings=[str(w)[:500] for w in answer.get("warnings", [])][:20],
             mutated=[int(i) for i in answer.get("mutated", [])],
+            violations=[str(v)[:300] for v in answer.get("violations", [])][:5],
         )
     except (ProtocolError, KeyError, TypeError, ValueError) as error:
         return CallOutcome(
@@ -157,7 +237,10 @@ class Runner:
             the call's outcome as plain data.
         """
         message = call_message(part, function, args, kwargs, **options)
-        return self._send(part, message, timeout)
+        outcome = self._send(part, message, timeout)
+        if outcome.ok:
+            outcome.mutated = changed_arguments(list(args), outcome.after)
+        return outcome
 
     def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
         raise NotImplementedError
@@ -210,10 +293,63 @@ class SubprocessRunner(Runner):
                 error_message=loaded.get("message", ""),
             )
         allowed = message["helpers"]
+        deadline = time.monotonic() + timeout
         try:
             answer = self.sandbox.request(
-                message, timeout, on_callback=lambda m: answer_callback(part, allowed, m)
+                message, timeout, on_callback=lambda m: answer_callback(part, allowed, m, deadline)
             )
+        except WorkerFailure as failure:
+            return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
+        return outcome_from_answer(answer)
+
+    def measure(
+        self,
+        part: str,
+        function: str,
+        args: list[Any],
+        data: list[Any],
+        *,
+        seed: int = 0,
+        timeout: float = 60.0,
+    ) -> CallOutcome:
+        """Build a model with ``part.function(*args)`` in a FRESH process and measure it there.
+
+        For a model the grader cannot rebuild from built-in parts: the worker loads the
+        part again in a new process and runs :func:`grader.measure.measure_in_worker` on
+        the model, returning plain data (layout problems, gradient norms).
+
+        Args:
+            part: the part.
+            function: the builder's name.
+            args: its arguments (input_dim, depth, width, seed).
+            data: the measuring inputs ``[x, y]``.
+            seed: the seed set before the call.
+            timeout: seconds the building and measuring may take.
+
+        Returns:
+            the outcome; its value is the measurement's dict.
+        """
+        try:
+            self.sandbox.begin()  # a fresh process: nothing of earlier calls remains
+        except WorkerFailure as failure:
+            return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
+        loaded = self.load(part)
+        if not loaded.get("ok"):
+            return CallOutcome(
+                ok=False,
+                error_type=loaded.get("failure", "died"),
+                error_message=loaded.get("message", ""),
+            )
+        message = {
+            "op": "measure",
+            "part": part,
+            "function": function,
+            "args": encode(list(args)),
+            "data": encode(list(data)),
+            "seed": seed,
+        }
+        try:
+            answer = self.sandbox.request(message, timeout)
         except WorkerFailure as failure:
             return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
         return outcome_from_answer(answer)

@@ -295,7 +295,9 @@ class Sandbox:
         header = self._read_exactly(stream, _HEADER_BYTES, deadline)
         length = int.from_bytes(header, "big")
         if length > MAX_MESSAGE_BYTES:
-            self._fail("protocol", f"the answer of {length} bytes is over the limit")
+            self._fail(
+                "protocol", f"the answer is over the size limit of {MAX_MESSAGE_BYTES} bytes"
+            )
         body = self._read_exactly(stream, length, deadline)
         try:
             answer = read_message(io.BytesIO(header + body))

@@ -205,6 +205,11 @@ def read_notebook(path: Path, part: str) -> PartCode:
             f"{error.msg}); it may be truncated or corrupt."
         )
         return code
+    except (RecursionError, MemoryError):  # JSON nested too deeply: costs this part only
+        code.problems.append(
+            f"{path.name} is not a readable notebook (its JSON is nested too deeply)."
+        )
+        return code
     if not isinstance(notebook, dict):
         code.problems.append(f"{path.name} is not a notebook (its JSON is not an object).")
         return code

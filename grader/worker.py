@@ -11,6 +11,7 @@ same way in both places.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -126,6 +127,34 @@ def _fingerprint(value: Any) -> Any:
     return None
 
 
+def _numbers_only(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_numbers_only(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def after_state(value: Any) -> Any:
+    """An argument's state after the call, as plain data (arrays, lists of them), or None
+    for what is not compared (a model, a scalar). The grader compares it with what it
+    sent (:meth:`grader.runner.Runner.call`), so replacing a function of this module from
+    the student's code cannot switch the check for changed inputs off."""
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True)
+    if isinstance(value, list):
+        if _numbers_only(value):  # nested Python lists of numbers (the "list" kind)
+            try:
+                return np.array(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                pass
+        return [after_state(v) for v in value]
+    if hasattr(value, "numpy") and hasattr(value, "shape") and not hasattr(value, "layers"):
+        try:
+            return np.array(value.numpy(), copy=True)
+        except Exception:  # noqa: BLE001
+            return None
+    return None
+
+
 def _student_frames(error: BaseException) -> str:
     """The traceback lines that point into the student's code, most recent last."""
     frames = [
@@ -236,6 +265,8 @@ def execute_call(
     answer["mutated"] = [
         i for i, (a, b) in enumerate(zip(before, map(_fingerprint, converted))) if a != b
     ]
+    # The grader decides from these (plain data), not from ``mutated`` above.
+    answer["after"] = _encode([_after_state(a) for a in converted])
     if state_of:
         answer["state"] = [
             encode([np.asarray(w) for w in converted[i].get_weights()]) for i in state_of
@@ -243,6 +274,12 @@ def execute_call(
     if record:
         answer["recorded"] = encode(recorded) if original is not None else None
     return answer
+
+
+#: Private references, taken when this module is imported (before any student code), so
+#: that replacing the module's attributes from the student's code does not change them.
+_after_state = after_state
+_encode = encode
 
 
 def trusted_train_step(
@@ -296,9 +333,16 @@ class OwnHelper(RuntimeError):
 
 
 def _proxy(
-    name: str, callback: Callable[[str, list[Any], dict[str, Any]], Any], own: Callable[..., Any]
+    name: str,
+    callback: Callable[[str, list[Any], dict[str, Any]], Any],
+    own: Callable[..., Any],
 ) -> Callable[..., Any]:
+    """A helper that asks the reference when its arguments are plain data, and runs the
+    student's ``own`` helper otherwise (a Python function as activation, a live model)."""
+
     def helper(*args: Any, **kwargs: Any) -> Any:
+        if not _plain_data([list(args), kwargs]):
+            return own(*args, **kwargs)
         try:
             return callback(name, list(args), kwargs)
         except OwnHelper:
@@ -306,6 +350,168 @@ def _proxy(
 
     helper.__name__ = name
     return helper
+
+
+#: Parts whose code may not reach an autodiff library, and those libraries (top-level
+#: names); the same rule as :mod:`grader.policy`, enforced here while the code runs.
+NUMPY_ONLY_PARTS = ("chain_rule",)
+AUTODIFF_MODULES = ("tensorflow", "keras", "jax", "torch", "autograd", "tf_keras")
+#: Part 3's functions written from array operations, and the library clip functions they
+#: may not call (by module and attribute), whatever name reached them.
+CLIPPING_ARRAY_FUNCTIONS = ("clip_by_value", "clip_by_norm", "global_norm", "clip_by_global_norm")
+_CLIP_ATTRIBUTES = (
+    ("tensorflow", ("clip_by_value", "clip_by_norm", "clip_by_global_norm")),
+    ("tensorflow.math", ("clip_by_value",)),
+    ("tensorflow.linalg", ("global_norm",)),
+    (
+        "tensorflow.python.ops.clip_ops",
+        ("clip_by_value", "clip_by_norm", "clip_by_global_norm", "global_norm"),
+    ),
+    ("tensorflow.raw_ops", ("ClipByValue",)),
+    ("tensorflow.python.ops.gen_math_ops", ("clip_by_value",)),
+    ("keras.ops", ("clip",)),
+    ("keras.src.ops", ("clip",)),
+    ("keras.src.ops.numpy", ("clip",)),
+)
+
+
+_REACHED: set[str] = set()
+
+
+class _ForbiddenModule(types.ModuleType):
+    """What ``import tensorflow`` gives a NumPy-only part: any use records a violation."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _REACHED.add(self.__name__.split(".")[0])
+        raise AttributeError(
+            f"module {self.__name__!r} is not available here: part 1 uses NumPy only"
+        )
+
+
+class _ForbiddenLoader:
+    def create_module(self, spec: Any) -> types.ModuleType:
+        return _ForbiddenModule(spec.name)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+class _BlockAutodiff:
+    """An import hook that answers the autodiff libraries with a module that cannot be used
+    (a NumPy-only part is running); a top-level import alone stays harmless."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name.split(".")[0] in AUTODIFF_MODULES:
+            import importlib.machinery
+
+            return importlib.machinery.ModuleSpec(name, _ForbiddenLoader())
+        return None
+
+
+class _NumpyOnly:
+    """While a NumPy-only part loads or runs: the autodiff modules are out of
+    ``sys.modules`` (the zygote imported TensorFlow for speed) and any import of them gives
+    an unusable module; afterwards the real ones are back for the other parts.
+
+    After the block, ``reached`` names the libraries the code used or imported for real.
+    This runs in the student's process; the grader decides from ``reached`` (plain data).
+    """
+
+    def __enter__(self) -> _NumpyOnly:
+        self.saved = {
+            name: module
+            for name, module in list(sys.modules.items())
+            if name.split(".")[0] in AUTODIFF_MODULES
+        }
+        for name in self.saved:
+            del sys.modules[name]
+        _REACHED.clear()
+        self.hook = _BlockAutodiff()
+        sys.meta_path.insert(0, self.hook)
+        self.reached: list[str] = []
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        reached = set(_REACHED)
+        for name in [n for n in list(sys.modules) if n.split(".")[0] in AUTODIFF_MODULES]:
+            if not isinstance(sys.modules[name], _ForbiddenModule):
+                reached.add(name.split(".")[0])  # imported around the hook
+            del sys.modules[name]
+        self.reached = sorted(reached)
+        if self.hook in sys.meta_path:
+            sys.meta_path.remove(self.hook)
+        sys.modules.update(self.saved)
+
+
+class _ClipRecorder:
+    """While one of Part 3's array functions runs: the library clip functions record a call,
+    under every name the library and the student's module bind them to."""
+
+    def __init__(self, namespace: dict[str, Any] | None) -> None:
+        self.namespace = namespace if namespace is not None else {}
+        self.calls: list[str] = []
+        self.restore: list[tuple[Any, str, Any]] = []
+
+    def _wrap(self, label: str, original: Any) -> Any:
+        calls = self.calls
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            calls.append(label)
+            return original(*args, **kwargs)
+
+        return recorded
+
+    def __enter__(self) -> _ClipRecorder:
+        wrappers: dict[int, Any] = {}
+        for module_name, attributes in _CLIP_ATTRIBUTES:
+            module = sys.modules.get(module_name)
+            for attribute in attributes if module is not None else ():
+                original = getattr(module, attribute, None)
+                if original is None or not callable(original):
+                    continue
+                label = f"{module_name.replace('tensorflow', 'tf')}.{attribute}"
+                wrapper = wrappers.setdefault(id(original), self._wrap(label, original))
+                self.restore.append((module, attribute, original))
+                try:
+                    setattr(module, attribute, wrapper)
+                except (AttributeError, TypeError):
+                    self.restore.pop()
+        originals = {id(o): o for _, _, o in self.restore}
+        for name, value in list(self.namespace.items()):
+            if id(value) in wrappers and value is originals.get(id(value)):
+                self.restore.append((self.namespace, name, value))
+                self.namespace[name] = wrappers[id(value)]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for target, name, original in reversed(self.restore):
+            if isinstance(target, dict):
+                target[name] = original
+            else:
+                setattr(target, name, original)
+
+
+_NOT_PLAIN = ("__unsupported__", "__model__", "__optimizer__")
+
+
+def _plain_data(value: Any) -> bool:
+    """Whether ``value`` is plain data the reference can take (no function, no live model)."""
+    try:
+        encoded = encode(plain_result(value))
+    except Exception:  # noqa: BLE001 - too large or too deep
+        return False
+    pending = [encoded]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if any(key in item for key in _NOT_PLAIN):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 class _BlockSolutions:
@@ -339,6 +545,9 @@ class Worker:
         """
         self.namespaces: dict[str, dict[str, Any]] = {}
         self.ask = ask
+        # Taken before any student code loads: replacing grader.worker.execute_call from
+        # the student's module does not change what this worker runs.
+        self._execute = execute_call
 
     def callback(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Ask the grader for the reference value of helper ``name``."""
@@ -370,6 +579,23 @@ class Worker:
             namespace[name] = lambda *args, **kwargs: None
         sys.modules[f"submission_{part}"] = module
         errors = []
+        guard = _NumpyOnly() if part in NUMPY_ONLY_PARTS else contextlib.nullcontext()
+        with guard:
+            self._run_cells(cells, namespace, errors)
+        reached = getattr(guard, "reached", [])
+        self.namespaces[part] = namespace
+        functions = {}
+        for name, value in namespace.items():
+            if callable(value) and not name.startswith("_") and name not in NOTEBOOK_HELPERS:
+                functions[name] = _signature(value)
+        answer = {"ok": True, "errors": errors, "functions": functions}
+        if reached:
+            answer["reached"] = reached
+        return answer
+
+    def _run_cells(
+        self, cells: list[dict[str, str]], namespace: dict[str, Any], errors: list[Any]
+    ) -> None:
         for cell in cells:
             label = cell["label"]
             try:
@@ -393,12 +619,37 @@ class Worker:
                     )
                     continue
                 errors.append({"label": label, **describe_error(error)})
-        self.namespaces[part] = namespace
-        functions = {}
-        for name, value in namespace.items():
-            if callable(value) and not name.startswith("_") and name not in NOTEBOOK_HELPERS:
-                functions[name] = _signature(value)
-        return {"ok": True, "errors": errors, "functions": functions}
+
+    def measure(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Build a model with the student's function and measure it with the grader's code.
+
+        Used in a fresh process for a model the grader cannot rebuild from built-in parts
+        (:func:`grader.measure.measure_in_worker`). The measuring runs in the student's
+        process because the model's own code must run; the function was captured when
+        this module was imported, before any student code, and only plain data returns.
+        """
+        namespace = self.namespaces.get(message["part"]) or {}
+        function = namespace.get(message["function"])
+        if not callable(function):
+            return {
+                "ok": False,
+                "error": {"type": "MissingFunction", "message": message["function"], "where": ""},
+            }
+        try:
+            args = decode(message.get("args", {"__list__": []}))
+            data = decode(message.get("data", {"__list__": []}))
+            seed = int(message.get("seed", 0))
+            np.random.seed(seed)
+            _tensorflow()
+            sys.modules["keras"].utils.set_random_seed(seed)
+            model = function(*args)
+            input_dim, depth, width = (int(a) for a in args[:3])
+            if not model.built:
+                model.build((None, input_dim))
+            measured = _MEASURE(model, input_dim, depth, width, *data)
+            return {"ok": True, "result": encode(measured)}
+        except BaseException as error:  # noqa: BLE001 - student code may raise anything
+            return {"ok": False, "error": describe_error(error)}
 
     def call(self, message: dict[str, Any]) -> dict[str, Any]:
         """Call one function of a loaded part."""
@@ -422,23 +673,49 @@ class Worker:
                 "ok": False,
                 "error": {"type": "ProtocolError", "message": str(error), "where": ""},
             }
+        part = message["part"]
+        if part in NUMPY_ONLY_PARTS:
+            guard: Any = _NumpyOnly()
+        elif part == "clipping" and message["function"] in CLIPPING_ARRAY_FUNCTIONS:
+            guard = _ClipRecorder(namespace)
+        else:
+            guard = contextlib.nullcontext()
         try:
-            return execute_call(
-                function,
-                args,
-                kwargs,
-                kinds=message.get("kinds"),
-                state_of=message.get("state_of"),
-                namespace=namespace,
-                record=message.get("record"),
-                build_dim=message.get("build_dim"),
-                seed=int(message.get("seed", 0)),
-                helpers=message.get("helpers"),
-                callback=self.callback,
-                trusted=message.get("trusted"),
-            )
+            with guard:
+                answer = self._execute(
+                    function,
+                    args,
+                    kwargs,
+                    kinds=message.get("kinds"),
+                    state_of=message.get("state_of"),
+                    namespace=namespace,
+                    record=message.get("record"),
+                    build_dim=message.get("build_dim"),
+                    seed=int(message.get("seed", 0)),
+                    helpers=message.get("helpers"),
+                    callback=self.callback,
+                    trusted=message.get("trusted"),
+                )
         except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be encoded
             return {"ok": False, "error": describe_error(error)}
+        violations = []
+        if getattr(guard, "reached", None):
+            violations.append(f"reached {', '.join(guard.reached)} while it ran")
+        if getattr(guard, "calls", None):
+            violations.append(f"called {', '.join(sorted(set(guard.calls)))} while it ran")
+        if violations:
+            answer["violations"] = violations
+        return answer
+
+
+def _measure_function() -> Callable[..., Any]:
+    from grader.measure import measure_in_worker
+
+    return measure_in_worker
+
+
+#: The grader's measuring code, referenced before any student code is loaded.
+_MEASURE = _measure_function()
 
 
 def _signature(value: Any) -> str:
@@ -707,6 +984,8 @@ def _serve(channel_in: Any, channel_out: Any) -> None:
             answer = worker.load(message["part"], message["cells"])
         elif op == "call":
             answer = worker.call(message)
+        elif op == "measure":
+            answer = worker.measure(message)
         else:
             answer = {
                 "ok": False,

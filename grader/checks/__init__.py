@@ -9,7 +9,6 @@ a :class:`~grader.results.TestResult` with partial credit.
 from __future__ import annotations
 
 import os
-import traceback
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,8 +25,18 @@ from grader.runner import CallOutcome, Runner
 
 #: Seed of the public cases a student can see and run.
 PUBLIC_SEED = 20240
+#: Most points kept per series of a figure (a report stays small whatever a call returned).
+MAX_FIGURE_POINTS = 512
 #: Errors after which the remaining cases of a test are not tried.
 _STOPPING = {"MissingFunction", "NotImplementedError", "timeout", "died", "protocol", "NotLoaded"}
+
+
+class PolicyViolation(Exception):
+    """The function broke its part's library rule while it ran: the test scores 0."""
+
+    def __init__(self, function: str, part: str, violations: list[str]) -> None:
+        super().__init__(f"{function} {'; '.join(violations)}")
+        self.part = part
 
 
 class StopCheck(Exception):
@@ -60,11 +69,14 @@ class Context:
         failed, with the reason) beside the reference's and any other ``series``."""
 
         def plain(value: Any) -> Any:
-            """Floats for JSON: NaN and infinities (gaps in a plot) become None."""
+            """Floats for JSON: NaN and infinities (gaps in a plot) become None; at most
+            :data:`MAX_FIGURE_POINTS` points, evenly spaced, per series."""
             try:
                 values = np.asarray(value, dtype=np.float64).ravel()
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, MemoryError):
                 return None
+            if values.size > MAX_FIGURE_POINTS:
+                values = values[np.linspace(0, values.size - 1, MAX_FIGURE_POINTS).astype(int)]
             return [float(v) if np.isfinite(v) else None for v in values]
 
         self.figures.append(
@@ -115,6 +127,9 @@ class Context:
             timeout=self.timeout,
             seed=int(self.rng.integers(2**31 - 1)),
         )
+        outcome.hidden = not self.public
+        if outcome.violations:
+            raise PolicyViolation(self.function, self.part, outcome.violations)
         if not outcome.ok and outcome.error_type in _STOPPING:
             raise StopCheck(outcome)
         return outcome
@@ -141,17 +156,28 @@ class Check:
     name: str
     run: CheckFunction
     timeout: float
+    #: how many cases the check judges, so that a case the grader cannot judge costs
+    #: that case and the ones not reached, each 1/n, and not the rest as one case
+    cases: int = 1
 
 
 REGISTRY: dict[str, Check] = {}
 
 
-def register(name: str, timeout: float = 30.0) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check under the test name ``<part>.<function>``."""
+def register(
+    name: str, timeout: float = 30.0, cases: int = 1
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under the test name ``<part>.<function>``.
+
+    Args:
+        name: the test's name.
+        timeout: seconds one call of the student's function may take.
+        cases: how many cases the check yields (the reference's run yields exactly these).
+    """
     contract_function(name)  # the contract must know it
 
     def decorate(run: CheckFunction) -> CheckFunction:
-        REGISTRY[name] = Check(name, run, timeout)
+        REGISTRY[name] = Check(name, run, timeout, cases)
         return run
 
     return decorate
@@ -181,13 +207,11 @@ def contract_signature(function: str) -> str:
 
 def error_case(description: str, outcome: CallOutcome, function: str, hint: str) -> CaseResult:
     """A case whose call raised: say what it raised and where."""
-    if outcome.error_type == "TypeError" and "argument" in outcome.error_message:
+    if outcome.error_type == "TypeError":
         hint = f"Keep the contract's signature: {contract_signature(function)}. {hint}"
-    return CaseResult(
-        description,
-        False,
-        message("a result", outcome.error_sentence(function), hint),
-    )
+    shown = message("a result", outcome.error_sentence(function), hint)
+    full = message("a result", outcome.error_sentence(function, full=True), hint)
+    return CaseResult(description, False, shown, details=full if full != shown else "")
 
 
 def compare_case(
@@ -262,7 +286,7 @@ def compare_case(
             comparison.report,
         ),
         mistake=mistake,
-        details=comparison.numpy,
+        numpy_report=comparison.numpy,
     )
 
 
@@ -282,14 +306,14 @@ def warning_case(
     mistake = None
     if overflow_mistake and any("overflow" in w for w in outcome.warnings):
         mistake = overflow_mistake
-    return CaseResult(
-        description,
-        False,
-        message(
-            "no warnings", "; ".join(outcome.warnings[:3]), describe(mistake) if mistake else hint
-        ),
-        mistake=mistake,
-    )
+    hint = describe(mistake) if mistake else hint
+    full = message("no warnings", "; ".join(outcome.warnings[:3]), hint)
+    if not outcome.hidden:
+        return CaseResult(description, False, full, mistake=mistake)
+    # On a hidden case a warning's text may be the student's own: its category only.
+    categories = ", ".join(dict.fromkeys(w.split(":")[0][:40] for w in outcome.warnings))
+    shown = message("no warnings", f"warnings of category {categories}", hint)
+    return CaseResult(description, False, shown, mistake=mistake, details=full)
 
 
 def mutation_case(
@@ -337,26 +361,63 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
             result.cases.append(case)
         result.notes.extend(context.notes)
         result.figures.extend(context.figures)
+    except PolicyViolation as violation:
+        from grader.assignment import NUMPY_ONLY_PARTS
+
+        numpy_only = violation.part in NUMPY_ONLY_PARTS
+        rule = (
+            "part 1 derives gradients by hand with NumPy only and may not use tensorflow, "
+            "keras, jax, torch or autograd"
+            if numpy_only
+            else "in part 3 this function is written from array operations, without the "
+            "library's clip functions"
+        )
+        mistake = "policy_forbidden_import" if numpy_only else "policy_forbidden_call"
+        result.cases.clear()
+        result.verdict = (
+            f"Scored 0: {violation} (seen as it ran): {rule}.\nHint: {describe(mistake)}"
+        )
     except StopCheck as stop:
         outcome = stop.outcome
         sentence = outcome.error_sentence(spec.name)
+        full = outcome.error_sentence(spec.name, full=True)
         if (
             outcome.error_type in ("MissingFunction", "NotImplementedError", "NotLoaded")
             or not result.cases
         ):
             result.verdict = sentence
+            result.verdict_details = full if full != sentence else None
         else:
-            result.cases.append(CaseResult("the remaining cases", False, sentence))
+            _fail_remaining(result, check.cases, sentence, full)
     except Exception as error:  # noqa: BLE001 - a grader fault must not cost other tests
-        result.cases.append(
-            CaseResult(
-                "the result's form",
-                False,
-                "The grader could not check this result: "
-                f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=2)}",
-            )
+        # The error's text may hold a value the student's code chose: the type only.
+        _fail_remaining(
+            result,
+            check.cases,
+            message(
+                "a result the grader can check",
+                f"a result the grader could not check ({type(error).__name__})",
+                "Return the type and form the contract names.",
+            ),
         )
     return result
+
+
+def _fail_remaining(result: TestResult, planned: int, sentence: str, full: str = "") -> None:
+    """The case that stopped the check and every case it did not reach, each failed.
+
+    So a test scores k/n for k cases passed out of its n, whichever case stopped it.
+    """
+    details = full if full != sentence else ""
+    result.cases.append(
+        CaseResult(f"case {len(result.cases) + 1}", False, sentence, details=details)
+    )
+    for index in range(len(result.cases), planned):
+        result.cases.append(
+            CaseResult(
+                f"case {index + 1}", False, "Not checked: an earlier case stopped this test."
+            )
+        )
 
 
 def import_checks(part: str | None = None) -> None:

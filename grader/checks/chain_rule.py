@@ -113,7 +113,7 @@ def _chain_shapes(ctx: Context) -> list[tuple[str, int, int, float]]:
     ]
 
 
-@register("chain_rule.sigmoid", timeout=10)
+@register("chain_rule.sigmoid", timeout=10, cases=5)
 def check_sigmoid(ctx: Context) -> Iterator[CaseResult]:
     """Values against the reference; no overflow warning at |z| = 1e4; lists and scalars."""
     hint = "sigmoid(z) = 1 / (1 + e^-z), elementwise, returned as an array of z's shape."
@@ -137,7 +137,7 @@ def check_sigmoid(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-@register("chain_rule.sigmoid_derivative", timeout=10)
+@register("chain_rule.sigmoid_derivative", timeout=10, cases=3)
 def check_sigmoid_derivative(ctx: Context) -> Iterator[CaseResult]:
     """Values against the reference, including saturated z."""
     hint = "sigmoid'(z) = sigmoid(z) * (1 - sigmoid(z)), at most 0.25 (at z = 0)."
@@ -173,7 +173,7 @@ def _stack(value):
     return np.stack([np.asarray(v, dtype=np.float64) for v in value])
 
 
-@register("chain_rule.chain_forward", timeout=10)
+@register("chain_rule.chain_forward", timeout=10, cases=5)
 def check_chain_forward(ctx: Context) -> Iterator[CaseResult]:
     """[O_1, ..., O_n] against the reference on chains of 1 to 30 neurons."""
     hint = "O_k = sigmoid(w_k * O_{k-1} + b_k) with O_0 = x; return the n outputs in order."
@@ -207,7 +207,7 @@ def check_chain_forward(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-@register("chain_rule.chain_gradients", timeout=20)
+@register("chain_rule.chain_gradients", timeout=20, cases=6)
 def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
     """(dL/dw, dL/db) against the reference, scale-aware down to ~1e-13."""
     hint = (
@@ -272,7 +272,7 @@ def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-@register("chain_rule.local_gains", timeout=10)
+@register("chain_rule.local_gains", timeout=10, cases=5)
 def check_local_gains(ctx: Context) -> Iterator[CaseResult]:
     """The (n, m) array of sigmoid'(z_k) * w_k against the reference."""
     hint = "Row k-1 holds sigmoid'(z_k) * w_k for every sample, with z_k = w_k * O_{k-1} + b_k."
@@ -302,7 +302,7 @@ def check_local_gains(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-@register("chain_rule.sgd_update", timeout=10)
+@register("chain_rule.sgd_update", timeout=10, cases=3)
 def check_sgd_update(ctx: Context) -> Iterator[CaseResult]:
     """param - learning_rate * grad, with the input left unchanged."""
     hint = "w_new = w_old - learning_rate * dL/dw, as a new array."

@@ -116,7 +116,7 @@ def _initializer_mistake(model: Any, problems: list[str]) -> dict[str, bool]:
     return {"initializer_ignored": any("kernels" in p for p in problems)}
 
 
-@register("deep_sigmoid.build_mlp", timeout=60)
+@register("deep_sigmoid.build_mlp", timeout=60, cases=4)
 def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Layout, activation, initializer and seed behaviour of build_mlp."""
     import_tensorflow()
@@ -198,7 +198,7 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
         yield CaseResult(description, True)
 
 
-@register("deep_sigmoid.dense_grad_norms", timeout=60)
+@register("deep_sigmoid.dense_grad_norms", timeout=60, cases=4)
 def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
     """Per-Dense-layer kernel gradient norms against the reference on the same models."""
     import_tensorflow()
@@ -319,7 +319,7 @@ def _variable_norms(spec: ModelSpec, x: np.ndarray, y: np.ndarray, per_layer: bo
     return np.array([np.sqrt(float(tf.norm(k)) ** 2 + float(tf.norm(b)) ** 2) for k, b in pairs])
 
 
-@register("deep_sigmoid.gradient_regime", timeout=10)
+@register("deep_sigmoid.gradient_regime", timeout=10, cases=7)
 def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
     """The regime named from the first and last norms and the threshold."""
     hint = (
@@ -370,7 +370,37 @@ def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-@register("deep_sigmoid.build_exploding_mlp", timeout=60)
+#: Said once per test when a model was measured in the student's process.
+MEASURED_ELSEWHERE = (
+    "Note: your model uses parts the grader cannot rebuild from built-in Keras parts (your own "
+    "activation function or layer), so it was built and measured in a fresh, jailed process "
+    "running your code, with the grader's measuring code."
+)
+
+
+def _measured_elsewhere(
+    ctx: Context, outcome: Any, args: tuple[int, int, int, int], x: np.ndarray, y: np.ndarray
+) -> Any:
+    """The measurement of a model the grader cannot rebuild, made in a fresh worker; None
+    when the model can be rebuilt here (or the call failed, or the runner has no worker)."""
+    measure = getattr(ctx.runner, "measure", None)
+    if measure is None or not outcome.ok or not isinstance(outcome.value, ModelSpec):
+        return None
+    try:
+        rebuild_model(outcome.value)
+        return None
+    except ModelRebuildError:
+        pass
+    measured = measure(
+        ctx.part, ctx.function, list(args), [x, y], seed=args[-1], timeout=ctx.timeout
+    )
+    measured.hidden = not ctx.public
+    if MEASURED_ELSEWHERE not in ctx.notes:
+        ctx.notes.append(MEASURED_ELSEWHERE)
+    return measured
+
+
+@register("deep_sigmoid.build_exploding_mlp", timeout=60, cases=4)
 def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Measured as the contract states: finite norms with norms[0]/norms[-1] >= 1e3."""
     import_tensorflow()
@@ -391,26 +421,39 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
         outcome = ctx.call(
             CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
         )
-        model, failed = received_model(description, outcome, "build_exploding_mlp", hint)
-        if failed:
-            yield failed
-            continue
-        problems = layout_problems(model, CONTRACT_INPUT_DIM, depth, width)
-        if problems:
-            yield layout_case(
-                description,
-                model,
-                problems,
-                "Lay the model out as build_mlp does: depth Dense(width) layers and Dense(1).",
-            )
-            continue
-        norms = gradient_norms(model, x, y)
+        layout_hint = "Lay the model out as build_mlp does: depth Dense(width) layers and Dense(1)."
+        measured = _measured_elsewhere(ctx, outcome, (CONTRACT_INPUT_DIM, depth, width, seed), x, y)
+        if measured is not None:  # a model of the student's own parts: measured in their process
+            if not measured.ok:
+                yield error_case(description, measured, "build_exploding_mlp", hint)
+                continue
+            problems = [str(p) for p in measured.value.get("problems", [])]
+            if problems:
+                yield CaseResult(
+                    description,
+                    False,
+                    message("the layout of build_mlp", "; ".join(problems), layout_hint),
+                )
+                continue
+            norms = np.asarray(measured.value.get("norms", []), dtype=np.float64)
+            first_activation = str(measured.value.get("first_activation", ""))
+        else:
+            model, failed = received_model(description, outcome, "build_exploding_mlp", hint)
+            if failed:
+                yield failed
+                continue
+            problems = layout_problems(model, CONTRACT_INPUT_DIM, depth, width)
+            if problems:
+                yield layout_case(description, model, problems, layout_hint)
+                continue
+            norms = gradient_norms(model, x, y)
+            first_activation = activation_name(dense_layers(model)[0])
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = norms[0] / norms[-1]
-        if np.all(np.isfinite(norms)) and ratio >= 1e3:
+            ratio = norms[0] / norms[-1] if norms.size else np.nan
+        if norms.size and np.all(np.isfinite(norms)) and ratio >= 1e3:
             yield CaseResult(description, True)
             continue
-        sigmoid = activation_name(dense_layers(model)[0]) == "sigmoid"
+        sigmoid = first_activation == "sigmoid"
         mistake = "sigmoid_cannot_explode" if sigmoid else None
         received = (
             f"norms[0]/norms[-1] = {ratio:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})"

@@ -44,7 +44,7 @@ def _fans(ctx: Context) -> list[tuple[int, int]]:
     ]
 
 
-@register("remedies.glorot_uniform_limit", timeout=10)
+@register("remedies.glorot_uniform_limit", timeout=10, cases=5)
 def check_glorot_uniform_limit(ctx: Context) -> Iterator[CaseResult]:
     """sqrt(6 / (fan_in + fan_out)) for several layer sizes."""
     hint = "Glorot (Xavier) uniform draws from U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out))."
@@ -70,7 +70,7 @@ def check_glorot_uniform_limit(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-@register("remedies.he_normal_stddev", timeout=10)
+@register("remedies.he_normal_stddev", timeout=10, cases=5)
 def check_he_normal_stddev(ctx: Context) -> Iterator[CaseResult]:
     """sqrt(2 / fan_in) for several layer sizes."""
     hint = "He normal draws with standard deviation sqrt(2 / fan_in), made for ReLU."
@@ -93,7 +93,7 @@ def check_he_normal_stddev(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-@register("remedies.build_healthy_mlp", timeout=60)
+@register("remedies.build_healthy_mlp", timeout=60, cases=4)
 def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
     """Measured as the contract states: norms within a factor 100, and 200 SGD steps to a quarter."""
     import_tensorflow()
@@ -194,7 +194,7 @@ def _products(w_rec, w_in, b, xs, h0, derivative=True, norm=2, shift=0):
     return out
 
 
-@register("remedies.rnn_jacobian_norms", timeout=20)
+@register("remedies.rnn_jacobian_norms", timeout=20, cases=4)
 def check_rnn_jacobian_norms(ctx: Context) -> Iterator[CaseResult]:
     """Spectral norms of dh_T/dh_{t-1} against the reference, for contracting and expanding W_rec."""
     hint = (
@@ -230,7 +230,7 @@ def check_rnn_jacobian_norms(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-@register("remedies.max_stable_spectral_norm", timeout=10)
+@register("remedies.max_stable_spectral_norm", timeout=10, cases=2)
 def check_max_stable_spectral_norm(ctx: Context) -> Iterator[CaseResult]:
     """1/gamma: 4 for sigmoid, 1 for tanh."""
     hint = "With |f'| <= gamma, gradients must vanish when ||W_rec||_2 < 1/gamma."

@@ -7,6 +7,7 @@ reference module of that part followed by the corpus file (see tests/corpus/READ
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,13 +19,23 @@ from grader.sources import reference_source
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 WRONG = sorted((CORPUS / "wrong").glob("*.py"))
-RIGHT = sorted((CORPUS / "right").glob("*.py"))
+#: Right submissions: fragments (.py) and whole notebooks (.ipynb, graded as they are).
+RIGHT = sorted([*(CORPUS / "right").glob("*.py"), *(CORPUS / "right").glob("*.ipynb")])
+
+
+def _text(path: Path) -> str:
+    """A corpus file's text; a notebook's is its first cell's source (where its header is)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ipynb":
+        source = json.loads(text)["cells"][0]["source"]
+        return "".join(source) if isinstance(source, list) else source
+    return text
 
 
 def header(path: Path) -> dict[str, str]:
     """The ``# key: value`` lines at the top of a corpus file."""
     fields = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in _text(path).splitlines():
         match = re.match(r"#\s*(\w+):\s*(.*)", line)
         if not match:
             break
@@ -33,6 +44,8 @@ def header(path: Path) -> dict[str, str]:
 
 
 def submission_for(path: Path, part: str) -> dict[str, str]:
+    if path.suffix == ".ipynb":  # a whole notebook, graded as it is
+        return {f"{part}.ipynb": path.read_text(encoding="utf-8")}
     return {f"{part}.py": reference_source(part) + "\n\n" + path.read_text(encoding="utf-8")}
 
 

@@ -29,7 +29,7 @@ TESTS = [
 
 @pytest.fixture(scope="module")
 def report(shared_sandbox, monkeypatch_module):
-    monkeypatch_module.delenv("GRADER_SEED", raising=False)
+    monkeypatch_module.setenv("GRADER_SEED", "the golden texts' own test secret")
     folder = ROOT / "examples" / "typical_mistakes"
     return grade_submission(folder, sandbox=shared_sandbox)
 

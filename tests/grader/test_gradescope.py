@@ -187,8 +187,12 @@ def test_setup_installs_the_package_from_the_source_folder(tmp_path):
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
     }
     subprocess.run(["bash", str(SCRIPTS / "setup.sh")], env=env, check=True, timeout=60)
-    calls = log.read_text().splitlines()
-    assert calls[0] == f"{tmp_path / 'source'} -m pip install --no-cache-dir -e ."
+    calls = log.read_text().strip().splitlines()
+    assert calls[:2] == [
+        f"{tmp_path / 'source'} -m pip install --no-cache-dir -e .",
+        f"{tmp_path / 'source'} -m grader.secret",
+    ]
+    assert calls[2].startswith(f"{tmp_path / 'source'} -c from grader import jail")
 
 
 @pytest.mark.slow

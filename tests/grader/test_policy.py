@@ -108,3 +108,51 @@ def test_part3_training_functions_may_use_tensorflow_clipping():
 def test_syntax_errors_are_not_policy_violations():
     """Is unparsable code left to the loader to report?"""
     assert find_violations("chain_rule", "def broken(:\n") == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'tf = __import__("tensor" + "flow")\n    return tf.sigmoid(z)',
+        'import importlib\n    name = "tensor" + "flow"\n    return importlib.import_module(name).sigmoid(z)',
+        'import sys\n    return sys.modules["tensor" + "flow"].sigmoid(z)',
+        "return eval(\"__import__('tensorflow')\").sigmoid(z)",
+        'exec("import tensorflow")\n    return z',
+    ],
+    ids=["dunder-import", "importlib", "sys-modules", "eval", "exec"],
+)
+def test_part1_code_the_syntax_tree_cannot_follow_is_reported(body):
+    """Are dynamic imports, sys.modules, exec and eval in a part-1 function violations?"""
+    source = f"def sigmoid(z):\n    {body}\n"
+    violations = find_violations("chain_rule", source)
+    assert "sigmoid" in violations and "computed name" in violations["sigmoid"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'return [getattr(tf, "clip_by_" + "value")(g, -c, c) for g in grads]',
+        'return [vars(tf)["clip_by_value"](g, -c, c) for g in grads]',
+        'f = eval("tf.clip_by_value")\n    return [f(g, -c, c) for g in grads]',
+    ],
+    ids=["getattr", "vars", "eval"],
+)
+def test_part3_reflection_on_tensorflow_is_reported(body):
+    """Do getattr/vars on tf and eval in a part-3 array function count as violations?"""
+    source = f"import tensorflow as tf\n\ndef clip_by_value(grads, c):\n    {body}\n"
+    assert "clip_by_value" in find_violations("clipping", source)
+
+
+def test_magics_and_a_broken_cell_leave_the_rules_on():
+    """With %matplotlib, !pip and a cell that does not parse, is the other cells' use found?"""
+    cells = [
+        "%matplotlib inline\n!pip install numpy\nimport numpy as np",
+        "def broken(:\n    pass",
+        "import tensorflow as tf\n\ndef sigmoid(z):\n    return tf.sigmoid(z).numpy()",
+        "def sigmoid_derivative(z):\n    s = sigmoid(z)\n    return s * (1 - s)",
+    ]
+    violations = find_violations("chain_rule", cells)
+    assert set(violations) == {"sigmoid", "sigmoid_derivative"}
+    assert forbidden_top_level_imports("chain_rule", cells) == ["tensorflow"]
+    clean = [cells[0], cells[1], cells[3], "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))"]
+    assert find_violations("chain_rule", clean) == {}
