@@ -15,7 +15,7 @@ def failing(description: str, hint: str = HINT) -> CaseResult:
         description,
         False,
         f"Expected: [1.0]\nReceived: [5.0]\nThe value is off by 4, 4× relative.\n{hint}",
-        details="Not equal to tolerance rtol=1e-06, atol=1e-300\nMax relative difference: 4.",
+        numpy_report="Not equal to tolerance rtol=1e-06, atol=1e-300\nMax relative difference: 4.",
     )
 
 
