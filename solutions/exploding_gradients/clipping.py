@@ -40,7 +40,9 @@ def global_norm(grads):
         grads: list of arrays or tensors of any shapes.
 
     Returns:
-        float: sqrt of the sum of squares of every element of every tensor.
+        float: sqrt of the sum of squares of every element of every tensor, finite and
+        right also for float32 tensors with entries near 1e20, whose squares overflow
+        float32.
     """
     # YOUR CODE HERE
     raise NotImplementedError()

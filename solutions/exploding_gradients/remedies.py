@@ -12,7 +12,8 @@ def glorot_uniform_limit(fan_in, fan_out):
         fan_out: outputs of the layer.
 
     Returns:
-        float: sqrt(6 / (fan_in + fan_out)); weights are drawn from U(-limit, limit).
+        float: the limit a of the uniform distribution U(-a, a) whose variance is
+        Glorot's 2 / (fan_in + fan_out).
     """
     # YOUR CODE HERE
     raise NotImplementedError()
@@ -25,7 +26,8 @@ def he_normal_stddev(fan_in):
         fan_in: inputs of the layer.
 
     Returns:
-        float: sqrt(2 / fan_in).
+        float: the standard deviation that gives He's variance, twice 1 / fan_in to make
+        up for ReLU halving the second moment of its input.
     """
     # YOUR CODE HERE
     raise NotImplementedError()
@@ -41,7 +43,12 @@ def build_healthy_mlp(input_dim, depth, width, seed=None):
         seed: int or None; the same seed gives the same weights.
 
     Returns:
-        keras.Sequential of ``depth`` hidden Dense layers and a ``Dense(1)`` output.
+        keras.Sequential of ``depth`` hidden Dense layers and a ``Dense(1)`` output whose
+        ``dense_grad_norms`` on standard-normal data span at most a factor 100, and which
+        200 full-batch steps of ``SGD(learning_rate=0.05)`` on MSE bring below a quarter
+        of its starting loss, every loss finite, on x ~ N(0, 1) of shape
+        (256, input_dim), y = sin(x @ v) for a unit vector v; measured with input_dim 8,
+        depth 20 and 30, width 32 and 64, several seeds.
     """
 
     # YOUR CODE HERE
@@ -62,7 +69,8 @@ def rnn_jacobian_norms(w_rec, w_in, b, xs, h0):
 
     Returns:
         np.ndarray of shape (T,) whose entry t-1 is the spectral norm (largest
-        singular value) of dh_T/dh_{t-1}.
+        singular value) of dh_T/dh_{t-1} = J_T J_{T-1} ... J_t, where
+        J_s = dh_s/dh_{s-1} is the Jacobian of step s (entry T-1 is the norm of J_T).
     """
     # YOUR CODE HERE
     raise NotImplementedError()
