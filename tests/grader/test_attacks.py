@@ -306,7 +306,13 @@ def assert_attacker_told(report: dict, sentence: str, function: str = "sgd_updat
     """The attacked function lost its points with the sentence; the others of part 1 kept theirs."""
     tests = {t["name"]: t for t in report["tests"] if t["name"].startswith("chain_rule.")}
     target = tests[f"chain_rule.{function}"]
-    assert target["score"] == 0 and sentence in target["output"], target["output"]
+    # The sentence goes to the instructor (a hidden case's details); the student sees its
+    # category at once, never text the attacking code wrote.
+    assert target["score"] == 0 and sentence in target["details"], target["details"]
+    if sentence.startswith("raised ") and ":" in sentence:
+        category, written = sentence.split(":", 1)
+        assert category.removeprefix("raised ") in target["output"], target["output"]
+        assert written.strip() not in target["output"], target["output"]
     others = [t for name, t in tests.items() if name != f"chain_rule.{function}"]
     assert all(t["score"] == t["max_score"] for t in others), [t["output"] for t in others]
 
