@@ -37,7 +37,7 @@ FLAGS: dict[str, tuple[str, ...]] = {
     "time limit hit": ("ran past the time limit", "used up its total time limit"),
     "memory limit hit": ("more memory than the limit",),
     "output limit hit": ("more than the output limit",),
-    "part missing": ("was not found in the submission",),
+    "part missing": ("was not found in the submission", "not handed in"),
 }
 
 
@@ -58,7 +58,10 @@ def _flags(report: dict[str, Any]) -> dict[str, list[str]]:
     """``{reason: [where]}``: the tests (or ``submission``) whose feedback flags the reason."""
     found: dict[str, list[str]] = {}
     places = [("submission", "\n".join(str(n) for n in report.get("notes", [])))]
-    places += [(str(t.get("name")), str(t.get("output", ""))) for t in report["tests"]]
+    # The instructor's text: a hidden case's details (limits hit, exceptions) included.
+    places += [
+        (str(t.get("name")), str(t.get("details") or t.get("output", ""))) for t in report["tests"]
+    ]
     for reason, phrases in FLAGS.items():
         for where, text in places:
             if any(phrase in text for phrase in phrases):

@@ -221,7 +221,7 @@ def core_pattern() -> str:
     return Path("/proc/sys/kernel/core_pattern").read_text()
 
 
-def tests_of(report: dict) -> str:
+def scores_of(report: dict) -> str:
     """A report's tests as bytes to compare (the path and the time differ by design)."""
     return json.dumps(report["tests"], sort_keys=True)
 
@@ -288,7 +288,7 @@ def alone(course, sandbox):
     reports = {}
     for index in (0, 1):
         folder = write_submission(course / f"alone{index}", {"chain_rule.py": victim_source(index)})
-        reports[index] = tests_of(grade_submission(folder, sandbox=sandbox).to_dict())
+        reports[index] = scores_of(grade_submission(folder, sandbox=sandbox).to_dict())
     return reports
 
 
@@ -334,7 +334,7 @@ def test_attack_through_grade(course, sandbox, alone, monkeypatch, attack, code,
     report = grade_submission(attacker, sandbox=sandbox).to_dict()
     assert_attacker_told(report, sentence)
     next_one = grade_submission(classmate, sandbox=sandbox).to_dict()
-    assert tests_of(next_one) == alone[0]
+    assert scores_of(next_one) == alone[0]
     assert_attack_contained(places, before)
 
 
@@ -404,7 +404,7 @@ def test_batch_classmates_score_as_alone(class_batch, alone):
     order, reports = class_batch["order"], class_batch["reports"]
     for position, (name, attack) in enumerate(order):
         if attack is None:
-            assert tests_of(reports[name]) == alone[(position // 2) % 2], name
+            assert scores_of(reports[name]) == alone[(position // 2) % 2], name
 
 
 @pytest.mark.parametrize("attack, code, sentence, jailed", ATTACKS, ids=[a[0] for a in ATTACKS])
@@ -474,7 +474,8 @@ def test_in_kernel_test_cells_say_their_scores_are_not_protected(monkeypatch, ca
 @pytest.mark.parametrize("forced", ["process", None], ids=["plain-process", "as-configured"])
 def test_batch_says_in_one_line_which_protections_are_missing(tmp_path, forced):
     """Does ``batch`` print the missing protections in one line on stderr, and the jail nothing?"""
-    (tmp_path / "submitted").mkdir()
+    (tmp_path / "submitted" / "alice").mkdir(parents=True)
+    (tmp_path / "submitted" / "alice" / "chain_rule.py").write_text(reference_source("chain_rule"))
     env = dict(os.environ)
     if forced:
         env[jail.MODE_VARIABLE] = forced

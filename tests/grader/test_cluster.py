@@ -22,7 +22,7 @@ from grader.cluster import _free_port, local_cluster, parse_answer, read_files
 from grader.sources import reference_source
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = "918273645"
+SEED = "91827364509182736450918273645091"  # 32 characters: no warning
 CORRECT = reference_source("chain_rule")
 # Looks for the seed wherever a process could find it: its environment, its parent's, the
 # command lines of every process it can see.

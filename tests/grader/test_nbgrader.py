@@ -25,7 +25,7 @@ from grader.assignment import ASSIGNMENT, FUNCTIONS, PARTS
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-SEED = "nbgrader round trip"
+SEED = "the nbgrader round trip of the test suite"
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
