@@ -2,9 +2,12 @@
 
 ``check(sigmoid)`` (or ``check("sigmoid")``) runs the public cases of one function and
 prints the verdict and the hints. ``grade("chain_rule.sigmoid", sigmoid)`` is what the
-autograded test cells call: it runs the same checks as ``python -m grader grade`` on
-the hidden cases (seeded by the instructor's ``GRADER_SEED``) and returns the points,
-which nbgrader reads as partial credit; at zero points it raises, so the cell fails.
+autograded test cells call: it runs the same checks on the public cases and returns the
+points, which nbgrader reads as partial credit; at zero points it raises, so the cell
+fails. It never reads the hidden cases' secret: code in the student's kernel can read
+whatever that kernel can, so the scores that count come from the jailed grader
+(``python -m grader batch ... --gradebook``), and under ``nbgrader autograde`` the cells
+say that their scores are not protected.
 
 In a student kit (:mod:`grader.kit`) the expected values are the ones recorded from the
 reference on the public cases (:mod:`grader.expected`), so ``check`` gives the full
@@ -71,7 +74,7 @@ def _notebook_source(namespace: dict[str, Any], function: Callable[..., Any] | N
 
 
 def _run(
-    spec: Function, target: Callable[..., Any] | None, namespace: dict[str, Any], public: bool
+    spec: Function, target: Callable[..., Any] | None, namespace: dict[str, Any]
 ) -> TestResult:
     from grader.checks import PUBLIC_SEED, run_check
     from grader.mistakes import describe
@@ -91,13 +94,8 @@ def _run(
             spec.points,
             verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}",
         )
-    if public:
-        seed = PUBLIC_SEED
-    else:
-        from grader.grade import hidden_seed
-
-        seed = hidden_seed()
-    return run_check(spec.test_name, InProcessRunner(functions), seed, public=public)
+    # Public cases only: the hidden cases' secret never enters a student's kernel.
+    return run_check(spec.test_name, InProcessRunner(functions), PUBLIC_SEED, public=True)
 
 
 def check(function: Callable[..., Any] | str) -> None:
@@ -113,7 +111,7 @@ def check(function: Callable[..., Any] | str) -> None:
     name = function if isinstance(function, str) else getattr(function, "__name__", str(function))
     spec = _find(name)
     target = None if isinstance(function, str) else function
-    result = _run(spec, target, namespace, public=True)
+    result = _run(spec, target, namespace)
     verdict = "PASSED" if result.status == "passed" else "NOT YET"
     print(
         f"{spec.test_name}: {verdict} ({points(result.score)} of {points(result.max_score)} "
@@ -124,15 +122,15 @@ def check(function: Callable[..., Any] | str) -> None:
 
 
 def grade(test_name: str, function: Callable[..., Any]) -> float:
-    """Grade one function as the autograder does and return the points earned.
+    """Grade one function on the public cases, as an autograded test cell does, and return
+    the points earned (the scores that count come from the jailed grader).
 
     Args:
         test_name: ``<part>.<function>``.
         function: the student's function.
 
     Returns:
-        the points earned, as a float (nbgrader's partial credit); in a student kit, the
-        points on the public cases.
+        the points earned on the public cases, as a float (nbgrader's partial credit).
 
     Prints the points when they are not full marks, and where the feedback is (the
     ``check`` cell above runs the same checks on the public cases).
@@ -144,7 +142,7 @@ def grade(test_name: str, function: Callable[..., Any]) -> float:
 
     spec = contract_function(test_name)
     if not has_hidden_cases():
-        result = _run(spec, function, _namespace(), public=True)
+        result = _run(spec, function, _namespace())
         print(
             f"{test_name}: {points(result.score)} of {points(result.max_score)} "
             f"point{'' if result.max_score == 1 else 's'} on the public cases "
@@ -153,7 +151,7 @@ def grade(test_name: str, function: Callable[..., Any]) -> float:
         return float(result.score)
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         print(UNPROTECTED)
-    result = _run(spec, function, _namespace(), public=False)
+    result = _run(spec, function, _namespace())
     if result.status != "passed":
         # The feedback itself is the check(...) cell's, just above: not repeated here.
         summary = (

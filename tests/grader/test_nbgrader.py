@@ -89,15 +89,19 @@ def test_the_released_notebooks_match_the_repository(course):
         assert [c.source for c in fresh.cells] == [c.source for c in committed.cells]
 
 
+def command_line_scores(verb: str, course: Path, student: str) -> dict[str, float]:
+    folder = course / "submitted" / student / ASSIGNMENT
+    result = run([sys.executable, "-m", "grader", verb, str(folder), "--format", "json"], ROOT)
+    return {t["name"]: t["score"] for t in json.loads(result.stdout)["tests"]}
+
+
 def test_gradebook_scores_equal_the_command_line_per_function(course):
-    """Are nbgrader's per-function scores those of `python -m grader grade`, partial credit included?"""
+    """Are the in-kernel cells' per-function scores those of `python -m grader check` (the
+    public cases: a student's kernel never sees the hidden cases' secret), partial credit
+    included?"""
     book = gradebook_scores(course / "gradebook.db")
     for student in ("alice", "bob", "carol"):
-        folder = course / "submitted" / student / ASSIGNMENT
-        result = run(
-            [sys.executable, "-m", "grader", "grade", str(folder), "--format", "json"], ROOT
-        )
-        cli = {t["name"]: t["score"] for t in json.loads(result.stdout)["tests"]}
+        cli = command_line_scores("check", course, student)
         assert book[student] == pytest.approx(cli, abs=1e-3), student
     assert sum(book["alice"].values()) == pytest.approx(100)
     assert 0 < sum(book["bob"].values()) < 100
@@ -116,7 +120,8 @@ def test_feedback_and_export_are_written(course):
 
 
 def test_batch_writes_the_same_scores_into_a_gradebook(course, tmp_path):
-    """Does `python -m grader batch --gradebook` record the scores nbgrader autograde records?"""
+    """Does `python -m grader batch --gradebook` record the jailed grader's scores (those of
+    `python -m grader grade`, on the hidden cases) in nbgrader's gradebook?"""
     database = tmp_path / "gradebook.db"
     shutil.copy(course / "empty-gradebook.db", database)
     result = run(
@@ -134,6 +139,8 @@ def test_batch_writes_the_same_scores_into_a_gradebook(course, tmp_path):
         ROOT,
     )
     assert "Warning" not in result.stderr  # nbgrader's SAWarnings are kept off stderr
-    written, autograded = gradebook_scores(database), gradebook_scores(course / "gradebook.db")
-    for student, scores in autograded.items():
-        assert written[student] == pytest.approx(scores, abs=1e-3), student
+    written = gradebook_scores(database)
+    for student in ("alice", "bob", "carol"):
+        graded = command_line_scores("grade", course, student)
+        assert written[student] == pytest.approx(graded, abs=1e-3), student
+    assert sum(written["alice"].values()) == pytest.approx(100)

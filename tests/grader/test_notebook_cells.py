@@ -47,3 +47,16 @@ def test_zero_points_fail_the_cell_with_the_same_short_message():
     )
     assert "check(sigmoid_derivative) above" in message
     assert "Expected" not in message and "Hint" not in message
+
+
+def test_a_test_cell_never_reads_the_hidden_cases_secret(monkeypatch):
+    """Does grade(...) in a student's kernel run without the secret (public cases only)?"""
+    import grader.secret
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test cell read the hidden cases' secret")
+
+    for name in ("hidden_seed", "load_secret", "secret_path"):
+        monkeypatch.setattr(grader.secret, name, refuse)
+    monkeypatch.delenv("GRADER_SEED", raising=False)
+    assert grade("chain_rule.sgd_update", sgd_update) > 0
