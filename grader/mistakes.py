@@ -251,23 +251,27 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     (
         "glorot_normal_instead_of_uniform",
         "Glorot normal's standard deviation, not the uniform limit",
-        "The uniform limit is sqrt(6 / (fan_in + fan_out)); sqrt(2 / (fan_in + fan_out)) is "
-        "Glorot normal's standard deviation.",
+        "Your value is Glorot normal's standard deviation (variance 2 / (fan_in + fan_out)). "
+        "The function returns the limit a of U(-a, a) with that same variance, and U(-a, a) "
+        "has variance a^2 / 3.",
     ),
     (
         "glorot_he_mixed",
         "Glorot and He formulas mixed up",
-        "Glorot uniform: limit sqrt(6 / (fan_in + fan_out)). He normal: stddev sqrt(2 / fan_in).",
+        "Glorot balances the forward and backward passes, so both fan_in and fan_out appear; "
+        "He keeps the forward second moment through ReLU, so only fan_in does.",
     ),
     (
         "lecun_instead_of_he",
         "LeCun's sqrt(1/fan_in) instead of He's",
-        "He initialisation doubles the variance for ReLU: stddev = sqrt(2 / fan_in).",
+        "LeCun's variance 1 / fan_in keeps the second moment of a linear layer; ReLU zeroes "
+        "half of its inputs' second moment, which He makes up for.",
     ),
     (
         "missing_sqrt",
         "a variance returned instead of a standard deviation or limit",
-        "Take the square root: limit = sqrt(6/(fan_in+fan_out)), stddev = sqrt(2/fan_in).",
+        "The function returns a limit or a standard deviation, not a variance: take the "
+        "square root of the variance you derived.",
     ),
     (
         "sigmoid_healthy",

@@ -47,7 +47,11 @@ def _fans(ctx: Context) -> list[tuple[int, int]]:
 @register("remedies.glorot_uniform_limit", timeout=10, cases=5)
 def check_glorot_uniform_limit(ctx: Context) -> Iterator[CaseResult]:
     """sqrt(6 / (fan_in + fan_out)) for several layer sizes."""
-    hint = "Glorot (Xavier) uniform draws from U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out))."
+    hint = (
+        "Glorot (Xavier) picks Var(w) = 2 / (fan_in + fan_out), the compromise between the "
+        "forward pass (1 / fan_in) and the backward pass (1 / fan_out); U(-a, a) has variance "
+        "a^2 / 3."
+    )
     for fan_in, fan_out in _fans(ctx):
         outcome = ctx.call(fan_in, fan_out)
         yield compare_case(
@@ -73,7 +77,11 @@ def check_glorot_uniform_limit(ctx: Context) -> Iterator[CaseResult]:
 @register("remedies.he_normal_stddev", timeout=10, cases=5)
 def check_he_normal_stddev(ctx: Context) -> Iterator[CaseResult]:
     """sqrt(2 / fan_in) for several layer sizes."""
-    hint = "He normal draws with standard deviation sqrt(2 / fan_in), made for ReLU."
+    hint = (
+        "He keeps E[z^2] the same layer after layer: Var(z) = fan_in * Var(w) * E[x^2], and "
+        "ReLU keeps half of the second moment of its input; the function returns a standard "
+        "deviation."
+    )
     for fan_in, _ in _fans(ctx):
         outcome = ctx.call(fan_in)
         yield compare_case(
