@@ -173,6 +173,9 @@ def _on_terminate(signum: int, frame: Any) -> None:
         # the task pipe (the worker ends normally) a moment before this signal arrives.
         if _SCRATCH is not None:
             shutil.rmtree(_SCRATCH, ignore_errors=True)
+        from grader.jail import remove_temporary_folders
+
+        remove_temporary_folders()
         os._exit(128 + signum)
 
 

