@@ -994,6 +994,17 @@ def _serve(channel_in: Any, channel_out: Any) -> None:
         write_message(channel_out, answer)
 
 
+def _demo_stand_in(name: str) -> Callable[..., Any]:
+    """A lesson demonstration's stand-in in the worker (its cells do not run here)."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+
+    def stand_in(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"the demonstration {name} does not run while grading")
+
+    return stand_in
+
+
 def main() -> None:
     """Run the zygote: warm up, then fork one child per submission until the stream ends."""
     from grader.quiet import silence_tensorflow
@@ -1015,6 +1026,11 @@ def main() -> None:
     for name in NOTEBOOK_HELPERS:
         setattr(helpers, name, lambda *args, **kwargs: None)
     sys.modules["grader.notebook"] = helpers
+    # The lessons' demonstrations (grader.demos) run the reference: while grading, their
+    # cells are skipped, and a setup cell's import of them finds stand-ins that say so.
+    demos = types.ModuleType("grader.demos")
+    demos.__getattr__ = _demo_stand_in  # type: ignore[attr-defined]
+    sys.modules["grader.demos"] = demos
     for name in list(sys.modules):
         if name.split(".")[0] in _BLOCKED_MODULES:
             del sys.modules[name]

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from grader.assignment import function
 from grader.oracle import answer_callback, helpers_of, reference_value, within_bounds
 from grader.protocol import encode
 from grader.sources import reference_source
@@ -381,6 +382,10 @@ def test_library_rules_hold_at_run_time_whatever_name_reached_the_library(grade_
     assert sigmoid.score == 0 and "reached tensorflow while it ran" in sigmoid.output
     clip = report.test("clipping.clip_by_value")
     assert clip.score == 0 and "called tf.clip_by_value while it ran" in clip.output
-    assert report.test("chain_rule.sigmoid_derivative").score == 3
-    assert report.test("clipping.clip_by_norm").score == 4
-    assert report.test("clipping.clipped_train_step").score == 6  # may use tf clipping
+    for name in ("chain_rule.sigmoid_derivative", "clipping.clip_by_norm"):
+        assert report.test(name).score == function(name).points, name
+    # clipped_train_step may use tf clipping
+    assert (
+        report.test("clipping.clipped_train_step").score
+        == function("clipping.clipped_train_step").points
+    )
