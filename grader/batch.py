@@ -12,8 +12,8 @@
   fingerprint of the student's files, the grader and the hidden seed. A run that is
   interrupted at any moment and started again grades only the students without an up-to-date
   report, so nothing is lost, nothing is graded twice, and a changed submission is graded again.
-- Each worker process keeps one warm sandbox (TensorFlow imported once) that forks a fresh
-  process per student. A student whose code crashes, hangs or is garbage gets a report that
+- Each worker process keeps one warm sandbox (TensorFlow imported once, and a worker without
+  it for part 1) that forks a fresh process per student. A student whose code crashes, hangs or is garbage gets a report that
   says so; the batch goes on.
 - With ``--scheduler``, the students are graded on a ``dask.distributed`` cluster instead
   (:mod:`grader.cluster`); the reports, the resuming and the progress line are the same.
@@ -199,13 +199,14 @@ def _start_worker(hide: str, batch: str) -> None:
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         pass
     from grader.quiet import import_tensorflow
-    from grader.sandbox import Sandbox
+    from grader.sandbox import PartSandboxes
 
     global _SANDBOX, _SCRATCH
     scratch = Path(tempfile.gettempdir()) / f"{scratch_prefix(batch)}{os.getpid()}"
     _SCRATCH = scratch
     scratch.mkdir(mode=0o700)
-    _SANDBOX = Sandbox(scratch=scratch, tensorflow=True, hide=[Path(hide)])
+    # Both workers: part 1's (no autodiff library) and the other parts' (TensorFlow).
+    _SANDBOX = PartSandboxes(scratch=scratch, hide=[Path(hide)])
     Finalize(None, _close_sandbox, exitpriority=10)  # run at the process's normal end
     _SANDBOX.start()
     import_tensorflow()

@@ -208,7 +208,7 @@ def check_breakdown(path: Path = EXAMPLE, gradings: int = 2) -> list[dict[str, d
     """
     import grader.grade as grade
     from grader.quiet import import_tensorflow
-    from grader.sandbox import Sandbox
+    from grader.sandbox import PartSandboxes, Sandbox
 
     import_tensorflow()
     current = ["setup"]
@@ -241,7 +241,7 @@ def check_breakdown(path: Path = EXAMPLE, gradings: int = 2) -> list[dict[str, d
             }
             current[0] = "between checks"
 
-    sandbox = Sandbox(tensorflow=True, hide=[path.resolve().parent])
+    sandbox = PartSandboxes(hide=[path.resolve().parent])
     Sandbox.request = request  # type: ignore[method-assign]
     grade.run_check = run_check  # type: ignore[assignment]
     try:

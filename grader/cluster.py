@@ -123,10 +123,10 @@ class GradingPlugin(WorkerPlugin):
                     "(install the same version of the package on every machine)",
                 }
             from grader.quiet import import_tensorflow
-            from grader.sandbox import Sandbox
+            from grader.sandbox import PartSandboxes
 
             self.root = Path(tempfile.mkdtemp(prefix="grading-submissions-"))
-            sandbox = Sandbox(tensorflow=True, hide=[self.root])
+            sandbox = PartSandboxes(hide=[self.root])  # part 1's worker and the others'
             sandbox.start()  # the sandbox imports TensorFlow while this process does too
             import_tensorflow()
             sandbox.begin()  # a process for a submission can be started in the jail

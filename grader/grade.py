@@ -18,7 +18,7 @@ from grader.mistakes import describe
 from grader.policy import find_violations, forbidden_top_level_imports
 from grader.results import Report, TestResult
 from grader.runner import SubprocessRunner
-from grader.sandbox import Sandbox
+from grader.sandbox import PartSandboxes, Sandbox
 from grader.secret import SEED_VARIABLE, hidden_seed  # noqa: F401 - re-exported
 from grader.submission import PartCode, load_submission
 
@@ -144,7 +144,7 @@ def grade_submission(
     *,
     seed: int | None = None,
     public: bool = False,
-    sandbox: Sandbox | None = None,
+    sandbox: Sandbox | PartSandboxes | None = None,
 ) -> Report:
     """Grade a submission directory or file.
 
@@ -153,7 +153,8 @@ def grade_submission(
         seed: the seed of the cases (default: :func:`hidden_seed`, or the public seed
             when ``public``).
         public: grade on the public cases (self-check).
-        sandbox: a worker to reuse (a new one, closed afterwards, when None).
+        sandbox: the workers to reuse (new ones, closed afterwards, when None); one
+            Sandbox serves the parts of its kind and its companion the others.
 
     Returns:
         the Report, one test per contract function.
@@ -169,10 +170,13 @@ def grade_submission(
     own_sandbox = sandbox is None
     if sandbox is None:
         # Hide the folder of submissions this one sits in (other students' work).
-        sandbox = Sandbox(tensorflow=needs_tensorflow, hide=[Path(path).resolve().parent])
+        sandbox = PartSandboxes(hide=[Path(path).resolve().parent])
+    # Part 1 runs in the worker without TensorFlow, the other parts in the other one.
+    sandbox = PartSandboxes.around(sandbox)
     try:
         if submission.parts:
-            sandbox.start()  # the worker imports TensorFlow while this process does too
+            # Only the workers the parts need: the TensorFlow one imports it meanwhile.
+            sandbox.start(submission.parts)
         if needs_tensorflow:
             from grader.measure import release_models
             from grader.quiet import import_tensorflow
@@ -183,7 +187,7 @@ def grade_submission(
             # runs (grader.checks.remembered) are reused instead of computed again.
             release_models()
         if submission.parts:
-            sandbox.begin()  # a fresh process for this submission
+            sandbox.begin(submission.parts)  # fresh processes for this submission
         runner = SubprocessRunner(sandbox, submission.parts)
         deadline = started + SUBMISSION_TIME_LIMIT
         tests: list[TestResult] = []

@@ -16,6 +16,12 @@
   ``solutions`` package inside a bound folder is covered by an empty file system), no
   submission, no output folder, no gradebook. The worker's own code (five small modules,
   no reference and no checks) arrives through its standard input.
+- The worker of the NumPy-only parts (part 1) never imports TensorFlow, and its file
+  system does not hold the autodiff libraries: their packages, ``*.dist-info`` and native
+  folders in the bound Python folders are covered by empty ones
+  (:func:`autodiff_paths`), so no route (a removed import hook, an import from a file
+  path, a walk of the object graph) finds them. Its processes refuse and record every
+  attempt (:func:`grader.worker.guard_autodiff`).
 - The host sees it as ``nobody`` (uid 65534), never as uid 0. Run as root, the grader
   first drops to ``nobody`` with ``setpriv`` (no capabilities, empty bounding set,
   ``no_new_privs``) and starts ``bwrap`` unprivileged from there; Python folders that
@@ -35,7 +41,9 @@
 ``GRADER_ISOLATION=process``): a plain child process in a session of its own, with the
 same resource limits but no process-count limit, ``import solutions`` refused by an import
 hook, and its processes killed at the end. It hides no file from the student's code, runs
-as the grader's user, and shares the grader's PID namespace and network;
+as the grader's user, and shares the grader's PID namespace and network; part 1 still runs
+in a worker that never imported TensorFlow, whose own imports and opens of the autodiff
+libraries' files are refused, but a process it starts is not watched.
 :func:`missing_protections` says so in one line.
 
 Why bubblewrap rather than extending the former ``unshare`` + ``setpriv`` shell jail:
@@ -144,7 +152,8 @@ def missing_protections(current: str | None = None) -> str:
     return (
         "Isolation: plain process (no file-system jail, no separate user, no PID "
         "namespace, no network namespace, no process limit); student code can read "
-        "what the grader can read."
+        "what the grader can read, and a process started by part 1's code can import "
+        "the autodiff libraries."
     )
 
 
@@ -267,6 +276,49 @@ def python_paths() -> list[str]:
     return [p for p in kept if not any(Path(q) in Path(p).parents for q in kept)]
 
 
+def autodiff_paths(bound: list[str]) -> list[str]:
+    """The autodiff libraries' files in the bound Python folders, to cover for part 1.
+
+    Their packages, modules, ``*.dist-info`` and native folders (jaxlib, torch's) in every
+    folder of ``sys.path``, every site folder and the system's Python folders, where they
+    lie inside a bound folder or ``/usr`` (:func:`grader.worker.autodiff_entry`).
+
+    Args:
+        bound: the Python folders the jail binds.
+
+    Returns:
+        the paths, sorted.
+    """
+    import glob
+    import site
+
+    from grader.worker import autodiff_entry
+
+    folders = {Path(p) for p in [*sys.path, *site.getsitepackages()] if p}
+    # The system's Python folders lie in the bound /usr too.
+    for pattern in ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages"):
+        folders.update(Path(p) for p in glob.glob(pattern))
+    inside = [Path(b) for b in [*bound, "/usr"]]
+    found = set()
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in filter(autodiff_entry, names):
+            path = (folder / name).resolve()  # a link is covered where it points
+            if any(path == b or b in path.parents for b in inside):
+                found.add(str(path))
+    return sorted(found)
+
+
+def _cover(path: str) -> list[str]:
+    """bwrap arguments that put an empty, read-only folder (or file) over ``path``."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        return ["--size", "4096", "--perms", "0555", "--tmpfs", path]
+    return ["--ro-bind", "/dev/null", path]
+
+
 def covered_paths(bound: list[str]) -> list[str]:
     """Course folders inside a bound Python folder (an installed package), to cover."""
     course = {_PACKAGE}
@@ -322,13 +374,17 @@ def _system_binds() -> list[str]:
 
 
 def worker_command(
-    code: str = BOOTSTRAP, environment: dict[str, str] | None = None
+    code: str = BOOTSTRAP,
+    environment: dict[str, str] | None = None,
+    numpy_only: bool = False,
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that start Python in the jail.
 
     Args:
         code: what ``python -I -c`` runs inside (the worker's bootstrap by default).
         environment: the variables the jailed process gets (nothing else passes).
+        numpy_only: the worker runs the NumPy-only parts: its file system does not hold
+            the autodiff libraries (:func:`autodiff_paths` are covered).
 
     Returns:
         ``(argv, environment for the command line itself)``.
@@ -382,6 +438,8 @@ def worker_command(
         argv += ["--ro-bind", sources[path], path]
     for path in covered_paths(bound):
         argv += ["--size", "4096", "--perms", "0555", "--tmpfs", path]
+    for path in autodiff_paths(bound) if numpy_only else []:
+        argv += _cover(path)
     argv += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
     argv += ["--size", str(TMP_MB << 20), "--perms", "1777", "--tmpfs", "/tmp"]
     argv += ["--dir", WORK_DIR, "--chdir", WORK_DIR]

@@ -182,11 +182,14 @@ def answer_callback(
         deadline: ``time.monotonic()`` when the student's call runs out of time.
 
     Returns:
-        ``{"ok": True, "result": ...}`` or ``{"ok": False, "error": sentence}``.
+        ``{"ok": True, "result": ...}``, or, for every call the reference declines (a
+        helper not allowed, arguments over the bounds, no time left, a reference that
+        fails on them), ``{"ok": False, "own": True, "error": sentence}``: the worker then
+        runs the student's own helper.
     """
     name = str(message.get("function"))
     if name not in allowed:
-        return {"ok": False, "error": f"{name} is not answered by the reference"}
+        return _declined(f"{name} is not answered by the reference")
     time_limit = None if deadline is None else deadline - time.monotonic()
     try:
         args = decode(message.get("args", {"__list__": []}))
@@ -198,6 +201,11 @@ def answer_callback(
         value = reference_value(part, name, args, kwargs, time_limit=time_limit)
         return {"ok": True, "result": encode(value)}
     except expected.NotRecorded:  # a kit: the student's own helper answers
-        return {"ok": False, "own": True, "error": f"{name} was not recorded for these arguments"}
-    except Exception as error:  # noqa: BLE001 - the student's call had bad arguments
-        return {"ok": False, "error": f"{type(error).__name__}: {str(error)[:300]}"}
+        return _declined(f"{name} was not recorded for these arguments")
+    except Exception as error:  # noqa: BLE001 - over the bounds, too slow, bad arguments
+        return _declined(f"{type(error).__name__}: {str(error)[:300]}")
+
+
+def _declined(reason: str) -> dict[str, Any]:
+    """The reply to a call the reference does not answer: the student's own helper runs."""
+    return {"ok": False, "own": True, "error": reason}

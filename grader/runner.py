@@ -1,10 +1,11 @@
 """Calling a student's function, the same way in a worker process or in a notebook.
 
 A check asks a runner to call ``<part>.<function>`` on arguments and gets back a
-:class:`CallOutcome` of plain data. :class:`SubprocessRunner` runs the code in a
-:class:`~grader.sandbox.Sandbox`; :class:`InProcessRunner` calls functions already
-defined in a notebook's kernel (the self-check and nbgrader's test cells). Both send
-the answer through the same encoding, so a check sees the same values either way.
+:class:`CallOutcome` of plain data. :class:`SubprocessRunner` runs the code in
+:class:`~grader.sandbox.PartSandboxes` (part 1 in a worker without TensorFlow);
+:class:`InProcessRunner` calls functions already defined in a notebook's kernel (the
+self-check and nbgrader's test cells). Both send the answer through the same encoding,
+so a check sees the same values either way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from grader.oracle import TRUSTED, answer_callback, helpers_of
 from grader.protocol import ProtocolError, decode, encode
-from grader.sandbox import Sandbox, WorkerFailure
+from grader.sandbox import PartSandboxes, Sandbox, WorkerFailure
 from grader.submission import PartCode
 
 
@@ -247,42 +248,44 @@ class Runner:
 
 
 class SubprocessRunner(Runner):
-    """Runs a submission's parts in a worker process.
+    """Runs a submission's parts in worker processes: the NumPy-only parts in the worker
+    that never imported an autodiff library, the others in the TensorFlow worker
+    (:class:`~grader.sandbox.PartSandboxes`).
 
     Args:
-        sandbox: the worker to use.
+        sandbox: the workers to use; one Sandbox is used for the parts of its kind, with
+            its companion for the others (:meth:`PartSandboxes.around`).
         parts: the submission's code, by part.
     """
 
-    def __init__(self, sandbox: Sandbox, parts: dict[str, PartCode]) -> None:
-        self.sandbox = sandbox
+    def __init__(self, sandbox: Sandbox | PartSandboxes, parts: dict[str, PartCode]) -> None:
+        self.sandbox = PartSandboxes.around(sandbox)
         self.parts = parts
-        self._loaded: dict[str, dict[str, Any]] = {}
-        self._generation = -1
+        #: per part, the load answer and the generation of its worker it belongs to
+        self._loaded: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def load(self, part: str, timeout: float = 60.0) -> dict[str, Any]:
-        """Load a part's code into the worker (again after a restart).
+        """Load a part's code into its worker (again after a restart).
 
         Returns:
             the load answer: ``errors`` per failed cell and the ``functions`` defined.
         """
+        worker = self.sandbox.for_part(part)
         try:
-            self.sandbox.ensure_child()
+            worker.ensure_child()
         except WorkerFailure as failure:
             return {"ok": False, "failure": failure.kind, "message": str(failure)}
-        if self._generation != self.sandbox.generation:
-            self._loaded.clear()
-            self._generation = self.sandbox.generation
-        if part not in self._loaded:
+        loaded = self._loaded.get(part)
+        if loaded is None or loaded[0] != worker.generation:
             code = self.parts[part]
             cells = [{"label": label, "source": source} for label, source in code.cells]
             try:
-                answer = self.sandbox.request({"op": "load", "part": part, "cells": cells}, timeout)
+                answer = worker.request({"op": "load", "part": part, "cells": cells}, timeout)
             except WorkerFailure as failure:
                 answer = {"ok": False, "failure": failure.kind, "message": str(failure)}
-                self._generation = self.sandbox.generation
-            self._loaded[part] = answer
-        return self._loaded[part]
+            # After a failure the answer stays for the restarted worker: not loaded again.
+            self._loaded[part] = (worker.generation, answer)
+        return self._loaded[part][1]
 
     def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
         loaded = self.load(part)
@@ -295,7 +298,7 @@ class SubprocessRunner(Runner):
         allowed = message["helpers"]
         deadline = time.monotonic() + timeout
         try:
-            answer = self.sandbox.request(
+            answer = self.sandbox.for_part(part).request(
                 message, timeout, on_callback=lambda m: answer_callback(part, allowed, m, deadline)
             )
         except WorkerFailure as failure:

@@ -5,6 +5,10 @@ sends it requests and waits for each answer with a deadline. A worker that runs 
 its deadline, dies or answers garbage is killed with its whole process group and
 started again on the next request, and the failure is reported to the caller as
 :class:`WorkerFailure`, so one bad function costs only its own tests.
+
+:class:`PartSandboxes` holds two of them behind the same interface: the NumPy-only parts
+run in a worker that never imported an autodiff library (nor, in the jail, can find one),
+the other parts in a worker that imported TensorFlow once.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import jail
+from grader.assignment import NUMPY_ONLY_PARTS
 from grader.protocol import MAX_MESSAGE_BYTES, ProtocolError, read_message, write_message
 from grader.quiet import quiet_environment
 
@@ -109,7 +114,10 @@ class Sandbox:
 
     Args:
         scratch: directory the worker runs in (a temporary one when None).
-        tensorflow: import TensorFlow in the worker as soon as it starts.
+        tensorflow: import TensorFlow in the worker as soon as it starts. When False, the
+            worker is one for the NumPy-only parts (part 1): it never imports TensorFlow,
+            refuses every route to an autodiff library in its processes, and in the jail
+            its file system does not hold those libraries.
         hide: folders the student's code must not see. The jail's root is an allow-list
             that shows none of them anyway; kept so that callers can say what they hide.
         limits: resource limits of the worker.
@@ -136,6 +144,23 @@ class Sandbox:
         self._warming = False
         self._zygote_pid: int | None = None  # as the worker sees itself
         self._child = False
+        #: the worker of the other kind, started beside this one (see PartSandboxes.around)
+        self._companion: Sandbox | None = None
+        #: the autodiff libraries the worker reported loaded (none in a NumPy-only one)
+        self.autodiff_loaded: list[str] = []
+
+    @property
+    def numpy_only(self) -> bool:
+        """Whether this worker runs the NumPy-only parts (it has no autodiff library)."""
+        return not self.tensorflow
+
+    def companion(self) -> Sandbox:
+        """The worker of the other kind, made once and closed with this one."""
+        if self._companion is None:
+            self._companion = Sandbox(
+                tensorflow=not self.tensorflow, hide=self.hide, limits=self.limits
+            )
+        return self._companion
 
     # -- the zygote ---------------------------------------------------------------------
 
@@ -151,7 +176,7 @@ class Sandbox:
             env.pop("PYTHONPATH", None)  # the worker's code arrives on stdin
             env["GRADER_JAIL"] = "1"
             env["PATH"] = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
-            argv, env = jail.worker_command(environment=env)
+            argv, env = jail.worker_command(environment=env, numpy_only=self.numpy_only)
         else:
             argv = [sys.executable, "-m", "grader.worker"]
         self.process = subprocess.Popen(
@@ -167,7 +192,10 @@ class Sandbox:
         if self.mode == "namespace":
             body = json.dumps(jail.worker_sources()).encode("utf-8")
             self.process.stdin.write(len(body).to_bytes(8, "big") + body)
-        write_message(self.process.stdin, {"op": "warm", "tensorflow": self.tensorflow})
+        write_message(
+            self.process.stdin,
+            {"op": "warm", "tensorflow": self.tensorflow, "numpy_only": self.numpy_only},
+        )
         self._warming = True
         self._child = False
 
@@ -177,6 +205,16 @@ class Sandbox:
             self._warming = False
             answer = self._receive(_START_TIMEOUT, _START_TIMEOUT)
             self._zygote_pid = int(answer.get("pid", 0)) or None
+            self._check_autodiff(answer)
+
+    def _check_autodiff(self, answer: dict[str, Any]) -> None:
+        """A NumPy-only worker that reports an autodiff library loaded is not used."""
+        self.autodiff_loaded = [str(name) for name in answer.get("autodiff", [])][:10]
+        if self.numpy_only and self.autodiff_loaded:
+            self._fail(
+                "died",
+                "the worker for the NumPy-only parts had loaded " + ", ".join(self.autodiff_loaded),
+            )
 
     # -- one submission ---------------------------------------------------------------
 
@@ -190,6 +228,7 @@ class Sandbox:
             self._fail("died", "the worker could not start a process for the submission")
         self._child = True
         self.generation += 1
+        self._check_autodiff(answer)
 
     def ensure_child(self) -> None:
         """Fork a process for the submission unless one is running."""
@@ -254,7 +293,11 @@ class Sandbox:
                 raise WorkerFailure("died", _describe_exit(answer.get("status")))
             if answer.get("op") != "callback":
                 return answer
-            reply = on_callback(answer) if on_callback else {"ok": False, "error": "no callbacks"}
+            reply = (
+                on_callback(answer)
+                if on_callback
+                else {"ok": False, "own": True, "error": "no callbacks"}
+            )
             self._send(reply)
 
     def _kill_child(self) -> None:
@@ -356,15 +399,167 @@ class Sandbox:
         self.process = None
 
     def close(self) -> None:
-        """Stop the worker and remove a scratch directory this sandbox made."""
+        """Stop the worker (and its companion) and remove a scratch directory it made."""
         self.end()
         self.stop()
         if self._own_scratch:
             import shutil
 
             shutil.rmtree(self.scratch, ignore_errors=True)
+        companion, self._companion = self._companion, None
+        if companion is not None:
+            companion.close()
 
     def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PartSandboxes:
+    """Two warm workers behind the interface of one :class:`Sandbox`.
+
+    The NumPy-only parts (part 1) run in a worker that never imported TensorFlow and, in
+    the jail, whose file system holds no autodiff library (``Sandbox(tensorflow=False)``);
+    the other parts run in a worker that imported TensorFlow once. Each worker's zygote is
+    started only when a submission has a part for it. Requests go to the worker of the
+    part they name (``message["part"]``); :meth:`for_part` gives that worker.
+
+    Args:
+        scratch: directory the workers run in, one folder each (a temporary one when None).
+        hide: folders the student's code must not see (see :class:`Sandbox`).
+        limits: resource limits of both workers.
+        workers: the two workers, by kind (``"numpy"``, ``"tensorflow"``), when they
+            exist already (:meth:`around`); they are then not this object's to remove.
+    """
+
+    def __init__(
+        self,
+        scratch: Path | None = None,
+        hide: list[Path] | None = None,
+        limits: Limits | None = None,
+        workers: dict[str, Sandbox] | None = None,
+    ) -> None:
+        self._own_scratch = scratch is None and workers is None
+        if workers is not None:
+            self.scratch = workers["tensorflow"].scratch if scratch is None else scratch
+            self.workers = dict(workers)
+        else:
+            self.scratch = Path(tempfile.mkdtemp(prefix="grading-")) if scratch is None else scratch
+            self.workers = {
+                "numpy": Sandbox(self.scratch / "numpy-only", False, hide, limits),
+                "tensorflow": Sandbox(self.scratch / "tensorflow", True, hide, limits),
+            }
+        self.hide = list(hide or [])
+        self.limits = self.workers["tensorflow"].limits
+        self.mode = self.workers["tensorflow"].mode
+
+    @classmethod
+    def around(cls, sandbox: Sandbox | PartSandboxes) -> PartSandboxes:
+        """The two workers for a caller that has one: itself and its companion.
+
+        Args:
+            sandbox: a PartSandboxes (returned as it is) or one Sandbox, which serves the
+                parts of its kind; a companion of the other kind is made beside it and
+                closed with it (:meth:`Sandbox.companion`).
+
+        Returns:
+            the PartSandboxes.
+        """
+        if isinstance(sandbox, PartSandboxes):
+            return sandbox
+        companion = sandbox.companion()
+        numpy, tensorflow = (companion, sandbox) if sandbox.tensorflow else (sandbox, companion)
+        return cls(workers={"numpy": numpy, "tensorflow": tensorflow})
+
+    @staticmethod
+    def kind(part: str | None) -> str:
+        """``"numpy"`` for a NumPy-only part (the contract's), ``"tensorflow"`` otherwise."""
+        return "numpy" if part in NUMPY_ONLY_PARTS else "tensorflow"
+
+    def for_part(self, part: str | None) -> Sandbox:
+        """The worker that runs ``part``'s code."""
+        return self.workers[self.kind(part)]
+
+    def _kinds(self, parts: Any) -> list[str]:
+        """The kinds of worker ``parts`` need; every started one when None."""
+        if parts is None:
+            return [kind for kind, worker in self.workers.items() if worker.process is not None]
+        return sorted({self.kind(part) for part in parts})
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever either worker forks or restarts."""
+        return sum(worker.generation for worker in self.workers.values())
+
+    def start(self, parts: Any = None) -> None:
+        """Start the workers ``parts`` need (both when None); they warm up meanwhile.
+
+        Args:
+            parts: part names (a submission's ``parts``), or None for both workers.
+        """
+        for kind in self._kinds(parts) if parts is not None else list(self.workers):
+            self.workers[kind].start()
+
+    def begin(self, parts: Any = None) -> None:
+        """Fresh processes for the next submission: end the current ones, then fork.
+
+        Args:
+            parts: the submission's parts, whose workers fork now; None: every worker
+                started so far. The other workers fork when a request first needs them.
+
+        Raises:
+            WorkerFailure: when a worker cannot start a process.
+        """
+        kinds = self._kinds(parts)
+        self.end()
+        for kind in kinds:
+            self.workers[kind].begin()
+
+    def ensure_child(self, part: str | None = None) -> None:
+        """Fork a process in ``part``'s worker (in every started one when None) if needed."""
+        for kind in [self.kind(part)] if part is not None else self._kinds(None):
+            self.workers[kind].ensure_child()
+
+    def end(self) -> dict[str, Any] | None:
+        """End the submission's processes in both workers.
+
+        Returns:
+            the zygotes' reports merged (``status`` of the last, ``leftovers`` summed), or
+            None when no submission was running.
+        """
+        reports = [report for worker in self.workers.values() if (report := worker.end())]
+        if not reports:
+            return None
+        merged = dict(reports[-1])
+        merged["leftovers"] = sum(int(r.get("leftovers", 0) or 0) for r in reports)
+        return merged
+
+    def request(
+        self,
+        message: dict[str, Any],
+        timeout: float,
+        on_callback: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Send a request to the worker of the part it names (see :meth:`Sandbox.request`)."""
+        return self.for_part(message.get("part")).request(message, timeout, on_callback)
+
+    def stop(self) -> None:
+        """Kill both workers and every process they started."""
+        for worker in self.workers.values():
+            worker.stop()
+
+    def close(self) -> None:
+        """Stop both workers and remove the scratch directory this object made."""
+        for worker in self.workers.values():
+            worker.close()
+        if self._own_scratch:
+            import shutil
+
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def __enter__(self) -> PartSandboxes:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -329,7 +329,8 @@ def _substitute_helpers(
 
 
 class OwnHelper(RuntimeError):
-    """The grader has no reference value for this call (a student kit): use the student's."""
+    """The grader gives no reference value for this call (it declined it, or a student kit
+    has none recorded): the student's own helper runs."""
 
 
 def _proxy(
@@ -356,6 +357,31 @@ def _proxy(
 #: names); the same rule as :mod:`grader.policy`, enforced here while the code runs.
 NUMPY_ONLY_PARTS = ("chain_rule",)
 AUTODIFF_MODULES = ("tensorflow", "keras", "jax", "torch", "autograd", "tf_keras")
+#: Folders of a Python folder that hold those libraries' files: their packages, the native
+#: packages they load (jaxlib, torchgen, functorch) and, by the same names, their
+#: ``*.dist-info`` and ``*.libs`` folders and plugins (``tensorflow_io_gcs_filesystem``).
+AUTODIFF_FOLDERS = (*AUTODIFF_MODULES, "jaxlib", "torchgen", "functorch")
+
+
+def autodiff_entry(name: str) -> bool:
+    """Whether an entry of a Python folder belongs to an autodiff library.
+
+    Args:
+        name: a file or folder name in ``site-packages`` (``tensorflow``,
+            ``keras-3.15.1.dist-info``, ``torch.libs``, ``tensorflow_cpu-2.21.0.dist-info``).
+
+    Returns:
+        True for the libraries' packages, modules, metadata and native folders.
+    """
+    base = name.replace("-", ".").split(".")[0].lower()
+    return any(base == folder or base.startswith(folder + "_") for folder in AUTODIFF_FOLDERS)
+
+
+def autodiff_loaded() -> list[str]:
+    """The autodiff libraries this process has imported (top-level names, from sys.modules)."""
+    return sorted({name.split(".")[0] for name in list(sys.modules)} & set(AUTODIFF_MODULES))
+
+
 #: Part 3's functions written from array operations, and the library clip functions they
 #: may not call (by module and attribute), whatever name reached them.
 CLIPPING_ARRAY_FUNCTIONS = ("clip_by_value", "clip_by_norm", "global_norm", "clip_by_global_norm")
@@ -376,6 +402,79 @@ _CLIP_ATTRIBUTES = (
 
 
 _REACHED: set[str] = set()
+#: How many NumPy-only blocks are running (the run-time guard of a process that also runs
+#: the other parts); a NumPy-only worker's guard is on for good (:func:`guard_autodiff`).
+_GUARDED = [0]
+_AUDITED: list[bool] = []
+#: Whether this process is a worker (:func:`main`), not a notebook's kernel.
+_IN_WORKER = False
+#: Audit events that reach a library's files: opened, linked, renamed, copied, loaded.
+_FILE_EVENTS = frozenset(
+    ("open", "os.link", "os.rename", "os.symlink", "shutil.copyfile", "ctypes.dlopen")
+)
+
+
+def _autodiff_files() -> tuple[str, ...]:
+    """Where the autodiff libraries' files are (or would be) on ``sys.path``, resolved."""
+    folders = set()
+    for entry in list(sys.path):
+        try:
+            names = os.listdir(entry or ".")
+        except (OSError, TypeError):
+            continue
+        for name in names:
+            if autodiff_entry(name):
+                folders.add(os.path.realpath(os.path.join(entry or ".", name)))
+    return tuple(sorted(folders))
+
+
+def guard_autodiff(always: bool = False) -> None:
+    """Refuse every route to an autodiff library that bypasses the import hook, for good.
+
+    A Python audit hook (which no code can remove once added) sees every ``import`` that
+    is not in ``sys.modules`` yet, and every file opened, linked, copied or loaded as a
+    native library. While a NumPy-only part runs (always, in a worker that runs nothing
+    else), an import of an autodiff library that the import hook :class:`_BlockAutodiff`
+    does not answer (the hook was removed or overtaken) and any file of those libraries
+    (``importlib.util.spec_from_file_location`` on their folder) raise, and the library
+    is recorded as reached. In the jail the NumPy-only worker's file system does not hold
+    the libraries at all (:mod:`grader.jail`), so this only names what was tried.
+
+    Args:
+        always: the process runs NumPy-only parts only (the guard does not wait for a
+            :class:`_NumpyOnly` block).
+    """
+    if _AUDITED:
+        return
+    _AUDITED.append(always)
+    folders = _autodiff_files()
+    modules = frozenset(AUTODIFF_MODULES)
+    blocker, guarded, reached = _BlockAutodiff, _GUARDED, _REACHED
+    fspath, fsdecode, realpath, separator = os.fspath, os.fsdecode, os.path.realpath, os.sep
+
+    def refuse(event: str, args: tuple[Any, ...]) -> None:
+        if not (always or guarded[0]):
+            return
+        if event == "import":
+            root = str(args[0]).split(".")[0]
+            meta_path = sys.meta_path
+            if root in modules and not (meta_path and type(meta_path[0]) is blocker):
+                reached.add(root)
+                raise ImportError(f"No module named {args[0]!r}: part 1 uses NumPy only")
+            return
+        if event not in _FILE_EVENTS or not args or isinstance(args[0], int):
+            return
+        try:
+            path = realpath(fsdecode(fspath(args[0])))
+        except Exception:  # noqa: BLE001 - not a path (a handle, a library name)
+            return
+        for folder in folders:
+            if path == folder or path.startswith(folder + separator):
+                name = os.path.basename(folder).replace("-", ".").split(".")[0]
+                reached.add(next((m for m in AUTODIFF_MODULES if name.startswith(m)), name))
+                raise PermissionError(f"{args[0]} is not available here: part 1 uses NumPy only")
+
+    sys.addaudithook(refuse)
 
 
 class _ForbiddenModule(types.ModuleType):
@@ -420,6 +519,8 @@ class _NumpyOnly:
     """
 
     def __enter__(self) -> _NumpyOnly:
+        if _IN_WORKER:  # not in a notebook's kernel, which is the student's own
+            guard_autodiff()
         self.saved = {
             name: module
             for name, module in list(sys.modules.items())
@@ -431,9 +532,11 @@ class _NumpyOnly:
         self.hook = _BlockAutodiff()
         sys.meta_path.insert(0, self.hook)
         self.reached: list[str] = []
+        _GUARDED[0] += 1
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        _GUARDED[0] = max(_GUARDED[0] - 1, 0)
         reached = set(_REACHED)
         for name in [n for n in list(sys.modules) if n.split(".")[0] in AUTODIFF_MODULES]:
             if not isinstance(sys.modules[name], _ForbiddenModule):
@@ -544,13 +647,19 @@ class Worker:
         ask: sends a callback message to the grader and returns its reply.
         """
         self.namespaces: dict[str, dict[str, Any]] = {}
+        #: per NumPy-only part, the libraries its code reached while it loaded
+        self.load_reached: dict[str, list[str]] = {}
         self.ask = ask
         # Taken before any student code loads: replacing grader.worker.execute_call from
         # the student's module does not change what this worker runs.
         self._execute = execute_call
 
     def callback(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        """Ask the grader for the reference value of helper ``name``."""
+        """Ask the grader for the reference value of helper ``name``.
+
+        Raises:
+            OwnHelper: when the grader declines the call: the student's helper runs.
+        """
         reply = None
         if self.ask is not None:
             reply = self.ask(
@@ -561,13 +670,10 @@ class Worker:
                     "kwargs": encode(plain_result(kwargs)),
                 }
             )
-        if reply and reply.get("own"):
+        if not reply or reply.get("own") or not reply.get("ok"):
+            # Declined (order, bounds, time, a failing reference) or unanswered: the
+            # student's own helper runs, as it would in Python.
             raise OwnHelper(name)
-        if not reply or not reply.get("ok"):
-            raise RuntimeError(
-                f"the reference {name} could not be computed: "
-                f"{(reply or {}).get('error', 'no answer')}"
-            )
         return convert_argument(decode(reply["result"]), None)
 
     def load(self, part: str, cells: list[dict[str, str]]) -> dict[str, Any]:
@@ -583,6 +689,7 @@ class Worker:
         with guard:
             self._run_cells(cells, namespace, errors)
         reached = getattr(guard, "reached", [])
+        self.load_reached[part] = list(reached)
         self.namespaces[part] = namespace
         functions = {}
         for name, value in namespace.items():
@@ -701,6 +808,11 @@ class Worker:
         violations = []
         if getattr(guard, "reached", None):
             violations.append(f"reached {', '.join(guard.reached)} while it ran")
+        elif not answer.get("ok") and self.load_reached.get(part):
+            # It failed after its part's code tried, while loading, to reach a library
+            # that a NumPy-only part does not have: that attempt is the reason given.
+            reached = ", ".join(self.load_reached[part])
+            violations.append(f"reached {reached} while its part's code loaded")
         if getattr(guard, "calls", None):
             violations.append(f"called {', '.join(sorted(set(guard.calls)))} while it ran")
         if violations:
@@ -973,7 +1085,7 @@ def _serve(channel_in: Any, channel_out: Any) -> None:
         return read_message(channel_in)
 
     worker = Worker(ask)
-    write_message(channel_out, {"ok": True, "pid": os.getpid()})
+    write_message(channel_out, {"ok": True, "pid": os.getpid(), "autodiff": autodiff_loaded()})
     while True:
         message = read_message(channel_in)
         if message is None or message.get("op") == "end":
@@ -1008,6 +1120,9 @@ def _demo_stand_in(name: str) -> Callable[..., Any]:
 def main() -> None:
     """Run the zygote: warm up, then fork one child per submission until the stream ends."""
     from grader.quiet import silence_tensorflow
+
+    global _IN_WORKER
+    _IN_WORKER = True
 
     LIMITS.update(apply_limits())
     silence_tensorflow()
@@ -1052,7 +1167,12 @@ def main() -> None:
 
                 import_tensorflow(initialise=False)  # the runtime would not survive a fork
                 import grader.models  # noqa: F401
-            write_message(channel_out, {"ok": True, "pid": os.getpid()})
+            elif message.get("numpy_only"):
+                # Every child of this worker runs NumPy-only parts: the guard is on for good.
+                guard_autodiff(always=True)
+            write_message(
+                channel_out, {"ok": True, "pid": os.getpid(), "autodiff": autodiff_loaded()}
+            )
         elif op == "fork":
             children += 1
             scratch = os.path.join(home, f"submission-{children}")
