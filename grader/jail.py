@@ -41,10 +41,11 @@
 ``GRADER_ISOLATION=process``): a plain child process in a session of its own, with the
 same resource limits but no process-count limit, ``import solutions`` refused by an import
 hook, and its processes killed at the end. It hides no file from the student's code, runs
-as the grader's user, and shares the grader's PID namespace and network; part 1 still runs
-in a worker that never imported TensorFlow, whose own imports and opens of the autodiff
-libraries' files are refused, but a process it starts is not watched.
-:func:`missing_protections` says so in one line.
+as the grader's user, and shares the grader's PID namespace and network. Part 1 still runs
+in a worker that never imported TensorFlow, whose imports and opens of the autodiff
+libraries' files are refused, but only by guards in its own process (which code with
+``ctypes`` can undo) and not in a process it starts. :func:`missing_protections` says so
+in one line.
 
 Why bubblewrap rather than extending the former ``unshare`` + ``setpriv`` shell jail:
 that jail had to *hide* what the student must not see (a deny-list, which missed a
@@ -152,7 +153,7 @@ def missing_protections(current: str | None = None) -> str:
     return (
         "Isolation: plain process (no file-system jail, no separate user, no PID "
         "namespace, no network namespace, no process limit); student code can read "
-        "what the grader can read, and a process started by part 1's code can import "
+        "what the grader can read, and only guards in part 1's own process keep it from "
         "the autodiff libraries."
     )
 

@@ -447,9 +447,17 @@ def guard_autodiff(always: bool = False) -> None:
     if _AUDITED:
         return
     _AUDITED.append(always)
-    folders = _autodiff_files()
-    modules = frozenset(AUTODIFF_MODULES)
-    blocker, guarded, reached = _BlockAutodiff, _GUARDED, _REACHED
+    # Everything the hook uses is bound here, not looked up in this module's globals,
+    # which the student's code can reach.
+    folders = {
+        folder: next(
+            (m for m in AUTODIFF_MODULES if os.path.basename(folder).startswith(m)),
+            os.path.basename(folder),
+        )
+        for folder in _autodiff_files()
+    }
+    modules, file_events = frozenset(AUTODIFF_MODULES), _FILE_EVENTS
+    blocker, guarded, reached, system = _BlockAutodiff, _GUARDED, _REACHED, sys
     fspath, fsdecode, realpath, separator = os.fspath, os.fsdecode, os.path.realpath, os.sep
 
     def refuse(event: str, args: tuple[Any, ...]) -> None:
@@ -457,21 +465,20 @@ def guard_autodiff(always: bool = False) -> None:
             return
         if event == "import":
             root = str(args[0]).split(".")[0]
-            meta_path = sys.meta_path
+            meta_path = system.meta_path
             if root in modules and not (meta_path and type(meta_path[0]) is blocker):
                 reached.add(root)
                 raise ImportError(f"No module named {args[0]!r}: part 1 uses NumPy only")
             return
-        if event not in _FILE_EVENTS or not args or isinstance(args[0], int):
+        if event not in file_events or not args or isinstance(args[0], int):
             return
         try:
             path = realpath(fsdecode(fspath(args[0])))
         except Exception:  # noqa: BLE001 - not a path (a handle, a library name)
             return
-        for folder in folders:
+        for folder, library in folders.items():
             if path == folder or path.startswith(folder + separator):
-                name = os.path.basename(folder).replace("-", ".").split(".")[0]
-                reached.add(next((m for m in AUTODIFF_MODULES if name.startswith(m)), name))
+                reached.add(library)
                 raise PermissionError(f"{args[0]} is not available here: part 1 uses NumPy only")
 
     sys.addaudithook(refuse)
