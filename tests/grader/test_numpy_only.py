@@ -319,3 +319,24 @@ def test_part_1_guard_holds_in_a_plain_process_too(tmp_path, monkeypatch):
             assert target["score"] == 0 and sentence in target["details"], target["details"]
     finally:
         sandboxes.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "files, started",
+    [
+        ({"chain_rule.py": "import numpy as np\n"}, {"numpy"}),
+        ({"clipping.py": "import numpy as np\n"}, {"tensorflow"}),
+    ],
+    ids=["part-1-only", "no-part-1"],
+)
+def test_only_the_workers_a_submission_needs_are_started(files, started, tmp_path):
+    """Is part 1's worker started only for part 1, the TensorFlow one only for the others?"""
+    folder = write_submission(tmp_path / "student", files)
+    sandboxes = PartSandboxes()
+    try:
+        grade_submission(folder, sandbox=sandboxes)
+        running = {kind for kind, worker in sandboxes.workers.items() if worker.process}
+        assert running == started
+    finally:
+        sandboxes.close()
