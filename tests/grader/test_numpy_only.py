@@ -193,15 +193,31 @@ def chain_gradients(x, y, w, b):
 ATTACKS = [
     (
         "object-graph",
-        # gc.get_objects reaches a module the process loaded, without any import
+        # gc.get_objects reaches the modules the process loaded, without any import: the
+        # library's own table of them goes back into sys.modules while the tape runs
         """
-import gc, types
+import gc, sys, types
 
 def _library():
+    name = "tensor" + "flow"
+    loaded = vars(sys)["mod" + "ules"]
     for item in gc.get_objects():
-        if isinstance(item, types.ModuleType) and item.__name__ == "tensor" + "flow":
+        if type(item) is dict and isinstance(item.get(name), types.ModuleType):
+            _restore.update({k: v for k, v in item.items() if k not in loaded})
+    loaded.update(_restore)
+    for item in gc.get_objects():
+        if isinstance(item, types.ModuleType) and item.__name__ == name:
             return item
     raise LookupError("no TensorFlow module is reachable")
+
+_restore = {}
+
+def chain_gradients(x, y, w, b):
+    try:
+        return _tape_gradients(_library(), x, y, w, b)
+    finally:
+        for key in _restore:
+            vars(sys)["mod" + "ules"].pop(key, None)
 """,
         "raised LookupError",
     ),
@@ -276,7 +292,7 @@ def test_a_route_to_tensorflow_in_part_1_scores_nothing(
     """Does chain_gradients by GradientTape, however TensorFlow was reached, lose its points?"""
     from grader.policy import find_violations
 
-    source = reference_source("chain_rule") + "\n" + code + TAPE
+    source = reference_source("chain_rule") + TAPE + "\n" + code
     assert "chain_gradients" not in find_violations("chain_rule", source)  # unseen by syntax
     report = _grade(workers, tmp_path / attack, {"chain_rule.py": source}, monkeypatch)
     tests = _tests(report)
@@ -313,7 +329,7 @@ def test_part_1_guard_holds_in_a_plain_process_too(tmp_path, monkeypatch):
     try:
         assert sandboxes.mode == "process"
         for attack, code, sentence in ATTACKS[1:3]:
-            source = reference_source("chain_rule") + "\n" + code + TAPE
+            source = reference_source("chain_rule") + TAPE + "\n" + code
             report = _grade(sandboxes, tmp_path / attack, {"chain_rule.py": source}, monkeypatch)
             target = _tests(report)["chain_rule.chain_gradients"]
             assert target["score"] == 0 and sentence in target["details"], target["details"]
