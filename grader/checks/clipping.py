@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 
 from grader.checks import (
+    DIFFERS,
+    NOT_FINITE,
+    WRONG_TYPE,
     Context,
     compare_case,
     error_case,
@@ -15,6 +18,7 @@ from grader.checks import (
     mutation_case,
     register,
     remembered,
+    value_category,
 )
 from grader.compare import TOLERANCES, Tolerance, compare_arrays, describe_type, format_array
 from grader.expected import reference as reference_of
@@ -78,6 +82,8 @@ def list_case(
                     f"{describe_type(outcome.value)} ({error})",
                     hint,
                 ),
+                category="returned a list whose number of tensors or their shapes differ "
+                "from the gradients'",
             )
     return mutation_case(description, outcome) or compare_case(
         description,
@@ -237,6 +243,7 @@ def check_clip_by_global_norm(ctx: Context) -> Iterator[CaseResult]:
                 description,
                 False,
                 message("a tuple (clipped, norm)", describe_type(outcome.value), hint),
+                category=WRONG_TYPE,
             )
             continue
         if not outcome.ok:
@@ -259,6 +266,9 @@ def check_clip_by_global_norm(ctx: Context) -> Iterator[CaseResult]:
                     norm_check.report,
                 ),
                 mistake=mistake,
+                category=value_category(received_norm, norm).replace(
+                    DIFFERS, "returned a norm that differs from the reference"
+                ),
             )
             continue
         inner = outcome.__class__(ok=True, value=received_clipped, mutated=outcome.mutated)
@@ -304,7 +314,10 @@ def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
         spec = outcome.value
         if not isinstance(spec, OptimizerSpec) or spec.class_name != "SGD":
             yield CaseResult(
-                description, False, message("a keras.optimizers.SGD", describe_type(spec), hint)
+                description,
+                False,
+                message("a keras.optimizers.SGD", describe_type(spec), hint),
+                category="did not return a keras.optimizers.SGD",
             )
             continue
         config = spec.config
@@ -335,6 +348,8 @@ def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
             False,
             message(expected, received, describe(mistake) if mistake else hint),
             mistake=mistake,
+            category="returned an optimizer whose clipping or learning-rate settings differ "
+            "from the contract's",
         )
 
 
@@ -434,6 +449,7 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
                 description,
                 False,
                 message(f"a dict with {', '.join(keys)}", describe_type(result), hint),
+                category=WRONG_TYPE,
             )
             continue
         expected, after = remembered(_reference_step, spec, x, y, clip_norm, rate)
@@ -491,6 +507,9 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
                 report,
             ),
             mistake=mistake,
+            category="returned a loss or norms that differ from the reference"
+            if not check.ok
+            else "left the model's weights different from the reference's after the step",
         )
 
 
@@ -554,6 +573,7 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
                 description,
                 False,
                 message(f"an array of {steps} losses", describe_type(losses), hint),
+                category=WRONG_TYPE if array is None else "returned the wrong number of losses",
             )
             continue
         if not np.all(np.isfinite(array)):
@@ -566,6 +586,7 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
                     describe("no_clipping"),
                 ),
                 mistake="no_clipping",
+                category=NOT_FINITE,
             )
             continue
         recorded = outcome.recorded or []
@@ -586,6 +607,7 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
                     describe("no_clipping"),
                 ),
                 mistake="no_clipping",
+                category="made steps whose post-clip global norm is above clip_norm",
             )
             continue
 
