@@ -92,13 +92,13 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
         f'<tr><td>{html.escape(part)}</td><td class="num">{points(score)} / {points(total)}</td></tr>'
         for part, score, total in _part_totals(tests)
     )
-    details = []
+    boxes = []
     for t in ordered:
         text = (t.get("details") or t["output"]) if details else t["output"]
         body = f"<pre>{html.escape(text)}</pre>\n{_figures(t)}"
         # Failures and plots are open: nothing the student should see needs a click.
         opened = " open" if t["status"] != "passed" or t.get("figures") else ""
-        details.append(
+        boxes.append(
             f"<details{opened}><summary>{html.escape(t['name'])}: {points(t['score'])} / "
             f"{points(t['max_score'])}</summary>\n{body}\n</details>"
         )
@@ -131,7 +131,7 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
 {rows}
 </table>
 <h2>Feedback</h2>
-{"".join(details)}
+{"".join(boxes)}
 </body>
 </html>
 """

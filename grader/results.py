@@ -175,10 +175,12 @@ class Report:
         missing = [t.name.split(".")[0] for t in self.tests if not t.handed_in]
         return list(dict.fromkeys(missing))
 
-    def shows_values(self, test: TestResult) -> bool:
-        """Whether what a student reads at once shows this test's values: on public cases
-        only (a report of hidden cases never does, whatever its tests say)."""
-        return self.cases != "hidden" and not test.hidden
+    @property
+    def shows_values(self) -> bool:
+        """Whether what a student reads at once shows the failed cases' values: on public
+        cases only. The report's cases decide: a report of hidden cases never shows them,
+        whatever its tests say."""
+        return self.cases != "hidden"
 
     def summary(self) -> str:
         """The report's one-paragraph summary: the notes, or the points."""
@@ -196,7 +198,7 @@ class Report:
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "notes": list(self.notes),
-            "tests": [t.to_dict(values=self.shows_values(t)) for t in self.tests],
+            "tests": [t.to_dict(values=self.shows_values) for t in self.tests],
         }
 
     def to_gradescope(self) -> dict[str, Any]:
@@ -209,8 +211,8 @@ class Report:
         """
         tests = []
         for t in self.tests:
-            summary = render_feedback(t, values=self.shows_values(t))
-            hidden_details = not self.shows_values(t) and t.full_output != summary
+            summary = render_feedback(t, values=self.shows_values)
+            hidden_details = not self.shows_values and t.full_output != summary
             if hidden_details:
                 summary += (
                     "\n\nThe expected and received values of the hidden cases are shown "
@@ -436,11 +438,11 @@ def render_text(report: Report, full: bool = False) -> str:
         lines.append("")
         lines.append("Feedback")
         lines.append("=" * 8)
-        if not full and any(not report.shows_values(t) and t.verdict is None for t in failed):
+        if not (full or report.shows_values) and any(t.verdict is None for t in failed):
             lines.append(HIDDEN_VALUES_KEPT)
         for t in failed:
             lines.append("")
             lines.append(f"{t.name}  ({points(t.score)} / {points(t.max_score)})")
-            text = render_feedback(t, values=report.shows_values(t), full=full)
+            text = render_feedback(t, values=report.shows_values, full=full)
             lines.extend("  " + line if line else "" for line in text.splitlines())
     return "\n".join(lines) + "\n"
