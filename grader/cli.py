@@ -6,8 +6,12 @@
     wrong (its category) and the hint, never what the code returned or raised. With
     ``--details`` they are the instructor's, with those values and texts: not for students.
     The JSON report always holds them (each test's ``details``).
-``python -m grader check PATH``
-    The same feedback on the public cases, for self-learners.
+``python -m grader check PATH [--format text|json|gradescope|html] [--output FILE]``
+    The same feedback on the public cases, for self-learners, with the values; its HTML page
+    has the plots of the student's functions beside the reference's (the student's page of a
+    hidden report has none: a hidden case's plot shows its values). The JSON report of hidden
+    cases (``grade --format json``, batch's ``reports/<student>.json``) is the instructor's
+    file, plots' data included; Gradescope gets ``--format gradescope``, which holds none.
 ``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL]``
     Grade a class, resumably, in parallel (:mod:`grader.batch`), on this machine or on a
     ``dask.distributed`` cluster (:mod:`grader.cluster`).
@@ -69,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--details",
         action="store_true",
         help="the instructor's view (text and html): also what the code returned or raised on "
-        "the hidden cases, and the reference's answers. NOT for students: it shows the hidden "
-        "cases' values. (The json format always holds them under 'details'.)",
+        "the hidden cases, the reference's answers and (html) the plots. NOT for students: it "
+        "shows the hidden cases' values. (The json format always holds them, under 'details' "
+        "and 'figures': it is the instructor's file; Gradescope gets --format gradescope.)",
     )
     batch = verbs.add_parser("batch", help="grade a class: one folder per student")
     batch.add_argument(
@@ -97,7 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = verbs.add_parser("check", help="check a submission on the public cases")
     check.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
     check.add_argument(
-        "--format", choices=FORMATS, default="text", help="report format (default: text)"
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="report format (default: text); html draws the plots of your functions",
+    )
+    check.add_argument(
+        "--output", type=Path, help="write the report to this file instead of stdout"
     )
     kit = verbs.add_parser("kit", help="build the student kit: notebooks and a wheel, no answers")
     kit.add_argument("--out", type=Path, required=True, help="the kit's folder")

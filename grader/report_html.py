@@ -8,8 +8,12 @@ rounded as everywhere a person reads them (:func:`grader.results.points`).
 
 The page is the student's: it shows each test's ``output``, in which a failed hidden case
 shows its category, never what the student's code returned or raised, nor the reference's
-answer (public cases show Expected / Received). ``details=True`` makes the instructor's
-page from each test's ``details`` instead, under a banner saying it is not for students.
+answer (public cases show Expected / Received). Its plots are drawn on public cases only:
+a plot of a hidden case shows what the student's code returned and the reference's answer
+on a hidden input, so the student's page of a hidden report has no plot and says in one
+line that ``python -m grader check DIR --format html`` draws them on the public cases.
+``details=True`` makes the instructor's page from each test's ``details`` instead, with
+the plots, under a banner saying it is not for students.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import html
 from typing import Any
 
 from grader.figures import render
-from grader.results import HIDDEN_VALUES_KEPT, INSTRUCTORS_VIEW, points
+from grader.results import HIDDEN_VALUES_KEPT, INSTRUCTORS_VIEW, PLOTS_ON_PUBLIC, points
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -75,13 +79,15 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
     Args:
         report: the report's data.
         details: the instructor's page: each test's ``details`` (a hidden case's values and
-            the texts the code wrote) in place of its ``output``. Not for students.
+            the texts the code wrote) in place of its ``output``, and the plots of hidden
+            cases. Not for students.
 
     Returns:
         the page.
     """
     tests = report["tests"]
     hidden = report.get("cases", "hidden") == "hidden"
+    plots = details or not hidden  # a hidden case's plot is the instructor's only
     ordered = sorted(tests, key=lambda t: t["status"] == "passed")  # failures first, stable
     rows = "\n".join(
         f'<tr><td>{html.escape(t["name"])}</td><td class="num">{points(t["score"])} / {points(t["max_score"])}</td>'
@@ -95,9 +101,10 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
     boxes = []
     for t in ordered:
         text = (t.get("details") or t["output"]) if details else t["output"]
-        body = f"<pre>{html.escape(text)}</pre>\n{_figures(t)}"
+        figures = _figures(t) if plots else ""
+        body = f"<pre>{html.escape(text)}</pre>\n{figures}"
         # Failures and plots are open: nothing the student should see needs a click.
-        opened = " open" if t["status"] != "passed" or t.get("figures") else ""
+        opened = " open" if t["status"] != "passed" or figures else ""
         boxes.append(
             f"<details{opened}><summary>{html.escape(t['name'])}: {points(t['score'])} / "
             f"{points(t['max_score'])}</summary>\n{body}\n</details>"
@@ -107,6 +114,8 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
         notes = f'<p class="instructor">{html.escape(INSTRUCTORS_VIEW)}</p>' + notes
     elif hidden and any(t.get("details", t["output"]) != t["output"] for t in tests):
         notes += f"<p>{html.escape(HIDDEN_VALUES_KEPT)}</p>"
+    if not plots:
+        notes += f"<p>{html.escape(PLOTS_ON_PUBLIC)}</p>"
     heading = "the instructor's view" if details and hidden else "your feedback"
     return f"""<!DOCTYPE html>
 <html lang="en">

@@ -6,6 +6,10 @@ The JSON form is a superset of Gradescope's ``results.json``: every field Grades
 ``visibility``), valid against the same schema, plus the grader's own fields
 (``submission``, ``cases``, ``max_score``, ``notes``; per test ``mistakes``, ``figures``,
 ``handed_in`` and ``comparisons``, numpy.testing's raw report for the instructor).
+The full JSON is the instructor's file: on hidden cases its ``details`` (with the notes of
+``TestResult.notes_details``), ``comparisons`` and ``figures`` (the student's and the reference's series) are not for
+students. What goes to Gradescope is :meth:`Report.to_gradescope`, which holds no figure
+and shows a hidden case's values only after the due date.
 
 Scores are exact (to 1e-4) in the machine formats (JSON, Gradescope); everywhere a person
 reads them they go through :func:`points`: two decimals at most, no trailing zeros.
@@ -19,7 +23,10 @@ case's category (``CaseResult.category``, e.g. "raised ValueError", "returned th
 shape"), the diagnosed mistake and the hint. The values, sizes and exception texts go to
 the instructor (JSON ``details`` and ``comparisons``, ``grade --details``) and, on
 Gradescope, to the entry shown after the due date. Public cases (the self-check) show
-Expected / Received in full.
+Expected / Received in full. The same holds for the notes (``TestResult.notes_details``
+keeps those with hidden-case numbers for the instructor) and the plots (the student's page
+of a hidden report has none; ``python -m grader check DIR --format html`` draws them on the
+public cases).
 """
 
 from __future__ import annotations
@@ -62,7 +69,11 @@ class TestResult:
     #: a whole-test verdict that replaces the cases (missing, not implemented, policy)
     verdict: str | None = None
     notes: list[str] = field(default_factory=list)
-    #: plain data for the HTML report's plots (see :mod:`grader.figures`)
+    #: notes with numbers of hidden cases (e.g. the reference's run on a hidden input): for
+    #: the instructor and after the due date only, shown after :attr:`notes`
+    notes_details: list[str] = field(default_factory=list)
+    #: plain data for the HTML report's plots (see :mod:`grader.figures`); on hidden cases
+    #: the instructor's only (the student's page of a hidden report draws none)
     figures: list[dict[str, Any]] = field(default_factory=list)
     #: False when the submission holds no file of this test's part
     handed_in: bool = True
@@ -187,7 +198,12 @@ class Report:
         return "\n".join(self.notes) or f"{points(self.score)} of {points(self.max_score)} points."
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data (a superset of Gradescope's results.json)."""
+        """The report as JSON-ready data (a superset of Gradescope's results.json).
+
+        The instructor's file: on hidden cases it holds the values a student must not read
+        at once (each test's ``details``, ``comparisons`` and ``figures``).
+        Upload :meth:`to_gradescope` to Gradescope, never this.
+        """
         return {
             "submission": self.submission,
             "cases": self.cases,
@@ -206,8 +222,9 @@ class Report:
 
         Each test shows at once its score, which cases failed, what went wrong (each case's
         category), the mistake and the hint; on hidden cases, the expected and received
-        values and the exception texts are a second, zero-point entry that Gradescope shows
-        only after the due date.
+        values, the exception texts and the notes with hidden-case numbers are a second,
+        zero-point entry that Gradescope shows only after the due date. It holds no plot
+        data (``figures``): that stays in the instructor's JSON (:meth:`to_dict`).
         """
         tests = []
         for t in self.tests:
@@ -338,7 +355,7 @@ def render_feedback(test: TestResult, values: bool | None = None, full: bool = F
 
     The verdict, or how many cases passed; the first failed case with each distinct hint
     in full and the other failed cases named in one line each; every distinct hint once;
-    then the notes.
+    then the notes (and, when ``full``, the instructor's ``notes_details``).
 
     Args:
         test: the test.
@@ -385,7 +402,7 @@ def render_feedback(test: TestResult, values: bool | None = None, full: bool = F
         for hint in hints:
             lines.append("")
             lines.append(hint)
-    for note in test.notes:
+    for note in test.notes + (test.notes_details if full else []):
         lines.append("")
         lines.append(note)
     return "\n".join(lines).strip()

@@ -83,8 +83,10 @@ class Context:
     rng: np.random.Generator
     public: bool = False
     timeout: float = 30.0
-    #: information for the student whatever the outcome (e.g. the unclipped run)
+    #: information for the student whatever the outcome; nothing of a hidden case
     notes: list[str] = field(default_factory=list)
+    #: notes with numbers of hidden cases (e.g. the unclipped run): the instructor's only
+    notes_details: list[str] = field(default_factory=list)
     #: plain data for the HTML report's plots (outputs only, never a hidden input)
     figures: list[dict[str, Any]] = field(default_factory=list)
 
@@ -117,6 +119,21 @@ class Context:
                 },
             }
         )
+
+    def add_note(self, note: str, hidden: str) -> None:
+        """Keep a note built from a case's numbers: a public case's for the student; a
+        hidden case's for the instructor, the student reading ``hidden`` (once) instead.
+
+        Args:
+            note: the note, with the case's numbers.
+            hidden: what the student reads on hidden cases: a sentence without them.
+        """
+        if self.public:
+            self.notes.append(note)
+            return
+        self.notes_details.append(note)
+        if hidden not in self.notes:
+            self.notes.append(hidden)
 
     def shown(self, value: Any, name: str = "s") -> str:
         """An input as the feedback may show it: a public case's value, a hidden one's name."""
@@ -454,6 +471,7 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
         for case in check.run(context):
             result.cases.append(case)
         result.notes.extend(context.notes)
+        result.notes_details.extend(context.notes_details)
         result.figures.extend(context.figures)
     except PolicyViolation as violation:
         from grader.assignment import NUMPY_ONLY_PARTS

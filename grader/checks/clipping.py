@@ -34,6 +34,12 @@ TOL = TOLERANCES["clipping"]
 TRAINING = TOLERANCES["clipping.training"]
 #: A loss curve is compared more loosely than one step: rounding differences grow.
 CURVE = Tolerance(rtol=1e-2, atol=1e-5)
+#: What a student reads about the unclipped run on hidden cases (its losses are numbers of
+#: the reference's run on a hidden input: the instructor's only).
+UNCLIPPED_ON_PUBLIC = (
+    "Without clipping, the same runs start from an exploding model; python -m grader check "
+    "YOUR_FOLDER shows on the public cases how far their losses go."
+)
 
 
 def gradient_list(
@@ -541,10 +547,11 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
         expected = remembered(_reference_run, spec, x, y, clip_norm, rate, steps)
         unclipped = remembered(_unclipped_run, spec, x, y, steps, rate)
         bad = np.flatnonzero(~np.isfinite(unclipped))
-        ctx.notes.append(
+        ctx.add_note(
             f"Without clipping, the same run ({steps} steps, learning rate {rate}) goes from loss "
             f"{unclipped[0]:.4g} to "
-            + (f"NaN or inf at step {bad[0] + 1}." if bad.size else f"{unclipped[-1]:.4g}.")
+            + (f"NaN or inf at step {bad[0] + 1}." if bad.size else f"{unclipped[-1]:.4g}."),
+            UNCLIPPED_ON_PUBLIC,
         )
         if not ctx.figures:
             steps_seen = [r for r in outcome.recorded or [] if isinstance(r, dict)]
