@@ -1,9 +1,17 @@
 """The command line: a thin layer over one function per verb.
 
-``python -m grader grade PATH [--format text|json|gradescope] [--output FILE]``
-    Grade a submission on the hidden cases and print or write the report.
-``python -m grader check PATH``
-    The same feedback on the public cases, for self-learners.
+``python -m grader grade PATH [--format text|json|gradescope|html] [--output FILE] [--details]``
+    Grade a submission on the hidden cases and print or write the report. The text and
+    HTML reports are the student's: a failed hidden case shows what was checked, what went
+    wrong (its category) and the hint, never what the code returned or raised. With
+    ``--details`` they are the instructor's, with those values and texts: not for students.
+    The JSON report always holds them (each test's ``details``).
+``python -m grader check PATH [--format text|json|gradescope|html] [--output FILE]``
+    The same feedback on the public cases, for self-learners, with the values; its HTML page
+    has the plots of the student's functions beside the reference's (the student's page of a
+    hidden report has none: a hidden case's plot shows its values). The JSON report of hidden
+    cases (``grade --format json``, batch's ``reports/<student>.json``) is the instructor's
+    file, plots' data included; Gradescope gets ``--format gradescope``, which holds none.
 ``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL]``
     Grade a class, resumably, in parallel (:mod:`grader.batch`), on this machine or on a
     ``dask.distributed`` cluster (:mod:`grader.cluster`).
@@ -61,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--output", type=Path, help="write the report to this file instead of stdout"
     )
+    grade.add_argument(
+        "--details",
+        action="store_true",
+        help="the instructor's view (text and html): also what the code returned or raised on "
+        "the hidden cases, the reference's answers and (html) the plots. NOT for students: it "
+        "shows the hidden cases' values. (The json format always holds them, under 'details' "
+        "and 'figures': it is the instructor's file; Gradescope gets --format gradescope.)",
+    )
     batch = verbs.add_parser("batch", help="grade a class: one folder per student")
     batch.add_argument(
         "submissions", type=Path, help="one folder per student (or nbgrader's submitted/)"
@@ -86,7 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = verbs.add_parser("check", help="check a submission on the public cases")
     check.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
     check.add_argument(
-        "--format", choices=FORMATS, default="text", help="report format (default: text)"
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="report format (default: text); html draws the plots of your functions",
+    )
+    check.add_argument(
+        "--output", type=Path, help="write the report to this file instead of stdout"
     )
     kit = verbs.add_parser("kit", help="build the student kit: notebooks and a wheel, no answers")
     kit.add_argument("--out", type=Path, required=True, help="the kit's folder")
@@ -179,8 +201,19 @@ def _maybe_points(value: float | None) -> str:
     return "-" if value is None else points(value)
 
 
-def render(report: Report, form: str) -> str:
-    """The report in the requested format."""
+def render(report: Report, form: str, details: bool = False) -> str:
+    """The report in the requested format.
+
+    Args:
+        report: the report.
+        form: one of :data:`FORMATS`.
+        details: the instructor's view of the text and HTML reports (the hidden cases'
+            values and texts); JSON holds them anyway, Gradescope shows them after the due
+            date.
+
+    Returns:
+        the report's text.
+    """
     if form == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if form == "gradescope":
@@ -188,8 +221,8 @@ def render(report: Report, form: str) -> str:
     if form == "html":
         from grader.report_html import render_html
 
-        return render_html(report.to_dict())
-    return report.to_text()
+        return render_html(report.to_dict(), details=details)
+    return report.to_text(full=details)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,7 +266,7 @@ def _main(argv: list[str] | None = None) -> int:
         report = grade_submission(path, public=args.verb == "check")
     except (UsageError, SubmissionError) as error:
         return _error(str(error))
-    text = render(report, args.format)
+    text = render(report, args.format, details=getattr(args, "details", False))
     output = getattr(args, "output", None)
     if output is not None:
         try:

@@ -6,12 +6,27 @@ The JSON form is a superset of Gradescope's ``results.json``: every field Grades
 ``visibility``), valid against the same schema, plus the grader's own fields
 (``submission``, ``cases``, ``max_score``, ``notes``; per test ``mistakes``, ``figures``,
 ``handed_in`` and ``comparisons``, numpy.testing's raw report for the instructor).
+The full JSON is the instructor's file: on hidden cases its ``details`` (with the notes of
+``TestResult.notes_details``), ``comparisons`` and ``figures`` (the student's and the reference's series) are not for
+students. What goes to Gradescope is :meth:`Report.to_gradescope`, which holds no figure
+and shows a hidden case's values only after the due date.
 
 Scores are exact (to 1e-4) in the machine formats (JSON, Gradescope); everywhere a person
 reads them they go through :func:`points`: two decimals at most, no trailing zeros.
 
 The feedback a student reads is rendered by small functions (:func:`render_feedback`,
 :func:`render_case`) that the text, HTML, notebook and Gradescope outputs share.
+
+What a student reads at once about a failed HIDDEN case holds nothing the student's code
+controls, and no reference answer either: what was checked (written by the grader), the
+case's category (``CaseResult.category``, e.g. "raised ValueError", "returned the wrong
+shape"), the diagnosed mistake and the hint. The values, sizes and exception texts go to
+the instructor (JSON ``details`` and ``comparisons``, ``grade --details``) and, on
+Gradescope, to the entry shown after the due date. Public cases (the self-check) show
+Expected / Received in full. The same holds for the notes (``TestResult.notes_details``
+keeps those with hidden-case numbers for the instructor) and the plots (the student's page
+of a hidden report has none; ``python -m grader check DIR --format html`` draws them on the
+public cases).
 """
 
 from __future__ import annotations
@@ -26,15 +41,20 @@ class CaseResult:
 
     description: str
     passed: bool
+    #: Expected / Received and the hint, as a public case shows them
     message: str = ""
     weight: float = 1.0
     mistake: str | None = None
+    #: what went wrong, as a verb phrase that holds nothing the student's code controls
+    #: and no reference answer ("returned the wrong shape", "raised ValueError"): all a
+    #: failed hidden case shows at once besides its description and hint. Every check sets
+    #: it on a failed case.
+    category: str = ""
     #: the message with what the student's code controls on a hidden case (exception
     #: text, exit status): for the instructor and after the due date only
     details: str = ""
     #: numpy.testing's raw report of a failed comparison (instructor's JSON only)
     numpy_report: str = ""
-    details: str = ""
 
 
 @dataclass
@@ -49,12 +69,19 @@ class TestResult:
     #: a whole-test verdict that replaces the cases (missing, not implemented, policy)
     verdict: str | None = None
     notes: list[str] = field(default_factory=list)
-    #: plain data for the HTML report's plots (see :mod:`grader.figures`)
+    #: notes with numbers of hidden cases (e.g. the reference's run on a hidden input): for
+    #: the instructor and after the due date only, shown after :attr:`notes`
+    notes_details: list[str] = field(default_factory=list)
+    #: plain data for the HTML report's plots (see :mod:`grader.figures`); on hidden cases
+    #: the instructor's only (the student's page of a hidden report draws none)
     figures: list[dict[str, Any]] = field(default_factory=list)
     #: False when the submission holds no file of this test's part
     handed_in: bool = True
     #: the verdict with the details of a hidden case (see ``CaseResult.details``)
     verdict_details: str | None = None
+    #: whether the cases are hidden ones: then :attr:`output` shows each failed case's
+    #: category, never its values (True unless the check ran on the public cases)
+    hidden: bool = True
 
     @property
     def score(self) -> float:
@@ -77,15 +104,17 @@ class TestResult:
 
     @property
     def output(self) -> str:
-        """The feedback a student reads: verdict or failed cases, one hint each, then notes.
+        """The feedback a student reads at once: verdict or failed cases, one hint each,
+        then notes.
 
-        On a hidden case it holds no text the student's code controls (see ``details``)."""
+        On hidden cases it holds no value, size or text the student's code controls, and
+        no reference answer: each failed case's category only (see ``CaseResult.category``)."""
         return render_feedback(self)
 
     @property
     def full_output(self) -> str:
-        """The feedback with the hidden cases' details, for the instructor and after the
-        due date."""
+        """The feedback with the hidden cases' values and details, for the instructor and
+        after the due date."""
         return render_feedback(self, full=True)
 
     @property
@@ -97,14 +126,19 @@ class TestResult:
             if not c.passed and c.numpy_report
         ]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The test as JSON-ready data."""
+    def to_dict(self, values: bool | None = None) -> dict[str, Any]:
+        """The test as JSON-ready data.
+
+        Args:
+            values: whether ``output`` shows the failed cases' values (default: on public
+                cases only); ``details`` always holds them, for the instructor.
+        """
         return {
             "name": self.name,
             "score": self.score,
             "max_score": self.max_score,
             "status": self.status,
-            "output": self.output,
+            "output": render_feedback(self, values=values),
             "visibility": "visible",
             "details": self.full_output,
             "mistakes": self.mistakes,
@@ -152,12 +186,24 @@ class Report:
         missing = [t.name.split(".")[0] for t in self.tests if not t.handed_in]
         return list(dict.fromkeys(missing))
 
+    @property
+    def shows_values(self) -> bool:
+        """Whether what a student reads at once shows the failed cases' values: on public
+        cases only. The report's cases decide: a report of hidden cases never shows them,
+        whatever its tests say."""
+        return self.cases != "hidden"
+
     def summary(self) -> str:
         """The report's one-paragraph summary: the notes, or the points."""
         return "\n".join(self.notes) or f"{points(self.score)} of {points(self.max_score)} points."
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data (a superset of Gradescope's results.json)."""
+        """The report as JSON-ready data (a superset of Gradescope's results.json).
+
+        The instructor's file: on hidden cases it holds the values a student must not read
+        at once (each test's ``details``, ``comparisons`` and ``figures``).
+        Upload :meth:`to_gradescope` to Gradescope, never this.
+        """
         return {
             "submission": self.submission,
             "cases": self.cases,
@@ -168,26 +214,25 @@ class Report:
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "notes": list(self.notes),
-            "tests": [t.to_dict() for t in self.tests],
+            "tests": [t.to_dict(values=self.shows_values) for t in self.tests],
         }
 
     def to_gradescope(self) -> dict[str, Any]:
         """The report in Gradescope's results.json schema.
 
-        Each test shows at once its score, which cases failed and the hint (the category of
-        the mistake); on hidden cases, the expected and received values are a second,
-        zero-point entry that Gradescope shows only after the due date.
+        Each test shows at once its score, which cases failed, what went wrong (each case's
+        category), the mistake and the hint; on hidden cases, the expected and received
+        values, the exception texts and the notes with hidden-case numbers are a second,
+        zero-point entry that Gradescope shows only after the due date. It holds no plot
+        data (``figures``): that stays in the instructor's JSON (:meth:`to_dict`).
         """
         tests = []
         for t in self.tests:
-            hidden_details = self.cases == "hidden" and (
-                (t.status != "passed" and t.verdict is None) or t.full_output != t.output
-            )
-            summary = t.output
+            summary = render_feedback(t, values=self.shows_values)
+            hidden_details = not self.shows_values and t.full_output != summary
             if hidden_details:
-                summary = (
-                    render_feedback(t, values=False)
-                    + "\n\nThe expected and received values of the hidden cases are shown "
+                summary += (
+                    "\n\nThe expected and received values of the hidden cases are shown "
                     "after the due date."
                 )
             tests.append(
@@ -220,9 +265,14 @@ class Report:
             "tests": tests,
         }
 
-    def to_text(self) -> str:
-        """A readable table with totals, then the feedback of every failed test."""
-        return render_text(self)
+    def to_text(self, full: bool = False) -> str:
+        """A readable table with totals, then the feedback of every failed test.
+
+        Args:
+            full: show the hidden cases' values and details (the instructor's view, not
+                for students).
+        """
+        return render_text(self, full=full)
 
 
 def points(value: float) -> str:
@@ -238,7 +288,8 @@ def points(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-#: Failed cases shown with their values, per function; the others are named in one line.
+#: Failed cases shown in full (values, or category), per function; the others are named
+#: in one line.
 SHOWN_CASES = 1
 #: Further failed cases named by their description, per function.
 NAMED_CASES = 3
@@ -257,40 +308,69 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def render_case(case: CaseResult, values: bool = True, full: bool = False) -> list[str]:
-    """A failed case's lines without its hint: what was checked, then Expected / Received.
+#: A failed case's category when its check gave none (every check should: a test says so).
+UNSPECIFIED_CATEGORY = "did not give the expected result"
+#: The first line of the instructor's view of a report of hidden cases.
+INSTRUCTORS_VIEW = (
+    "Instructor's view: the hidden cases' values and the texts the code wrote are shown. "
+    "Not for students."
+)
+#: Said once under the text report's feedback, and on the HTML page, on hidden cases.
+HIDDEN_VALUES_KEPT = (
+    "On the hidden cases you read what was checked, what went wrong and a hint; what your "
+    "code returned or raised there, and the reference's answers, are kept for your instructor."
+)
+
+
+def render_case(
+    case: CaseResult, values: bool = True, full: bool = False, function: str = ""
+) -> list[str]:
+    """A failed case's lines without its hint: what was checked, then what went wrong.
 
     Args:
         case: the case.
-        values: include the expected and received values (False keeps the hidden cases'
-            values back, e.g. on Gradescope before the due date).
-        full: show the case's ``details`` (what the student's code controls on a hidden
-            case) in place of its message.
+        values: show Expected / Received (a public case); False shows the case's category
+            only (a hidden case as the student reads it at once: nothing the student's code
+            controls, no reference answer).
+        full: show everything, the case's ``details`` (what the student's code controls on
+            a hidden case) in place of its message: for the instructor, after the due date.
+        function: the function's name, the subject of the category's sentence.
 
     Returns:
         the lines.
     """
     lines = [f"Checked: {case.description}"]
-    if values:
-        lines.extend(_split_message(case.details if full and case.details else case.message)[0])
+    if full:
+        lines.extend(_split_message(case.details or case.message)[0])
+    elif values:
+        lines.extend(_split_message(case.message)[0])
+    else:
+        subject = f"{function} " if function else "The function "
+        lines.append(f"Result: {subject}{case.category or UNSPECIFIED_CATEGORY}.")
     return lines
 
 
-def render_feedback(test: TestResult, values: bool = True, full: bool = False) -> str:
-    """The feedback of one test as a student reads it.
+def render_feedback(test: TestResult, values: bool | None = None, full: bool = False) -> str:
+    """The feedback of one test.
 
     The verdict, or how many cases passed; the first failed case with each distinct hint
     in full and the other failed cases named in one line each; every distinct hint once;
-    then the notes.
+    then the notes (and, when ``full``, the instructor's ``notes_details``).
 
     Args:
         test: the test.
-        values: include the expected and received values (see :func:`render_case`).
-        full: include the hidden cases' details (for the instructor, after the due date).
+        values: show the failed cases' Expected / Received (default: on public cases only,
+            ``not test.hidden``); False shows each failed case's category instead (see
+            :func:`render_case`).
+        full: show the values and the hidden cases' details whatever ``values`` says (for
+            the instructor, after the due date).
 
     Returns:
         the text, without a trailing newline.
     """
+    if values is None:
+        values = not test.hidden
+    function = test.name.split(".")[-1]
     lines: list[str] = []
     if test.verdict is not None:
         lines.append(test.verdict_details if full and test.verdict_details else test.verdict)
@@ -313,7 +393,7 @@ def render_feedback(test: TestResult, values: bool = True, full: bool = False) -
         for index, case in enumerate(shown):
             if index:
                 lines.append("")
-            lines.extend(render_case(case, values, full))
+            lines.extend(render_case(case, values, full, function))
         if others:
             lines.extend(f"Also failed: {case.description}" for case in others[:NAMED_CASES])
             if len(others) > NAMED_CASES:
@@ -322,25 +402,31 @@ def render_feedback(test: TestResult, values: bool = True, full: bool = False) -
         for hint in hints:
             lines.append("")
             lines.append(hint)
-    for note in test.notes:
+    for note in test.notes + (test.notes_details if full else []):
         lines.append("")
         lines.append(note)
     return "\n".join(lines).strip()
 
 
-def render_text(report: Report) -> str:
+def render_text(report: Report, full: bool = False) -> str:
     """The text report: a table with totals, then the feedback of every failed test.
 
-    A part the submission does not hold is named once, as not handed in.
+    A part the submission does not hold is named once, as not handed in. On hidden cases
+    the feedback shows each failed case's category, not its values (see
+    :func:`render_case`), unless ``full``.
 
     Args:
         report: the report.
+        full: the instructor's view: the hidden cases' values and details too, under a
+            first line saying the text is not for students.
 
     Returns:
         the text, ending with a newline.
     """
     width = max([len(t.name) for t in report.tests] + [20])
     lines = [f"Grading {report.submission} on the {report.cases} cases", ""]
+    if full and report.cases == "hidden":
+        lines.insert(1, INSTRUCTORS_VIEW)
     lines.append(f"{'test':<{width}}  {'score':>13}  status")
     lines.append("-" * (width + 24))
     part = None
@@ -369,8 +455,11 @@ def render_text(report: Report) -> str:
         lines.append("")
         lines.append("Feedback")
         lines.append("=" * 8)
+        if not (full or report.shows_values) and any(t.verdict is None for t in failed):
+            lines.append(HIDDEN_VALUES_KEPT)
         for t in failed:
             lines.append("")
             lines.append(f"{t.name}  ({points(t.score)} / {points(t.max_score)})")
-            lines.extend("  " + line if line else "" for line in t.output.splitlines())
+            text = render_feedback(t, values=report.shows_values, full=full)
+            lines.extend("  " + line if line else "" for line in text.splitlines())
     return "\n".join(lines) + "\n"

@@ -4,6 +4,13 @@ A check is a generator: given a :class:`Context` it calls the student's function
 its cases and yields one :class:`~grader.results.CaseResult` per case, collecting every
 result instead of stopping at the first failure. :func:`run_check` turns the cases into
 a :class:`~grader.results.TestResult` with partial credit.
+
+Every failed case carries a category (``CaseResult.category``): what went wrong, in words
+that hold nothing the student's code controls and no reference answer. On a hidden case
+it is all the student reads at once besides the description and the hint; the helpers
+below (:func:`compare_case`, :func:`error_case`, :func:`warning_case`,
+:func:`mutation_case`) set it, and a check that builds a failed case itself names one of
+the constants below or its own phrase.
 """
 
 from __future__ import annotations
@@ -18,7 +25,14 @@ import numpy as np
 
 from grader import expected as expected_values
 from grader.assignment import function as contract_function
-from grader.compare import Comparison, Tolerance, compare_arrays, describe_type, format_array
+from grader.compare import (
+    Comparison,
+    Tolerance,
+    as_float_array,
+    compare_arrays,
+    describe_type,
+    format_array,
+)
 from grader.mistakes import describe, diagnose
 from grader.results import CaseResult, TestResult
 from grader.runner import CallOutcome, Runner
@@ -29,6 +43,18 @@ PUBLIC_SEED = 20240
 MAX_FIGURE_POINTS = 512
 #: Errors after which the remaining cases of a test are not tried.
 _STOPPING = {"MissingFunction", "NotImplementedError", "timeout", "died", "protocol", "NotLoaded"}
+
+# Categories of a failed case: verb phrases whose subject is the function. They hold no
+# value, size or text of the student's code, and no reference answer.
+DIFFERS = "returned values that differ from the reference"
+WRONG_SHAPE = "returned the wrong shape"
+NOT_FINITE = "returned a non-finite value (NaN or infinity)"
+WRONG_TYPE = "returned a value of the wrong type or form"
+CHANGED_INPUT = "changed its input: an argument was changed by the call"
+WARNED = "gave warnings"
+NOT_REACHED = "was not run on this case: an earlier case stopped the test"
+WRONG_LAYOUT = "returned a model whose layout differs from the contract's"
+NOT_REBUILT = "returned a model the grader could not rebuild from built-in Keras parts"
 
 
 class PolicyViolation(Exception):
@@ -57,8 +83,10 @@ class Context:
     rng: np.random.Generator
     public: bool = False
     timeout: float = 30.0
-    #: information for the student whatever the outcome (e.g. the unclipped run)
+    #: information for the student whatever the outcome; nothing of a hidden case
     notes: list[str] = field(default_factory=list)
+    #: notes with numbers of hidden cases (e.g. the unclipped run): the instructor's only
+    notes_details: list[str] = field(default_factory=list)
     #: plain data for the HTML report's plots (outputs only, never a hidden input)
     figures: list[dict[str, Any]] = field(default_factory=list)
 
@@ -91,6 +119,21 @@ class Context:
                 },
             }
         )
+
+    def add_note(self, note: str, hidden: str) -> None:
+        """Keep a note built from a case's numbers: a public case's for the student; a
+        hidden case's for the instructor, the student reading ``hidden`` (once) instead.
+
+        Args:
+            note: the note, with the case's numbers.
+            hidden: what the student reads on hidden cases: a sentence without them.
+        """
+        if self.public:
+            self.notes.append(note)
+            return
+        self.notes_details.append(note)
+        if hidden not in self.notes:
+            self.notes.append(hidden)
 
     def shown(self, value: Any, name: str = "s") -> str:
         """An input as the feedback may show it: a public case's value, a hidden one's name."""
@@ -205,13 +248,75 @@ def contract_signature(function: str) -> str:
     return function + expected_values.signature(part, function)
 
 
+def _builtin_name(name: str, base: type[BaseException]) -> bool:
+    """Whether ``name`` is a built-in class derived from ``base`` (a name the student's code
+    cannot choose freely, unlike its own classes')."""
+    import builtins
+
+    value = getattr(builtins, name, None)
+    return isinstance(value, type) and issubclass(value, base)
+
+
+def error_category(outcome: CallOutcome) -> str:
+    """The category of a call that produced no value: how it ended, never what it wrote.
+
+    Args:
+        outcome: the failed call.
+
+    Returns:
+        e.g. ``"raised ValueError"``, ``"was stopped early: it ran past its time limit"``;
+        an exception of the student's own class is ``"raised an exception"``.
+    """
+    kind = outcome.error_type
+    if kind == "MissingFunction":
+        return "is not defined in the submission"
+    if kind == "NotImplementedError":
+        return "is not implemented yet (it raises NotImplementedError)"
+    if kind == "NotLoaded":
+        return "could not be loaded"
+    if kind == "timeout":
+        return "was stopped early: it ran past its time limit"
+    if kind == "died":
+        return "could not finish: its process stopped early"
+    if kind in ("protocol", "ProtocolError"):
+        return "returned more than the size limit, or an answer the grader could not read"
+    return f"raised {kind}" if _builtin_name(kind, BaseException) else "raised an exception"
+
+
+def value_category(received: Any, expected: Any) -> str:
+    """The category of a numeric value that does not match the reference's.
+
+    Args:
+        received: the student's value.
+        expected: the reference's.
+
+    Returns:
+        :data:`WRONG_TYPE`, :data:`WRONG_SHAPE`, :data:`NOT_FINITE` or :data:`DIFFERS`.
+    """
+    got = as_float_array(received)
+    wanted = as_float_array(expected)
+    if got is None:
+        return WRONG_TYPE
+    if wanted is None or got.shape != wanted.shape:
+        return WRONG_SHAPE
+    if np.any(~np.isfinite(got) & np.isfinite(wanted)):
+        return NOT_FINITE
+    return DIFFERS
+
+
 def error_case(description: str, outcome: CallOutcome, function: str, hint: str) -> CaseResult:
     """A case whose call raised: say what it raised and where."""
     if outcome.error_type == "TypeError":
         hint = f"Keep the contract's signature: {contract_signature(function)}. {hint}"
     shown = message("a result", outcome.error_sentence(function), hint)
     full = message("a result", outcome.error_sentence(function, full=True), hint)
-    return CaseResult(description, False, shown, details=full if full != shown else "")
+    return CaseResult(
+        description,
+        False,
+        shown,
+        category=error_category(outcome),
+        details=full if full != shown else "",
+    )
 
 
 def compare_case(
@@ -258,6 +363,7 @@ def compare_case(
                 description,
                 False,
                 message(describe_type(expected), describe_type(outcome.value), hint),
+                category=WRONG_TYPE,
             )
     if variants and expected_values.is_recording():  # a kit needs every known mistake's answer
         for _, compute in variants.items() if isinstance(variants, dict) else variants:
@@ -286,6 +392,7 @@ def compare_case(
             comparison.report,
         ),
         mistake=mistake,
+        category=value_category(received, expected),
         numpy_report=comparison.numpy,
     )
 
@@ -308,12 +415,15 @@ def warning_case(
         mistake = overflow_mistake
     hint = describe(mistake) if mistake else hint
     full = message("no warnings", "; ".join(outcome.warnings[:3]), hint)
+    # A warning's text, and the name of a warning class of its own, are the student's:
+    # the names of built-in warning classes only.
+    names = [w.split(":")[0].strip() for w in outcome.warnings]
+    kinds = ", ".join(dict.fromkeys(n if _builtin_name(n, Warning) else "its own" for n in names))
+    category = f"{WARNED} of category {kinds}"
     if not outcome.hidden:
-        return CaseResult(description, False, full, mistake=mistake)
-    # On a hidden case a warning's text may be the student's own: its category only.
-    categories = ", ".join(dict.fromkeys(w.split(":")[0][:40] for w in outcome.warnings))
-    shown = message("no warnings", f"warnings of category {categories}", hint)
-    return CaseResult(description, False, shown, mistake=mistake, details=full)
+        return CaseResult(description, False, full, mistake=mistake, category=category)
+    shown = message("no warnings", f"warnings of category {kinds}", hint)
+    return CaseResult(description, False, shown, mistake=mistake, category=category, details=full)
 
 
 def mutation_case(
@@ -328,6 +438,7 @@ def mutation_case(
         False,
         message("the inputs left unchanged", f"{which} changed by the call", describe(mistake)),
         mistake=mistake,
+        category=CHANGED_INPUT,
     )
 
 
@@ -346,7 +457,7 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
     import_checks(name.split(".")[0])
     check = REGISTRY[name]
     spec = contract_function(name)
-    result = TestResult(name, spec.points)
+    result = TestResult(name, spec.points, hidden=not public)
     scale = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1") or 1)
     context = Context(
         runner,
@@ -360,6 +471,7 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
         for case in check.run(context):
             result.cases.append(case)
         result.notes.extend(context.notes)
+        result.notes_details.extend(context.notes_details)
         result.figures.extend(context.figures)
     except PolicyViolation as violation:
         from grader.assignment import NUMPY_ONLY_PARTS
@@ -388,34 +500,48 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
             result.verdict = sentence
             result.verdict_details = full if full != sentence else None
         else:
-            _fail_remaining(result, check.cases, sentence, full)
+            _fail_remaining(result, check.cases, sentence, error_category(outcome), full)
     except Exception as error:  # noqa: BLE001 - a grader fault must not cost other tests
         # The error's text may hold a value the student's code chose: the type only.
+        kind = type(error).__name__
+        kind = kind if _builtin_name(kind, BaseException) else "an error"
         _fail_remaining(
             result,
             check.cases,
             message(
                 "a result the grader can check",
-                f"a result the grader could not check ({type(error).__name__})",
+                f"a result the grader could not check ({kind})",
                 "Return the type and form the contract names.",
             ),
+            f"returned a result the grader could not check ({kind})",
         )
     return result
 
 
-def _fail_remaining(result: TestResult, planned: int, sentence: str, full: str = "") -> None:
+def _fail_remaining(
+    result: TestResult, planned: int, sentence: str, category: str, full: str = ""
+) -> None:
     """The case that stopped the check and every case it did not reach, each failed.
 
     So a test scores k/n for k cases passed out of its n, whichever case stopped it.
     """
     details = full if full != sentence else ""
     result.cases.append(
-        CaseResult(f"case {len(result.cases) + 1}", False, sentence, details=details)
+        CaseResult(
+            f"case {len(result.cases) + 1}",
+            False,
+            sentence,
+            category=category,
+            details=details,
+        )
     )
     for index in range(len(result.cases), planned):
         result.cases.append(
             CaseResult(
-                f"case {index + 1}", False, "Not checked: an earlier case stopped this test."
+                f"case {index + 1}",
+                False,
+                "Not checked: an earlier case stopped this test.",
+                category=NOT_REACHED,
             )
         )
 

@@ -8,6 +8,7 @@ from functools import partial
 import numpy as np
 
 from grader.checks import (
+    WRONG_TYPE,
     Context,
     compare_case,
     message,
@@ -185,6 +186,7 @@ def check_chain_forward(ctx: Context) -> Iterator[CaseResult]:
                 description,
                 False,
                 message(f"a list of {n} arrays", describe_type(outcome.value), hint),
+                category=WRONG_TYPE,
             )
             continue
         zs, outs = _chain(x, w, b)
@@ -227,6 +229,7 @@ def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
                 description,
                 False,
                 message("a tuple (dL_dw, dL_db)", describe_type(outcome.value), hint),
+                category=WRONG_TYPE,
             )
             continue
         expected = np.stack(reference.chain_gradients(x, y, w, b))

@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 
 from grader.checks import (
+    DIFFERS,
+    NOT_FINITE,
+    WRONG_TYPE,
     Context,
     compare_case,
     error_case,
@@ -15,6 +18,7 @@ from grader.checks import (
     mutation_case,
     register,
     remembered,
+    value_category,
 )
 from grader.compare import TOLERANCES, Tolerance, compare_arrays, describe_type, format_array
 from grader.expected import reference as reference_of
@@ -30,6 +34,12 @@ TOL = TOLERANCES["clipping"]
 TRAINING = TOLERANCES["clipping.training"]
 #: A loss curve is compared more loosely than one step: rounding differences grow.
 CURVE = Tolerance(rtol=1e-2, atol=1e-5)
+#: What a student reads about the unclipped run on hidden cases (its losses are numbers of
+#: the reference's run on a hidden input: the instructor's only).
+UNCLIPPED_ON_PUBLIC = (
+    "Without clipping, the same runs start from an exploding model; python -m grader check "
+    "YOUR_FOLDER shows on the public cases how far their losses go."
+)
 
 
 def gradient_list(
@@ -78,6 +88,8 @@ def list_case(
                     f"{describe_type(outcome.value)} ({error})",
                     hint,
                 ),
+                category="returned a list whose number of tensors or their shapes differ "
+                "from the gradients'",
             )
     return mutation_case(description, outcome) or compare_case(
         description,
@@ -237,6 +249,7 @@ def check_clip_by_global_norm(ctx: Context) -> Iterator[CaseResult]:
                 description,
                 False,
                 message("a tuple (clipped, norm)", describe_type(outcome.value), hint),
+                category=WRONG_TYPE,
             )
             continue
         if not outcome.ok:
@@ -259,6 +272,9 @@ def check_clip_by_global_norm(ctx: Context) -> Iterator[CaseResult]:
                     norm_check.report,
                 ),
                 mistake=mistake,
+                category=value_category(received_norm, norm).replace(
+                    DIFFERS, "returned a norm that differs from the reference"
+                ),
             )
             continue
         inner = outcome.__class__(ok=True, value=received_clipped, mutated=outcome.mutated)
@@ -304,7 +320,10 @@ def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
         spec = outcome.value
         if not isinstance(spec, OptimizerSpec) or spec.class_name != "SGD":
             yield CaseResult(
-                description, False, message("a keras.optimizers.SGD", describe_type(spec), hint)
+                description,
+                False,
+                message("a keras.optimizers.SGD", describe_type(spec), hint),
+                category="did not return a keras.optimizers.SGD",
             )
             continue
         config = spec.config
@@ -335,6 +354,8 @@ def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
             False,
             message(expected, received, describe(mistake) if mistake else hint),
             mistake=mistake,
+            category="returned an optimizer whose clipping or learning-rate settings differ "
+            "from the contract's",
         )
 
 
@@ -434,6 +455,7 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
                 description,
                 False,
                 message(f"a dict with {', '.join(keys)}", describe_type(result), hint),
+                category=WRONG_TYPE,
             )
             continue
         expected, after = remembered(_reference_step, spec, x, y, clip_norm, rate)
@@ -491,6 +513,9 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
                 report,
             ),
             mistake=mistake,
+            category="returned a loss or norms that differ from the reference"
+            if not check.ok
+            else "left the model's weights different from the reference's after the step",
         )
 
 
@@ -522,10 +547,11 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
         expected = remembered(_reference_run, spec, x, y, clip_norm, rate, steps)
         unclipped = remembered(_unclipped_run, spec, x, y, steps, rate)
         bad = np.flatnonzero(~np.isfinite(unclipped))
-        ctx.notes.append(
+        ctx.add_note(
             f"Without clipping, the same run ({steps} steps, learning rate {rate}) goes from loss "
             f"{unclipped[0]:.4g} to "
-            + (f"NaN or inf at step {bad[0] + 1}." if bad.size else f"{unclipped[-1]:.4g}.")
+            + (f"NaN or inf at step {bad[0] + 1}." if bad.size else f"{unclipped[-1]:.4g}."),
+            UNCLIPPED_ON_PUBLIC,
         )
         if not ctx.figures:
             steps_seen = [r for r in outcome.recorded or [] if isinstance(r, dict)]
@@ -554,6 +580,7 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
                 description,
                 False,
                 message(f"an array of {steps} losses", describe_type(losses), hint),
+                category=WRONG_TYPE if array is None else "returned the wrong number of losses",
             )
             continue
         if not np.all(np.isfinite(array)):
@@ -566,6 +593,7 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
                     describe("no_clipping"),
                 ),
                 mistake="no_clipping",
+                category=NOT_FINITE,
             )
             continue
         recorded = outcome.recorded or []
@@ -586,6 +614,7 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
                     describe("no_clipping"),
                 ),
                 mistake="no_clipping",
+                category="made steps whose post-clip global norm is above clip_norm",
             )
             continue
 

@@ -7,7 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks import Context, compare_case, error_case, message, register, remembered
+from grader.checks import (
+    NOT_REBUILT,
+    WRONG_LAYOUT,
+    Context,
+    compare_case,
+    error_case,
+    message,
+    register,
+    remembered,
+)
 from grader.compare import TOLERANCES, describe_type
 from grader.expected import reference as reference_of
 from grader.measure import (
@@ -37,7 +46,10 @@ def received_model(
         return None, error_case(description, outcome, function, hint)
     if not isinstance(outcome.value, ModelSpec):
         return None, CaseResult(
-            description, False, message("a keras.Sequential", describe_type(outcome.value), hint)
+            description,
+            False,
+            message("a keras.Sequential", describe_type(outcome.value), hint),
+            category="did not return a Keras model",
         )
     try:
         return rebuild_model(outcome.value), None
@@ -51,6 +63,7 @@ def received_model(
                 "Build the model from keras.layers (Dense, Activation, normalisation layers) "
                 "with built-in activations and initializers given by name or instance.",
             ),
+            category=NOT_REBUILT,
         )
 
 
@@ -74,6 +87,7 @@ def layout_case(
             describe(mistake) if mistake else hint,
         ),
         mistake=mistake,
+        category=WRONG_LAYOUT,
     )
 
 
@@ -171,7 +185,10 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
         yield error_case(description, broken, "build_mlp", hint)
     elif not all(isinstance(o.value, ModelSpec) for o in (first, again, other)):
         yield CaseResult(
-            description, False, message("keras models", describe_type(first.value), hint)
+            description,
+            False,
+            message("keras models", describe_type(first.value), hint),
+            category="did not return a Keras model",
         )
     elif not _weights_equal(first.value, again.value):
         yield CaseResult(
@@ -183,6 +200,7 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
                 describe("seed_ignored"),
             ),
             mistake="seed_ignored",
+            category="gave different weights for the same seed",
         )
     elif _weights_equal(first.value, other.value):
         yield CaseResult(
@@ -193,6 +211,7 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
                 "the same weights",
                 "Derive every initializer's seed from the `seed` argument.",
             ),
+            category="gave the same weights for different seeds",
         )
     else:
         yield CaseResult(description, True)
@@ -367,6 +386,9 @@ def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
                 describe(mistake) if mistake else hint,
             ),
             mistake=mistake,
+            category="returned the wrong regime"
+            if type(outcome.value) is str
+            else "returned a value of the wrong type or form",
         )
 
 
@@ -433,6 +455,7 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
                     description,
                     False,
                     message("the layout of build_mlp", "; ".join(problems), layout_hint),
+                    category=WRONG_LAYOUT,
                 )
                 continue
             norms = np.asarray(measured.value.get("norms", []), dtype=np.float64)
@@ -469,4 +492,7 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
                 describe(mistake) if mistake else hint,
             ),
             mistake=mistake,
+            category="returned a model whose gradient norms do not grow 1e3-fold towards the input"
+            if np.all(np.isfinite(norms))
+            else "returned a model whose gradient norms are not finite",
         )

@@ -150,6 +150,9 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
                     describe(mistake) if mistake else hint,
                 ),
                 mistake=mistake,
+                category="returned a model whose gradient norms span more than 100x"
+                if np.all(np.isfinite(norms))
+                else "returned a model whose gradient norms are not finite",
             )
             continue
         # Measuring the norms left the weights as they were: train the same model.
@@ -172,6 +175,9 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
                 describe(mistake) if mistake else hint,
             ),
             mistake=mistake,
+            category="returned a model whose losses became NaN or infinite"
+            if not np.all(np.isfinite(losses))
+            else "returned a model that did not train to a quarter of its first loss",
         )
 
 
@@ -251,6 +257,7 @@ def check_max_stable_spectral_norm(ctx: Context) -> Iterator[CaseResult]:
                 f"max_stable_spectral_norm({activation!r})",
                 False,
                 message(str(expected), describe_type(outcome.value), hint),
+                category="returned a value of the wrong type or form",
             )
             continue
         variants = [("returns_gamma", lambda g=gamma: g)] if activation == "sigmoid" else []

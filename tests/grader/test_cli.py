@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,80 @@ def part_one(tmp_path_factory) -> Path:
     source = reference_source("chain_rule").replace("/ x.size", "")  # sum instead of mean
     (folder / "chain_rule.py").write_text(source)
     return folder
+
+
+#: A student's part 1 that hands hidden inputs back: returned, and as an exception's text.
+HANDS_BACK = """
+
+def chain_forward(x, w, b):
+    return [np.asarray(x, dtype=np.float64)] * len(w)
+
+
+def sgd_update(param, grad, learning_rate):
+    raise ValueError(str(param))
+"""
+
+
+@pytest.fixture(scope="module")
+def hands_back(tmp_path_factory) -> dict[str, str]:
+    """The hostile submission's reports: text, html, json; and the instructor's text and html."""
+    folder = tmp_path_factory.mktemp("hands_back")
+    (folder / "chain_rule.py").write_text(reference_source("chain_rule") + HANDS_BACK)
+    reports = {}
+    for key, args in {
+        "text": [],
+        "html": ["--format", "html"],
+        "json": ["--format", "json"],
+        "details text": ["--details"],
+        "details html": ["--details", "--format", "html"],
+    }.items():
+        result = run("grade", str(folder), *args)
+        assert result.returncode == 0, result.stderr
+        reports[key] = result.stdout
+    return reports
+
+
+def _received_numbers(details: str) -> set[str]:
+    """The numbers on the Received lines of the details: what the code returned or raised."""
+    found: set[str] = set()
+    for line in details.splitlines():
+        if line.startswith("Received:"):
+            found |= set(re.findall(r"-?\d+\.\d{4,}(?:e[-+]?\d+)?", line))
+    return found
+
+
+def test_what_the_code_hands_back_on_hidden_cases_is_shown_with_details_only(hands_back):
+    """Does a function returning its hidden input, or raising it as text, show the category
+    only in the text report, the HTML page and the JSON output, while the JSON details and
+    `grade --details` show the numbers?"""
+    tests = {t["name"]: t for t in json.loads(hands_back["json"])["tests"]}
+    forward, update = tests["chain_rule.chain_forward"], tests["chain_rule.sgd_update"]
+    hidden = _received_numbers(forward["details"]) | _received_numbers(update["details"])
+    assert _received_numbers(forward["details"]) and _received_numbers(update["details"])
+    shown = {
+        "text": hands_back["text"],
+        "html": hands_back["html"],
+        "json output": forward["output"] + update["output"],
+    }
+    for surface, text in shown.items():
+        assert [n for n in hidden if n in text] == [], surface
+        assert "chain_forward returned values that differ from the reference." in text, surface
+        assert "sgd_update raised ValueError." in text, surface
+        assert "Received:" not in text and "Expected:" not in text, surface
+    for surface in ("details text", "details html"):
+        assert [n for n in hidden if n in hands_back[surface]], surface
+        assert "Instructor&#x27;s view" in hands_back[surface] or (
+            "Instructor's view" in hands_back[surface]
+        )
+    assert "Instructor" not in hands_back["text"] + hands_back["html"]
+
+
+def test_the_details_switch_says_it_is_not_for_students():
+    """Does `grade --help` say that --details shows the hidden cases' values, not for students?"""
+    result = run("grade", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "--details" in text and "NOT for students" in text
 
 
 def test_text_report_has_a_table_totals_and_feedback(part_one):
@@ -173,6 +248,8 @@ def test_check_runs_the_public_cases(part_one):
     result = run("check", str(part_one))
     assert result.returncode == 0
     assert "on the public cases" in result.stdout.splitlines()[0]
+    # the self-check shows the values
+    assert "Expected: (dL_dw, dL_db) = " in result.stdout and "Received: " in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ def stable_text(text: str) -> str:
 
 def test_whole_text_report_is_short_and_names_every_mistake(report, update_goldens):
     """Is the typical-mistakes text report under 120 lines, naming every diagnosed mistake,
-    with no numpy.testing jargon, and exactly the reviewed text?"""
+    with no numpy.testing jargon, no value of a hidden case, and exactly the reviewed text?"""
     text = report.to_text()
     print(f"typical_mistakes: {len(text.splitlines())} lines")
     assert len(text.splitlines()) < 120
@@ -81,6 +81,10 @@ def test_whole_text_report_is_short_and_names_every_mistake(report, update_golde
     assert sum(len(t.mistakes) for t in report.tests) >= 7
     for jargon in ("Not equal to tolerance", "violations", "Mismatched elements"):
         assert jargon not in text
+    # hidden cases: each failed case's category, not its values
+    assert "Expected:" not in text and "Received:" not in text
+    assert text.count("Result: ") >= len([t for t in report.tests if t.mistakes])
+    assert "Received: " in report.to_text(full=True)
     path = GOLDENS / "typical_mistakes.txt"
     if update_goldens:
         path.write_text(stable_text(text), encoding="utf-8")

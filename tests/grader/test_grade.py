@@ -97,7 +97,7 @@ def test_the_instructor_seed_changes_the_hidden_cases(grade_sources, monkeypatch
     monkeypatch.setenv("GRADER_SEED", "a secret of the instructor")
     second = grade_sources({"chain_rule.py": wrong}).test("chain_rule.sgd_update")
     assert first.score == second.score < first.max_score
-    assert first.output != second.output  # other hidden values, the same mistake
+    assert first.full_output != second.full_output  # other hidden values, the same mistake
     assert "[update_sign]" in first.output and "[update_sign]" in second.output
     exploding = grade_sources(
         {

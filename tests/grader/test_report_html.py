@@ -69,6 +69,45 @@ def test_page_is_self_contained_with_failures_first_and_messages_for_failed_plot
     assert "Hint: input side first" in page
 
 
+def _hands_back(cases: str) -> dict:
+    """A report whose failed case raised its hidden input as text."""
+    raised = CaseResult(
+        "sgd_update on 5 weights (hidden case)",
+        False,
+        "Expected: a result\nReceived: sgd_update raised ValueError\nHint: a new array",
+        category="raised ValueError",
+        details="Expected: a result\nReceived: sgd_update raised ValueError: [0.5731]\n"
+        "Hint: a new array",
+    )
+    test = TestResult("chain_rule.sgd_update", 1, cases=[raised], hidden=cases == "hidden")
+    return Report("carol", [test], cases=cases).to_dict()
+
+
+def test_a_students_page_of_hidden_cases_shows_the_category_and_the_instructors_the_details():
+    """Does the student's page show what was checked, the category and the hint, but not the
+    exception's text, and the instructor's page (details=True) show it under a warning?"""
+    from grader.results import HIDDEN_VALUES_KEPT, INSTRUCTORS_VIEW
+
+    data = _hands_back("hidden")
+    page = render_html(data)
+    assert "Checked: sgd_update on 5 weights (hidden case)" in page
+    assert "Result: sgd_update raised ValueError." in page and "Hint: a new array" in page
+    assert "0.5731" not in page and "Received" not in page and "Expected" not in page
+    assert HIDDEN_VALUES_KEPT.replace("'", "&#x27;") in page
+    assert INSTRUCTORS_VIEW.replace("'", "&#x27;") not in page
+    instructors = render_html(data, details=True)
+    assert "Received: sgd_update raised ValueError: [0.5731]" in instructors
+    assert INSTRUCTORS_VIEW.replace("'", "&#x27;") in instructors
+    assert "Exploding gradients: the instructor's view</h1>" in instructors
+
+
+def test_a_page_of_public_cases_shows_expected_and_received():
+    """On the public cases, does the page show Expected / Received, with no instructor's banner?"""
+    page = render_html(_hands_back("public"))
+    assert "Expected: a result" in page and "Received: sgd_update raised ValueError" in page
+    assert "Instructor" not in page
+
+
 def test_plots_are_visible_without_a_click_and_scores_are_rounded():
     """Is the box of a passed function that has a plot open, and a score of 3.3333 shown as 3.33?"""
     passed = TestResult(

@@ -191,7 +191,7 @@ def test_an_optimizer_config_holding_a_string_scores_k_of_n(grade_sources):
     result = grade_sources({"clipping.py": wrong}).test("clipping.make_optimizer")
     assert len(result.cases) == 4
     assert result.score == 2, result.output
-    assert "clipnorm=not a number" in result.output
+    assert "clipnorm=not a number" in result.full_output  # on hidden cases: the details
 
 
 #: Functions whose failure on a hidden case writes a hidden input into the feedback.
