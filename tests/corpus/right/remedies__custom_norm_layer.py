@@ -14,11 +14,13 @@ class RMSNorm(keras.layers.Layer):
 
 
 def build_healthy_mlp(input_dim, depth, width, seed=None):
-    model = keras.Sequential([keras.Input(shape=(input_dim,))])
+    layers = [keras.Input(shape=(input_dim,))]
     for i in range(depth):
         weights = keras.initializers.Orthogonal(seed=None if seed is None else 7 * seed + i)
-        model.add(keras.layers.Dense(width, kernel_initializer=weights))
-        model.add(RMSNorm())
-        model.add(keras.layers.Activation("tanh"))
-    model.add(keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed)))
-    return model
+        layers += [
+            keras.layers.Dense(width, kernel_initializer=weights),
+            RMSNorm(),
+            keras.layers.Activation("tanh"),
+        ]
+    layers.append(keras.layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed)))
+    return keras.Sequential(layers)
