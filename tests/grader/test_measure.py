@@ -349,12 +349,13 @@ def test_a_measurement_past_its_time_limit_is_stopped(runner_for):
         "import time\n\n\ndef build_healthy_mlp(input_dim, depth, width, seed=None):\n"
         "    time.sleep(60)\n",
     )
+    assert runner.load("remedies")["ok"]  # the worker is warm: what follows is the measuring
     started = time.monotonic()
     measured = runner.measure(
         "remedies", "build_healthy_mlp", [8, 20, 32], [], kwargs={"seed": 1}, timeout=3
     )
     assert measured.error_type == "timeout"
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 25  # 3 s, a fork and a load, on a busy machine
 
 
 @pytest.mark.slow
