@@ -37,6 +37,52 @@ def activation_name(layer: Any) -> str:
     return getattr(activation, "__name__", str(activation))
 
 
+#: Most Dense layers a layout description holds in detail (the contract's models have 31).
+MAX_LAYOUT_LAYERS = 200
+#: Most names of other layers a layout description holds, and characters per name.
+MAX_LAYOUT_NAMES, MAX_NAME_CHARS = 8, 60
+
+
+def describe_layout(model: Any) -> dict[str, Any]:
+    """What the layout rules read of a model, as bounded plain data.
+
+    The rules (:func:`layout_problems`, :func:`healthy_layout_problems`) read only this,
+    so a model measured in a worker is judged in the grader from the same data, by the
+    same code, as a model rebuilt here.
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        ``model_class`` (its class's name), ``sequential`` (whether it is a
+        ``keras.Sequential``), ``dense_count``, ``others`` (names of the layers that are
+        not Dense, at most :data:`MAX_LAYOUT_NAMES`), ``dense`` (per Dense layer, input
+        side first, at most :data:`MAX_LAYOUT_LAYERS`: ``units``, ``activation``,
+        ``fan_in`` or None).
+    """
+    import keras
+
+    dense = dense_layers(model)
+    others = [type(layer).__name__ for layer in model.layers if layer not in dense]
+    described = []
+    for layer in dense[:MAX_LAYOUT_LAYERS]:
+        kernel = getattr(layer, "kernel", None)
+        described.append(
+            {
+                "units": int(layer.units),
+                "activation": str(activation_name(layer))[:MAX_NAME_CHARS],
+                "fan_in": int(kernel.shape[0]) if kernel is not None else None,
+            }
+        )
+    return {
+        "model_class": type(model).__name__[:MAX_NAME_CHARS],
+        "sequential": isinstance(model, keras.Sequential),
+        "dense_count": len(dense),
+        "others": [name[:MAX_NAME_CHARS] for name in others[:MAX_LAYOUT_NAMES]],
+        "dense": described,
+    }
+
+
 def layout_problems(
     model: Any,
     input_dim: int,
@@ -48,7 +94,7 @@ def layout_problems(
     """What differs between a model and the layout ``build_mlp`` describes.
 
     Args:
-        model: the rebuilt model.
+        model: the rebuilt model, or its :func:`describe_layout` (plain data).
         input_dim: expected input width.
         depth: expected number of hidden Dense layers.
         width: expected units per hidden layer.
@@ -58,35 +104,61 @@ def layout_problems(
     Returns:
         sentences, empty when the layout is right.
     """
-    import keras
-
+    layout = model if isinstance(model, dict) else describe_layout(model)
     problems = []
-    if not isinstance(model, keras.Sequential):
-        problems.append(f"the model is a {type(model).__name__}, not a keras.Sequential")
-    dense = dense_layers(model)
-    others = [type(layer).__name__ for layer in model.layers if layer not in dense]
-    if strict and others:
-        problems.append(f"it has layers other than Dense: {', '.join(others)}")
-    if len(dense) != depth + 1:
-        problems.append(f"it has {len(dense)} Dense layers; expected {depth} hidden + 1 output")
+    if not layout["sequential"]:
+        problems.append(f"the model is a {layout['model_class']}, not a keras.Sequential")
+    if strict and layout["others"]:
+        problems.append(f"it has layers other than Dense: {', '.join(layout['others'])}")
+    count = layout["dense_count"]
+    if count != depth + 1:
+        problems.append(f"it has {count} Dense layers; expected {depth} hidden + 1 output")
         return problems
+    dense = layout["dense"]
     hidden, output = dense[:-1], dense[-1]
-    units = sorted({layer.units for layer in hidden})
+    units = sorted({layer["units"] for layer in hidden})
     if units and units != [width]:
         problems.append(f"hidden layers have {units} units; expected {width}")
     if activation is not None:
-        names = sorted({activation_name(layer) for layer in hidden})
+        names = sorted({layer["activation"] for layer in hidden})
         if names != [activation]:
             problems.append(f"hidden activations are {names}; expected {activation!r}")
-    if output.units != 1:
-        problems.append(f"the output layer has {output.units} units; expected 1")
-    if activation_name(output) != "linear":
+    if output["units"] != 1:
+        problems.append(f"the output layer has {output['units']} units; expected 1")
+    if output["activation"] != "linear":
         problems.append(
-            f"the output layer's activation is {activation_name(output)!r}; expected linear"
+            f"the output layer's activation is {output['activation']!r}; expected linear"
         )
-    first = getattr(dense[0], "kernel", None)
-    if first is not None and first.shape[0] != input_dim:
-        problems.append(f"the first layer takes {first.shape[0]} inputs; expected {input_dim}")
+    first = dense[0]["fan_in"]
+    if first is not None and first != input_dim:
+        problems.append(f"the first layer takes {first} inputs; expected {input_dim}")
+    return problems
+
+
+def healthy_layout_problems(model: Any, depth: int) -> list[str]:
+    """What differs between a model and the layout ``build_healthy_mlp`` must have.
+
+    ``depth`` hidden Dense layers and a ``Dense(1)`` output, counted as
+    :func:`dense_layers` counts them; any activation and any other layers between.
+
+    Args:
+        model: the model, or its :func:`describe_layout` (plain data).
+        depth: expected number of hidden Dense layers.
+
+    Returns:
+        sentences, empty when the layout is right.
+    """
+    layout = model if isinstance(model, dict) else describe_layout(model)
+    problems = []
+    if not layout["sequential"]:
+        problems.append(f"the model is a {layout['model_class']}, not a keras.Sequential")
+    count = layout["dense_count"]
+    if count != depth + 1:
+        problems.append(f"it has {count} Dense layers; expected {depth} hidden + 1 output")
+    elif layout["dense"][-1]["units"] != 1:
+        problems.append(
+            f"the last Dense layer has {layout['dense'][-1]['units']} units; expected 1"
+        )
     return problems
 
 
@@ -376,42 +448,257 @@ def sine_task(rng: np.random.Generator, input_dim: int, samples: int = 256):
     return x, y
 
 
+#: What a worker measures of a model the grader cannot rebuild: ``exploding`` (layout and
+#: gradient norms, for build_exploding_mlp) or ``healthy`` (layout, gradient norms and a
+#: training run, for build_healthy_mlp).
+MEASURE_KINDS = ("exploding", "healthy")
+#: Where the first Dense layer's activation is evaluated, so that the grader can tell a
+#: student's own sigmoid from its values (a name says nothing about what a function does).
+ACTIVATION_PROBE = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
+#: Most SGD steps a measurement runs (the contract's training test makes 200).
+MAX_MEASURE_STEPS = 1000
+
+
+def _live_gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> list[float]:
+    """Per-Dense kernel gradient norms of a live model, as :func:`gradient_norms` measures.
+
+    A kernel the loss does not reach (no gradient) gets NaN.
+    """
+    tf = import_tensorflow()
+    inputs = tf.convert_to_tensor(x, dtype=tf.float32)
+    targets = tf.convert_to_tensor(y, dtype=tf.float32)
+    kernels = [layer.kernel for layer in dense_layers(model)]
+    with tf.GradientTape() as tape:
+        prediction = model(inputs)
+        loss = tf.reduce_mean(tf.square(prediction - tf.reshape(targets, tf.shape(prediction))))
+    grads = tape.gradient(loss, kernels)
+    return [float(tf.norm(g)) if g is not None else float("nan") for g in grads]
+
+
+def _activation_values(model: Any) -> list[float]:
+    """The first Dense layer's activation at :data:`ACTIVATION_PROBE` (empty if it fails)."""
+    tf = import_tensorflow()
+    dense = dense_layers(model)
+    activation = getattr(dense[0], "activation", None) if dense else None
+    if not callable(activation):
+        return []
+    try:
+        values = np.asarray(activation(tf.constant(ACTIVATION_PROBE, dtype=tf.float32)))
+        values = np.asarray(values, dtype=np.float64).ravel()
+    except Exception:  # noqa: BLE001 - the student's function may fail on a probe
+        return []
+    return [float(v) for v in values[: len(ACTIVATION_PROBE)]]
+
+
 def measure_in_worker(
-    model: Any, input_dim: int, depth: int, width: int, x: np.ndarray, y: np.ndarray
+    model: Any,
+    input_dim: int,
+    depth: int,
+    width: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    task_x: np.ndarray | None = None,
+    task_y: np.ndarray | None = None,
+    *,
+    kind: str = "exploding",
+    steps: int = 0,
+    learning_rate: float = 0.0,
 ) -> dict[str, Any]:
-    """Layout and per-Dense kernel gradient norms of a model, as plain data.
+    """The measurement of a model the grader cannot rebuild, as bounded plain data.
 
     For a model the grader cannot rebuild from built-in parts (a student's own activation
     function or layer, :class:`grader.models.ModelRebuildError`): this runs in a fresh
     jailed worker that loaded the student's module (the model's own code must run to be
-    measured), with the grader's measuring code, and computes what
-    :func:`gradient_norms` computes in the grader: the mean squared error of the model
-    called in inference mode, the L2 norm of dL/d(kernel) per Dense layer.
+    measured), with the grader's measuring code, and computes what the grader computes
+    for a rebuilt model: the layout (:func:`describe_layout`), the mean squared error of
+    the model called in inference mode on ``x, y`` and the L2 norm of dL/d(kernel) per
+    Dense layer, and for ``healthy`` the losses of ``steps`` full-batch steps of Keras's
+    SGD on ``task_x, task_y`` (:func:`train_keras`, as :func:`train_full_batch` trains a
+    model that is not a plain Dense stack). The grader judges the result (see
+    :func:`read_measurement`); nothing here decides a score.
 
     Args:
         model: the student's model, live, in the worker.
         input_dim: expected input width.
         depth: expected hidden Dense layers.
         width: expected units per hidden layer.
-        x: inputs (m, input_dim).
-        y: targets (m, 1).
+        x: inputs of the gradient norms (m, input_dim).
+        y: their targets (m, 1).
+        task_x: inputs of the training run (``healthy`` only).
+        task_y: its targets.
+        kind: one of :data:`MEASURE_KINDS`.
+        steps: SGD steps (``healthy`` only, at most :data:`MAX_MEASURE_STEPS`).
+        learning_rate: SGD's learning rate.
 
     Returns:
-        ``problems`` (layout sentences), ``norms`` (floats; empty when the layout is
-        wrong) and ``first_activation`` (the first Dense layer's activation name).
+        ``layout`` (:func:`describe_layout`), ``norms`` (floats, empty when the layout
+        is wrong), ``losses`` (floats, the loss before each step; ``healthy`` with a right
+        layout only) and ``activation_values`` (the first Dense layer's activation at
+        :data:`ACTIVATION_PROBE`).
+
+    Raises:
+        ValueError: for an unknown ``kind`` or too many steps.
     """
-    tf = import_tensorflow()
-    problems = layout_problems(model, input_dim, depth, width)
-    dense = dense_layers(model)
+    if kind not in MEASURE_KINDS:
+        raise ValueError(f"unknown measurement {kind!r}; expected one of {MEASURE_KINDS}")
+    if not 0 <= steps <= MAX_MEASURE_STEPS:
+        raise ValueError(f"{steps} steps; at most {MAX_MEASURE_STEPS}")
+    layout = describe_layout(model)
+    if kind == "exploding":
+        problems = layout_problems(layout, input_dim, depth, width)
+    else:
+        problems = healthy_layout_problems(layout, depth)
+    probe = _activation_values(model)
     norms: list[float] = []
+    losses: list[float] = []
     if not problems:
-        inputs = tf.convert_to_tensor(x, dtype=tf.float32)
-        targets = tf.convert_to_tensor(y, dtype=tf.float32)
-        kernels = [layer.kernel for layer in dense]
-        with tf.GradientTape() as tape:
-            prediction = model(inputs)
-            loss = tf.reduce_mean(tf.square(prediction - tf.reshape(targets, tf.shape(prediction))))
-        grads = tape.gradient(loss, kernels)
-        norms = [float(tf.norm(g)) if g is not None else float("nan") for g in grads]
-    first = activation_name(dense[0]) if dense else ""
-    return {"problems": problems, "norms": norms, "first_activation": str(first)[:100]}
+        norms = _live_gradient_norms(model, x, y)
+        if kind == "healthy" and steps:
+            # The norms left the weights as they were: train the same model, as the
+            # grader does after measuring a rebuilt one.
+            trained = train_keras(model, task_x, task_y, steps, learning_rate)
+            losses = [float(v) for v in np.asarray(trained, dtype=np.float64).ravel()]
+    return {
+        "layout": layout,
+        "norms": norms,
+        "losses": losses,
+        "activation_values": probe,
+    }
+
+
+#: Largest gap between an activation's values at :data:`ACTIVATION_PROBE` and sigmoid's
+#: for it to count as a sigmoid.
+SIGMOID_TOLERANCE = 1e-3
+
+
+def acts_as_sigmoid(values: list[float]) -> bool:
+    """Whether an activation's values at :data:`ACTIVATION_PROBE` are sigmoid's.
+
+    Args:
+        values: the activation's values (see :func:`measure_in_worker`).
+
+    Returns:
+        True when every probe point is within :data:`SIGMOID_TOLERANCE` of sigmoid.
+    """
+    if len(values) != len(ACTIVATION_PROBE):
+        return False
+    z = np.asarray(ACTIVATION_PROBE)
+    gap = np.abs(np.asarray(values, dtype=np.float64) - 1 / (1 + np.exp(-z)))
+    return bool(np.all(np.isfinite(gap)) and gap.max() <= SIGMOID_TOLERANCE)
+
+
+class UnreadableMeasurement(ValueError):
+    """A worker's measurement that is not of the form :func:`measure_in_worker` returns."""
+
+
+def _numbers(value: Any, what: str, count: int | None = None, most: int = 0) -> list[float]:
+    if type(value) is not list:
+        raise UnreadableMeasurement(f"{what} is not a list")
+    if count is not None and len(value) != count:
+        raise UnreadableMeasurement(f"{what} has {len(value)} entries; expected {count}")
+    if most and len(value) > most:
+        raise UnreadableMeasurement(f"{what} has more than {most} entries")
+    if any(type(v) not in (int, float) for v in value):
+        raise UnreadableMeasurement(f"{what} holds something other than numbers")
+    return [float(v) for v in value]
+
+
+#: Shown instead of a name from a worker that is not a Python identifier (a class's or a
+#: function's name always is one), so free text from the student's process is never shown.
+UNSHOWN_NAME = "(a name that is not an identifier)"
+
+
+def _short(value: Any, what: str) -> str:
+    if type(value) is not str or len(value) > MAX_NAME_CHARS:
+        raise UnreadableMeasurement(f"{what} is not a short string")
+    return value if value.isidentifier() else UNSHOWN_NAME
+
+
+def _read_layout(value: Any) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise UnreadableMeasurement("the layout is not a record")
+    count = value.get("dense_count")
+    others = value.get("others")
+    dense = value.get("dense")
+    if type(count) is not int or count < 0:
+        raise UnreadableMeasurement("the Dense layer count is not a count")
+    if type(value.get("sequential")) is not bool:
+        raise UnreadableMeasurement("the model's kind is not said")
+    if type(others) is not list or len(others) > MAX_LAYOUT_NAMES:
+        raise UnreadableMeasurement("the other layers are not a short list")
+    if type(dense) is not list or len(dense) != min(count, MAX_LAYOUT_LAYERS):
+        raise UnreadableMeasurement("the Dense layers do not match their count")
+    layers = []
+    for layer in dense:
+        if type(layer) is not dict:
+            raise UnreadableMeasurement("a Dense layer is not a record")
+        units, fan_in = layer.get("units"), layer.get("fan_in")
+        if type(units) is not int or not (fan_in is None or type(fan_in) is int):
+            raise UnreadableMeasurement("a Dense layer's sizes are not integers")
+        layers.append(
+            {
+                "units": units,
+                "activation": _short(layer.get("activation"), "an activation's name"),
+                "fan_in": fan_in,
+            }
+        )
+    return {
+        "model_class": _short(value.get("model_class"), "the model's class"),
+        "sequential": value["sequential"],
+        "dense_count": count,
+        "others": [_short(name, "a layer's name") for name in others],
+        "dense": layers,
+    }
+
+
+def read_measurement(
+    value: Any, kind: str, input_dim: int, depth: int, width: int, steps: int = 0
+) -> dict[str, Any]:
+    """A worker's measurement, read as hostile plain data, with its layout's problems.
+
+    The worker runs the student's code, which can change anything in its process, so
+    its answer is checked for the form and sizes :func:`measure_in_worker` gives before
+    the grader judges it, and the layout's problems are found here, by the grader's
+    rules, from the plain record.
+
+    Args:
+        value: the decoded answer.
+        kind: the measurement asked for (:data:`MEASURE_KINDS`).
+        input_dim: the input width asked for.
+        depth: the hidden Dense layers asked for (a right layout has ``depth + 1`` norms).
+        width: the units per hidden layer asked for.
+        steps: the SGD steps asked for (a right ``healthy`` layout has that many losses).
+
+    Returns:
+        ``problems`` (sentences, empty when the layout is right), ``norms`` and
+        ``losses`` (float64 arrays, empty when the layout is wrong), ``first_activation``
+        (the first Dense layer's activation name) and ``activation_values`` (floats).
+
+    Raises:
+        UnreadableMeasurement: for an answer of any other form.
+    """
+    if type(value) is not dict:
+        raise UnreadableMeasurement("the measurement is not a record")
+    layout = _read_layout(value.get("layout"))
+    if kind == "healthy":
+        problems = healthy_layout_problems(layout, depth)
+    else:
+        problems = layout_problems(layout, input_dim, depth, width)
+    norms: list[float] = []
+    losses: list[float] = []
+    if not problems:
+        norms = _numbers(value.get("norms"), "the norms", count=depth + 1)
+        if kind == "healthy":
+            losses = _numbers(value.get("losses"), "the losses", count=steps)
+    probe = _numbers(
+        value.get("activation_values", []),
+        "the activation's values",
+        most=len(ACTIVATION_PROBE),
+    )
+    return {
+        "problems": problems,
+        "norms": np.asarray(norms, dtype=np.float64),
+        "losses": np.asarray(losses, dtype=np.float64),
+        "first_activation": layout["dense"][0]["activation"] if layout["dense"] else "",
+        "activation_values": probe,
+    }

@@ -312,25 +312,36 @@ class SubprocessRunner(Runner):
         args: list[Any],
         data: list[Any],
         *,
+        kwargs: dict[str, Any] | None = None,
+        kind: str = "exploding",
+        steps: int = 0,
+        learning_rate: float = 0.0,
         seed: int = 0,
         timeout: float = 60.0,
     ) -> CallOutcome:
-        """Build a model with ``part.function(*args)`` in a FRESH process and measure it there.
+        """Build a model with ``part.function`` in a FRESH process and measure it there.
 
         For a model the grader cannot rebuild from built-in parts: the worker loads the
         part again in a new process and runs :func:`grader.measure.measure_in_worker` on
-        the model, returning plain data (layout problems, gradient norms).
+        the model, returning plain data (layout, gradient norms, and for ``healthy`` the
+        losses of a training run), which the check reads with
+        :func:`grader.measure.read_measurement`.
 
         Args:
             part: the part.
             function: the builder's name.
-            args: its arguments (input_dim, depth, width, seed).
-            data: the measuring inputs ``[x, y]``.
+            args: its positional arguments (input_dim, depth, width).
+            data: the measuring inputs ``[x, y]``, and for ``healthy`` the training task's
+                ``[x, y, task_x, task_y]``.
+            kwargs: its keyword arguments (``seed``).
+            kind: the measurement (:data:`grader.measure.MEASURE_KINDS`).
+            steps: SGD steps of the training run (``healthy``).
+            learning_rate: their learning rate.
             seed: the seed set before the call.
-            timeout: seconds the building and measuring may take.
+            timeout: seconds the building and measuring may take, together.
 
         Returns:
-            the outcome; its value is the measurement's dict.
+            the outcome; its value is the measurement's record.
         """
         try:
             self.sandbox.begin()  # a fresh process: nothing of earlier calls remains
@@ -348,7 +359,11 @@ class SubprocessRunner(Runner):
             "part": part,
             "function": function,
             "args": encode(list(args)),
+            "kwargs": encode(dict(kwargs or {})),
             "data": encode(list(data)),
+            "kind": kind,
+            "steps": int(steps),
+            "learning_rate": float(learning_rate),
             "seed": seed,
         }
         try:

@@ -738,9 +738,11 @@ class Worker:
         """Build a model with the student's function and measure it with the grader's code.
 
         Used in a fresh process for a model the grader cannot rebuild from built-in parts
-        (:func:`grader.measure.measure_in_worker`). The measuring runs in the student's
-        process because the model's own code must run; the function was captured when
-        this module was imported, before any student code, and only plain data returns.
+        (:func:`grader.measure.measure_in_worker`, of the ``kind`` the message names:
+        ``exploding`` or ``healthy``). The measuring runs in the student's process because
+        the model's own code must run; the function was captured when this module was
+        imported, before any student code, and only plain data returns. The grader reads
+        the answer as hostile data (:func:`grader.measure.read_measurement`).
         """
         namespace = self.namespaces.get(message["part"]) or {}
         function = namespace.get(message["function"])
@@ -751,16 +753,22 @@ class Worker:
             }
         try:
             args = decode(message.get("args", {"__list__": []}))
+            kwargs = decode(message.get("kwargs", {"__dict__": {}}))
             data = decode(message.get("data", {"__list__": []}))
             seed = int(message.get("seed", 0))
+            options = {
+                "kind": str(message.get("kind", "exploding")),
+                "steps": int(message.get("steps", 0)),
+                "learning_rate": float(message.get("learning_rate", 0.0)),
+            }
             np.random.seed(seed)
             _tensorflow()
             sys.modules["keras"].utils.set_random_seed(seed)
-            model = function(*args)
+            model = function(*args, **kwargs)  # called as the check calls it
             input_dim, depth, width = (int(a) for a in args[:3])
             if not model.built:
                 model.build((None, input_dim))
-            measured = _MEASURE(model, input_dim, depth, width, *data)
+            measured = _MEASURE(model, input_dim, depth, width, *data, **options)
             return {"ok": True, "result": encode(measured)}
         except BaseException as error:  # noqa: BLE001 - student code may raise anything
             return {"ok": False, "error": describe_error(error)}

@@ -1,4 +1,11 @@
-"""Checks of part 2, `deep_sigmoid`: models built by the student are rebuilt and measured here."""
+"""Checks of part 2, `deep_sigmoid`: models built by the student are rebuilt and measured here.
+
+A model the grader cannot rebuild from built-in parts is measured in a fresh worker by the
+grader's measuring code (:func:`measured_elsewhere`) where the contract allows a student's
+own parts: ``build_exploding_mlp`` here, ``build_healthy_mlp`` in part 4. ``build_mlp`` is
+given built-in parts only (see its check); ``dense_grad_norms`` is given the grader's own
+models, and ``gradient_regime`` arrays, so neither meets a student's model.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from grader.checks import (
     NOT_REBUILT,
     WRONG_LAYOUT,
     Context,
+    StopCheck,
     compare_case,
     error_case,
     message,
@@ -20,10 +28,13 @@ from grader.checks import (
 from grader.compare import TOLERANCES, describe_type
 from grader.expected import reference as reference_of
 from grader.measure import (
+    UnreadableMeasurement,
     activation_name,
+    acts_as_sigmoid,
     dense_layers,
     gradient_norms,
     layout_problems,
+    read_measurement,
     standard_normal_data,
 )
 from grader.mistakes import describe
@@ -164,6 +175,12 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
         )
         description = f"build_mlp({shown}): {args[1]} {activation} Dense({args[2]}) layers and a linear Dense(1)"
         outcome = ctx.call(*args, seed=seed, build_dim=args[0], **kwargs)
+        # Not measured elsewhere: the grader passes build_mlp built-in activations and
+        # initializers by name only, and the contract asks for Dense layers of those, so a
+        # right model is always rebuilt here; one that cannot be holds parts the contract
+        # does not ask for, and received_model names the part it refused. (A student's own
+        # activation reaches build_mlp only through their own build_exploding_mlp or
+        # build_healthy_mlp, whose checks measure such models in a fresh worker.)
         model, failed = received_model(description, outcome, "build_mlp", hint)
         if failed:
             yield failed
@@ -400,11 +417,32 @@ MEASURED_ELSEWHERE = (
 )
 
 
-def _measured_elsewhere(
-    ctx: Context, outcome: Any, args: tuple[int, int, int, int], x: np.ndarray, y: np.ndarray
+def measured_elsewhere(
+    ctx: Context,
+    outcome: Any,
+    args: tuple[int, int, int, int],
+    data: list[np.ndarray],
+    *,
+    kind: str = "exploding",
+    steps: int = 0,
+    learning_rate: float = 0.0,
 ) -> Any:
-    """The measurement of a model the grader cannot rebuild, made in a fresh worker; None
-    when the model can be rebuilt here (or the call failed, or the runner has no worker)."""
+    """The measurement of a model the grader cannot rebuild, made in a fresh worker.
+
+    Args:
+        ctx: the check's context (its runner, part, function, time limit).
+        outcome: the builder's call, whose model the grader could not rebuild.
+        args: the builder's arguments (input_dim, depth, width, seed).
+        data: ``[x, y]`` for the gradient norms, then ``[task_x, task_y]`` for ``healthy``.
+        kind: the measurement (:data:`grader.measure.MEASURE_KINDS`).
+        steps: SGD steps of ``healthy``'s training run.
+        learning_rate: their learning rate.
+
+    Returns:
+        the measurement's outcome (its value a record for
+        :func:`grader.measure.read_measurement`), or None when the model can be rebuilt
+        here (or the call failed, or the runner has no worker).
+    """
     measure = getattr(ctx.runner, "measure", None)
     if measure is None or not outcome.ok or not isinstance(outcome.value, ModelSpec):
         return None
@@ -413,13 +451,74 @@ def _measured_elsewhere(
         return None
     except ModelRebuildError:
         pass
+    input_dim, depth, width, seed = args
     measured = measure(
-        ctx.part, ctx.function, list(args), [x, y], seed=args[-1], timeout=ctx.timeout
+        ctx.part,
+        ctx.function,
+        [input_dim, depth, width],
+        list(data),
+        kwargs={"seed": seed},
+        kind=kind,
+        steps=steps,
+        learning_rate=learning_rate,
+        seed=seed,
+        timeout=ctx.timeout,
     )
     measured.hidden = not ctx.public
     if MEASURED_ELSEWHERE not in ctx.notes:
         ctx.notes.append(MEASURED_ELSEWHERE)
     return measured
+
+
+def measurement_case(
+    description: str,
+    measured: Any,
+    function: str,
+    hint: str,
+    *,
+    kind: str,
+    input_dim: int,
+    depth: int,
+    width: int,
+    steps: int = 0,
+) -> tuple[dict[str, Any] | None, CaseResult | None]:
+    """Read a worker's measurement, or the failed case saying why it cannot be used.
+
+    Returns:
+        the read measurement (:func:`grader.measure.read_measurement`) and None, or None
+        and the failed case: the builder raised, or the answer is not a measurement's
+        form (what the student's process wrote is not shown).
+
+    Raises:
+        StopCheck: when the measuring ran past the check's time limit or its process
+            died, as for a call of the student's function.
+    """
+    if not measured.ok:
+        if measured.error_type in ("timeout", "died", "protocol"):
+            raise StopCheck(measured)  # as a call that ends the check: k/n, no further waits
+        return None, error_case(description, measured, function, hint)
+    try:
+        return read_measurement(measured.value, kind, input_dim, depth, width, steps), None
+    except UnreadableMeasurement as error:
+        shown = message(
+            "a measurement of the model, as the grader's measuring code gives it",
+            "an answer of another form from the process that ran your code",
+            "Build the model from Keras layers and your own functions; do not change the "
+            "grader's code or objects from your module.",
+        )
+        return None, CaseResult(
+            description,
+            False,
+            shown,
+            details=f"{shown}\n({error})",
+            category="the measurement of the model came back in another form",
+        )
+
+
+def is_sigmoid(first_activation: str, values: list[float] | None = None) -> bool:
+    """Whether a model's first activation is sigmoid: by name, or by its values at the
+    probe points for a student's own function (:func:`grader.measure.acts_as_sigmoid`)."""
+    return first_activation == "sigmoid" or bool(values) and acts_as_sigmoid(values)
 
 
 @register("deep_sigmoid.build_exploding_mlp", timeout=60, cases=4)
@@ -444,22 +543,35 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
             CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
         )
         layout_hint = "Lay the model out as build_mlp does: depth Dense(width) layers and Dense(1)."
-        measured = _measured_elsewhere(ctx, outcome, (CONTRACT_INPUT_DIM, depth, width, seed), x, y)
+        measured = measured_elsewhere(
+            ctx, outcome, (CONTRACT_INPUT_DIM, depth, width, seed), [x, y], kind="exploding"
+        )
+        values: list[float] = []
         if measured is not None:  # a model of the student's own parts: measured in their process
-            if not measured.ok:
-                yield error_case(description, measured, "build_exploding_mlp", hint)
+            read, failed = measurement_case(
+                description,
+                measured,
+                "build_exploding_mlp",
+                hint,
+                kind="exploding",
+                input_dim=CONTRACT_INPUT_DIM,
+                depth=depth,
+                width=width,
+            )
+            if failed:
+                yield failed
                 continue
-            problems = [str(p) for p in measured.value.get("problems", [])]
-            if problems:
+            if read["problems"]:
                 yield CaseResult(
                     description,
                     False,
-                    message("the layout of build_mlp", "; ".join(problems), layout_hint),
+                    message("the layout of build_mlp", "; ".join(read["problems"]), layout_hint),
                     category=WRONG_LAYOUT,
                 )
                 continue
-            norms = np.asarray(measured.value.get("norms", []), dtype=np.float64)
-            first_activation = str(measured.value.get("first_activation", ""))
+            norms = read["norms"]
+            first_activation = read["first_activation"]
+            values = read["activation_values"]
         else:
             model, failed = received_model(description, outcome, "build_exploding_mlp", hint)
             if failed:
@@ -476,8 +588,7 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
         if norms.size and np.all(np.isfinite(norms)) and ratio >= 1e3:
             yield CaseResult(description, True)
             continue
-        sigmoid = first_activation == "sigmoid"
-        mistake = "sigmoid_cannot_explode" if sigmoid else None
+        mistake = "sigmoid_cannot_explode" if is_sigmoid(first_activation, values) else None
         received = (
             f"norms[0]/norms[-1] = {ratio:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})"
             if np.all(np.isfinite(norms))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,10 @@ from grader.checks import Context, compare_case, error_case, message, register
 from grader.checks.deep_sigmoid import (
     CONTRACT_INPUT_DIM,
     CONTRACT_SIZES,
+    is_sigmoid,
     layout_case,
+    measured_elsewhere,
+    measurement_case,
     received_model,
 )
 from grader.compare import TOLERANCES, describe_type
@@ -19,6 +23,7 @@ from grader.measure import (
     activation_name,
     dense_layers,
     gradient_norms,
+    healthy_layout_problems,
     sine_task,
     standard_normal_data,
     train_full_batch,
@@ -122,63 +127,117 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
         outcome = ctx.call(
             CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
         )
-        model, failed = received_model(description, outcome, "build_healthy_mlp", hint)
-        if failed:
-            yield failed
-            continue
-        dense = dense_layers(model)
-        problems = []
-        if len(dense) != depth + 1:
-            problems.append(f"it has {len(dense)} Dense layers; expected {depth} hidden + 1 output")
-        elif dense[-1].units != 1:
-            problems.append(f"the last Dense layer has {dense[-1].units} units; expected 1")
-        if problems:
-            yield layout_case(description, model, problems, hint)
-            continue
-        norms = gradient_norms(model, x, y)
-        sigmoid = activation_name(dense[0]) == "sigmoid"
-        mistake = "sigmoid_healthy" if sigmoid else None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            span = norms.max() / norms.min()
-        if not (np.all(np.isfinite(norms)) and span <= 100):
-            yield CaseResult(
-                description,
-                False,
-                message(
-                    "max/min of the per-layer gradient norms <= 100",
-                    f"{span:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})",
-                    describe(mistake) if mistake else hint,
-                ),
-                mistake=mistake,
-                category="returned a model whose gradient norms span more than 100x"
-                if np.all(np.isfinite(norms))
-                else "returned a model whose gradient norms are not finite",
-            )
-            continue
-        # Measuring the norms left the weights as they were: train the same model.
-        losses = train_full_batch(model, task_x, task_y, HEALTHY_STEPS, HEALTHY_RATE)
-        if np.all(np.isfinite(losses)) and losses[-1] <= losses[0] / 4:
-            yield CaseResult(description, True)
-            continue
-        received = (
-            "losses became NaN or infinite"
-            if not np.all(np.isfinite(losses))
-            else f"the loss went from {losses[0]:.4g} to {losses[-1]:.4g} "
-            f"({losses[-1] / losses[0]:.2f} of the start)"
+        measured = measured_elsewhere(
+            ctx,
+            outcome,
+            (CONTRACT_INPUT_DIM, depth, width, seed),
+            [x, y, task_x, task_y],
+            kind="healthy",
+            steps=HEALTHY_STEPS,
+            learning_rate=HEALTHY_RATE,
         )
-        yield CaseResult(
+        if measured is not None:  # a model of the student's own parts: measured in a worker
+            read, failed = measurement_case(
+                description,
+                measured,
+                "build_healthy_mlp",
+                hint,
+                kind="healthy",
+                input_dim=CONTRACT_INPUT_DIM,
+                depth=depth,
+                width=width,
+                steps=HEALTHY_STEPS,
+            )
+            if failed:
+                yield failed
+                continue
+            if read["problems"]:
+                yield layout_case(description, None, read["problems"], hint)
+                continue
+            model, norms, losses = None, read["norms"], read["losses"]
+            sigmoid = is_sigmoid(read["first_activation"], read["activation_values"])
+        else:
+            model, failed = received_model(description, outcome, "build_healthy_mlp", hint)
+            if failed:
+                yield failed
+                continue
+            problems = healthy_layout_problems(model, depth)
+            if problems:
+                yield layout_case(description, model, problems, hint)
+                continue
+            norms = gradient_norms(model, x, y)
+            sigmoid = is_sigmoid(activation_name(dense_layers(model)[0]))
+            losses = None  # trained below, only when the norms pass
+        yield _healthy_case(description, hint, norms, sigmoid, losses, model, task_x, task_y)
+
+
+def _healthy_case(
+    description: str,
+    hint: str,
+    norms: np.ndarray,
+    sigmoid: bool,
+    losses: np.ndarray | None,
+    model: Any,
+    task_x: np.ndarray,
+    task_y: np.ndarray,
+) -> CaseResult:
+    """Judge build_healthy_mlp's figures: the norms' span, then the training run.
+
+    Args:
+        description: the case.
+        hint: the hint when no known mistake matches.
+        norms: per-Dense kernel gradient norms.
+        sigmoid: whether the first hidden activation is sigmoid (by name or values).
+        losses: the training run's losses when measured in a worker; None to train
+            ``model`` here (a rebuilt model, only when the norms pass).
+        model: the rebuilt model, or None.
+        task_x: the training task's inputs.
+        task_y: its targets.
+
+    Returns:
+        the case's result.
+    """
+    mistake = "sigmoid_healthy" if sigmoid else None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        span = norms.max() / norms.min()
+    if not (np.all(np.isfinite(norms)) and span <= 100):
+        return CaseResult(
             description,
             False,
             message(
-                f"the last loss <= {losses[0] / 4:.4g} (a quarter of {losses[0]:.4g}), all finite",
-                received,
+                "max/min of the per-layer gradient norms <= 100",
+                f"{span:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})",
                 describe(mistake) if mistake else hint,
             ),
             mistake=mistake,
-            category="returned a model whose losses became NaN or infinite"
-            if not np.all(np.isfinite(losses))
-            else "returned a model that did not train to a quarter of its first loss",
+            category="returned a model whose gradient norms span more than 100x"
+            if np.all(np.isfinite(norms))
+            else "returned a model whose gradient norms are not finite",
         )
+    if losses is None:
+        # Measuring the norms left the weights as they were: train the same model.
+        losses = train_full_batch(model, task_x, task_y, HEALTHY_STEPS, HEALTHY_RATE)
+    if np.all(np.isfinite(losses)) and losses[-1] <= losses[0] / 4:
+        return CaseResult(description, True)
+    received = (
+        "losses became NaN or infinite"
+        if not np.all(np.isfinite(losses))
+        else f"the loss went from {losses[0]:.4g} to {losses[-1]:.4g} "
+        f"({losses[-1] / losses[0]:.2f} of the start)"
+    )
+    return CaseResult(
+        description,
+        False,
+        message(
+            f"the last loss <= {losses[0] / 4:.4g} (a quarter of {losses[0]:.4g}), all finite",
+            received,
+            describe(mistake) if mistake else hint,
+        ),
+        mistake=mistake,
+        category="returned a model whose losses became NaN or infinite"
+        if not np.all(np.isfinite(losses))
+        else "returned a model that did not train to a quarter of its first loss",
+    )
 
 
 def random_rnn(rng: np.random.Generator, hidden: int, inputs: int, steps: int, spectral: float):
