@@ -13,17 +13,54 @@ os.environ.setdefault("GRADER_SEED", "the test suite's own secret for the hidden
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+#: The longest pieces of work of the suite, longest first (measured with ``-n 2
+#: --durations``): a node id, or the start of one (a module, a test without its
+#: parameters). Under xdist they are handed out first and the short tests fill in around
+#: them, so that no long test starts when the other worker is about to run out of work.
+SLOWEST_FIRST: tuple[str, ...] = (
+    "tests/test_kit.py",  # a wheel, a virtual environment, the kit's notebooks run
+    "tests/grader/test_nbgrader.py",  # nbgrader autograde of three students; a batch
+    "tests/grader/test_attacks.py",  # a batch of 21 students, the attacks graded alone
+    "tests/grader/test_models.py::test_fuzz_every_registered_keras_callable_in_every_slot",
+    "tests/grader/test_cluster.py",  # dask workers, each importing TensorFlow
+    "tests/test_notebooks.py",  # every notebook run in a kernel
+    "tests/grader/test_batch.py",  # batch processes, each importing TensorFlow
+    "tests/grader/test_corpus.py",
+    "tests/grader/test_hostile.py",
+)
 
+
+def _slowness_rank(item: pytest.Item) -> int:
+    """The place of the item's entry in :data:`SLOWEST_FIRST`; past its end if none."""
+    for rank, start in enumerate(SLOWEST_FIRST):
+        if item.nodeid.startswith(start):
+            return rank
+    return len(SLOWEST_FIRST)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups into the ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the tests that share a module- or class-scoped fixture on one xdist worker.
+    """Keep the tests that share a module- or class-scoped fixture on one xdist worker, and
+    put the slowest work first.
 
     With ``-n 2 --dist loadgroup`` the tests are spread over two processes; a fixture shared
     by a module (a graded report, an nbgrader course) would otherwise be built once per
-    process. Session fixtures (the shared sandbox) are built once per process anyway.
+    process. Session fixtures (the shared sandbox) are built once per process anyway. A test
+    that names its group (``pytest.mark.xdist_group``) keeps it: a module may split its
+    tests into groups that share different fixtures.
+
+    It must run before xdist's hook of the same name, which turns the groups into the
+    tests' ids in each worker: run after it, as it did, the groups it adds were never seen,
+    and a module's tests were spread over both workers, each building the module's
+    fixtures (an autograded nbgrader course, a batch of attacks) again.
+
+    The order is the same in every process (xdist requires it), and pyproject.toml's
+    ``--no-loadscope-reorder`` keeps xdist from sorting the groups by their number of tests
+    instead of this order.
     """
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
-        if info is None:
+        if info is None or item.get_closest_marker("xdist_group") is not None:
             continue
         scopes = {
             definition.scope
@@ -32,6 +69,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         }
         if scopes & {"module", "class", "package"}:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=_slowness_rank)  # stable: the collection's order within each rank
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

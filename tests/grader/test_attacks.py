@@ -30,8 +30,14 @@ from tests.grader.conftest import write_submission
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 JAILED = jail.mode() == "namespace"
-#: Put in the command line of every process an attack starts, to find survivors.
+#: Put in the command line of every process an attack starts, to find survivors: one for
+#: the attacks graded alone, one for the batch, so that the two halves of this module may
+#: run side by side on two xdist workers without seeing each other's processes.
 MARKER = "918273645"
+BATCH_MARKER = "918273654"
+#: The tests that read the class's batch form one xdist group of their own (the others,
+#: grading alone, share the module's group): each half builds its own course folder.
+IN_THE_BATCH = pytest.mark.xdist_group("tests/grader/test_attacks.py::class_batch")
 NOTHING = "raised PermissionError: nothing reachable"
 PLAIN_REASON = "unsafe without the jail; " + jail.missing_protections("process")
 
@@ -191,7 +197,7 @@ def needs(jailed: bool):
     return pytest.mark.skipif(jailed and not JAILED, reason=PLAIN_REASON)
 
 
-def survivors() -> list[str]:
+def survivors(marker: str) -> list[str]:
     """Command lines of host processes an attack started (they carry the marker)."""
     found = []
     for entry in Path("/proc").iterdir():
@@ -200,17 +206,18 @@ def survivors() -> list[str]:
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if MARKER in command and "pytest" not in command:
+            if marker in command and "pytest" not in command:
                 found.append(command)
     return found
 
 
 def host_markers(places: dict[str, str]) -> list[str]:
     """Files an attack may have written on the host."""
+    marker = places["marker"]
     paths = [
-        f"/dev/planted-{MARKER}",
-        f"/usr/planted-{MARKER}",
-        f"/etc/planted-{MARKER}",
+        f"/dev/planted-{marker}",
+        f"/usr/planted-{marker}",
+        f"/etc/planted-{marker}",
         places["planted"],
         places["classmate"] + "/planted",
     ]
@@ -239,7 +246,7 @@ def course(tmp_path_factory):
     return base
 
 
-def places_for(base: Path, classmate: Path) -> dict[str, str]:
+def places_for(base: Path, classmate: Path, marker: str = MARKER) -> dict[str, str]:
     return {
         "victim": str(classmate / "chain_rule.py"),
         "classmate": str(classmate),
@@ -248,8 +255,8 @@ def places_for(base: Path, classmate: Path) -> dict[str, str]:
         "secret": str(base / "secret.txt"),
         "reference": str(ROOT / "solutions" / "chain_rule.py"),
         "course": str(ROOT),
-        "planted": str(base / f"planted-{MARKER}"),
-        "marker": MARKER,
+        "planted": str(base / f"planted-{marker}"),
+        "marker": marker,
     }
 
 
@@ -294,9 +301,9 @@ def alone(course, sandbox):
 
 def assert_attack_contained(places: dict[str, str], pattern_before: str) -> None:
     deadline = time.monotonic() + 5
-    while survivors() and time.monotonic() < deadline:
+    while survivors(places["marker"]) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert survivors() == []
+    assert survivors(places["marker"]) == []
     if JAILED:  # a plain process may write what the grader may: its one line says so
         assert host_markers(places) == []
     assert core_pattern() == pattern_before
@@ -351,18 +358,42 @@ def test_file_attack_through_grade(course, sandbox, attack, how, sentence):
 # -- one batch with every attacker between two classmates ----------------------------
 
 
+def attacks_in_the_batch(request: pytest.FixtureRequest) -> set[str]:
+    """The attacks the tests selected in this run read from the batch.
+
+    Every attack when the classmates' test runs (its classmates sit between all of them);
+    otherwise only those of the selected per-attack tests, so that one attack picked with
+    ``-k`` is graded without the others.
+    """
+    wanted: set[str] = set()
+    for item in request.session.items:
+        if getattr(item, "module", None) is not request.module:
+            continue
+        if item.originalname == "test_batch_classmates_score_as_alone":
+            return {a[0] for a in ATTACKS + FILE_ATTACKS}
+        if item.originalname in ("test_attack_inside_a_batch", "test_file_attack_inside_a_batch"):
+            wanted.add(item.callspec.params["attack"])
+    return wanted
+
+
 @pytest.fixture(scope="module")
-def class_batch(course, alone):
-    """Run one batch: classmate, attacker, classmate, attacker, ..., classmate."""
+def class_batch(course, alone, request):
+    """Run one batch: classmate, attacker, classmate, attacker, ..., classmate.
+
+    It holds every attack this run's tests read (see :func:`attacks_in_the_batch`), each
+    between two classmates, and is run once for all of them.
+    """
     submitted = course / "submitted"
-    attacks = [(a[0], a[1]) for a in ATTACKS if JAILED or not a[3]]
+    wanted = attacks_in_the_batch(request)
+    attacks = [(a[0], a[1]) for a in ATTACKS if (JAILED or not a[3]) and a[0] in wanted]
     order: list[tuple[str, str | None]] = []
     for index, (attack, _) in enumerate(attacks):
         order.append((f"s{2 * index:02d}-classmate", None))
         order.append((f"s{2 * index + 1:02d}-{attack}", attack))
     for attack, _, _ in FILE_ATTACKS:
-        order.append((f"s{len(order):02d}-classmate", None))
-        order.append((f"s{len(order):02d}-{attack}", attack))
+        if attack in wanted:
+            order.append((f"s{len(order):02d}-classmate", None))
+            order.append((f"s{len(order):02d}-{attack}", attack))
     order.append((f"s{len(order):02d}-classmate", None))
     codes = dict(attacks)
     files = {a[0]: a[1] for a in FILE_ATTACKS}
@@ -377,7 +408,7 @@ def class_batch(course, alone):
         else:
             # The attacker spies on the classmate graded after it.
             following = submitted / order[position + 1][0] / "exploding_gradients"
-            places = places_for(course, following)
+            places = places_for(course, following, BATCH_MARKER)
             placed[name] = places
             folder.mkdir(parents=True)
             (folder / "chain_rule.py").write_text(attacker_source(codes[attack], places))
@@ -396,9 +427,16 @@ def class_batch(course, alone):
         name: json.loads((out / "reports" / f"{name}.json").read_text())["report"]
         for name, _ in order
     }
-    return {"order": order, "reports": reports, "places": placed, "pattern": before}
+    return {
+        "order": order,
+        "reports": reports,
+        "places": placed,
+        "pattern": before,
+        "stderr": result.stderr,
+    }
 
 
+@IN_THE_BATCH
 def test_batch_classmates_score_as_alone(class_batch, alone):
     """Is every classmate's report, in a batch full of attackers, byte-identical to alone?"""
     order, reports = class_batch["order"], class_batch["reports"]
@@ -407,6 +445,7 @@ def test_batch_classmates_score_as_alone(class_batch, alone):
             assert scores_of(reports[name]) == alone[(position // 2) % 2], name
 
 
+@IN_THE_BATCH
 @pytest.mark.parametrize("attack, code, sentence, jailed", ATTACKS, ids=[a[0] for a in ATTACKS])
 def test_attack_inside_a_batch(class_batch, attack, code, sentence, jailed):
     """In a batch, does the attacker read one sentence, and leave nothing behind?"""
@@ -417,6 +456,7 @@ def test_attack_inside_a_batch(class_batch, attack, code, sentence, jailed):
     assert_attack_contained(class_batch["places"][name], class_batch["pattern"])
 
 
+@IN_THE_BATCH
 @pytest.mark.parametrize("attack, how, sentence", FILE_ATTACKS, ids=[a[0] for a in FILE_ATTACKS])
 def test_file_attack_inside_a_batch(class_batch, attack, how, sentence):
     """In a batch, is a link or FIFO part file refused with one sentence?"""
@@ -471,24 +511,37 @@ def test_in_kernel_test_cells_say_their_scores_are_not_protected(monkeypatch, ca
     assert (notebook.UNPROTECTED in printed) == (execution == "autograde")
 
 
-@pytest.mark.parametrize("forced", ["process", None], ids=["plain-process", "as-configured"])
-def test_batch_says_in_one_line_which_protections_are_missing(tmp_path, forced):
-    """Does ``batch`` print the missing protections in one line on stderr, and the jail nothing?"""
-    (tmp_path / "submitted" / "alice").mkdir(parents=True)
-    (tmp_path / "submitted" / "alice" / "chain_rule.py").write_text(reference_source("chain_rule"))
-    env = dict(os.environ)
+@pytest.mark.parametrize(
+    "forced",
+    [
+        pytest.param("process", id="plain-process"),
+        pytest.param(None, id="as-configured", marks=IN_THE_BATCH),
+    ],
+)
+def test_batch_says_in_one_line_which_protections_are_missing(tmp_path, request, forced):
+    """Does ``batch`` print the missing protections in one line on stderr, and the jail nothing?
+
+    As configured, the class's batch above is read (it runs in the mode this machine
+    gives); the plain process is forced on a batch of its own.
+    """
     if forced:
-        env[jail.MODE_VARIABLE] = forced
-    result = subprocess.run(
-        [sys.executable, "-m", "grader", "batch", str(tmp_path / "submitted")]
-        + ["--out", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Isolation:")]
+        (tmp_path / "submitted" / "alice").mkdir(parents=True)
+        (tmp_path / "submitted" / "alice" / "chain_rule.py").write_text(
+            reference_source("chain_rule")
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "grader", "batch", str(tmp_path / "submitted")]
+            + ["--out", str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=600,
+            env={**os.environ, jail.MODE_VARIABLE: forced},
+        )
+        assert result.returncode == 0, result.stderr
+        stderr = result.stderr
+    else:
+        stderr = request.getfixturevalue("class_batch")["stderr"]
+    lines = [line for line in stderr.splitlines() if line.startswith("Isolation:")]
     expected = [jail.missing_protections("process")] if forced or not JAILED else []
     assert lines == expected

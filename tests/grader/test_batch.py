@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,41 +63,65 @@ def grades(out: Path) -> dict[str, dict[str, str]]:
         return {row["student"]: row for row in csv.DictReader(handle)}
 
 
-def test_batch_writes_reports_csv_and_summary_with_the_same_grades_for_any_worker_count(tmp_path):
-    """Do 1 and 2 workers give identical grades.csv files, with a row per student and a column per test?"""
-    expected = make_class(tmp_path / "submitted", 6)
-    outputs = {}
+@pytest.fixture(scope="module")
+def class_of_six(tmp_path_factory) -> dict:
+    """A class of six graded twice, with 1 and with 2 workers, each run with a temporary
+    folder of its own (TMPDIR) to see what it leaves there."""
+    root = tmp_path_factory.mktemp("class")
+    expected = make_class(root / "submitted", 6)
+    runs = {}
     for workers in (1, 2):
-        out = tmp_path / f"out{workers}"
-        result = batch(str(tmp_path / "submitted"), "--out", str(out), "--workers", str(workers))
+        out, temporary = root / f"out{workers}", root / f"tmp{workers}"
+        temporary.mkdir()
+        result = batch(
+            str(root / "submitted"),
+            "--out",
+            str(out),
+            "--workers",
+            str(workers),
+            env={**os.environ, "TMPDIR": str(temporary)},
+        )
         assert result.returncode == 0, result.stderr
-        outputs[workers] = (out / "grades.csv").read_text()
+        runs[workers] = {"out": out, "tmp": temporary, "stderr": result.stderr}
+    return {"submitted": root / "submitted", "expected": expected, "runs": runs}
+
+
+def test_batch_writes_reports_csv_and_summary_with_the_same_grades_for_any_worker_count(
+    class_of_six,
+):
+    """Do 1 and 2 workers give identical grades.csv files, with a row per student and a column per test?"""
+    runs = class_of_six["runs"]
+    outputs = {workers: (run["out"] / "grades.csv").read_text() for workers, run in runs.items()}
     assert outputs[1] == outputs[2]
-    table = grades(tmp_path / "out2")
-    assert {name: float(row["total"]) for name, row in table.items()} == expected
+    table = grades(runs[2]["out"])
+    assert {name: float(row["total"]) for name, row in table.items()} == class_of_six["expected"]
     assert list(next(iter(table.values()))) == [
         "student",
         *[f.test_name for f in FUNCTIONS],
         "total",
     ]
     assert float(table["student01"]["chain_rule.sgd_update"]) == round(SGD_POINTS / 3, 4)
-    summary = json.loads((tmp_path / "out2" / "summary.json").read_text())
+    summary = json.loads((runs[2]["out"] / "summary.json").read_text())
     assert summary["students"] == 6 and summary["graded_this_run"] == 6
-    report = json.loads((tmp_path / "out2" / "reports" / "student02.json").read_text())
+    report = json.loads((runs[2]["out"] / "reports" / "student02.json").read_text())
     assert "not a readable notebook" in report["report"]["tests"][0]["output"]
 
 
-def test_a_second_run_grades_nothing_and_a_changed_submission_again(tmp_path):
-    """Is an up-to-date report kept, and only the changed student regraded?"""
-    make_class(tmp_path / "submitted", 3)
-    out = tmp_path / "out"
-    assert batch(str(tmp_path / "submitted"), "--out", str(out)).returncode == 0
-    again = batch(str(tmp_path / "submitted"), "--out", str(out))
+def test_a_second_run_grades_nothing_and_a_changed_submission_again(class_of_six, tmp_path):
+    """Is an up-to-date report kept, and only the changed student regraded?
+
+    A copy of the graded class: the reports know their students by the files' contents,
+    wherever the folders are.
+    """
+    submitted, out = tmp_path / "submitted", tmp_path / "out"
+    shutil.copytree(class_of_six["submitted"], submitted)
+    shutil.copytree(class_of_six["runs"][1]["out"], out)
+    again = batch(str(submitted), "--out", str(out))
     assert json.loads((out / "summary.json").read_text())["graded_this_run"] == 0, again.stdout
-    (tmp_path / "submitted" / "student01" / "exploding_gradients" / "chain_rule.py").write_text(
+    (submitted / "student01" / "exploding_gradients" / "chain_rule.py").write_text(
         reference_source("chain_rule")
     )
-    assert batch(str(tmp_path / "submitted"), "--out", str(out)).returncode == 0
+    assert batch(str(submitted), "--out", str(out)).returncode == 0
     assert json.loads((out / "summary.json").read_text())["graded_this_run"] == 1
     assert float(grades(out)["student01"]["total"]) == PART_ONE
 
@@ -264,11 +289,9 @@ def test_an_empty_folder_is_a_usage_error_not_a_summary_of_nothing(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_a_normal_end_leaves_no_temporary_folder_or_semaphore(tmp_path):
+def test_a_normal_end_leaves_no_temporary_folder_or_semaphore(class_of_six):
     """After a batch that ends normally, is its workers' temporary folder gone?"""
-    process, out, temporary = start_batch(tmp_path, 1)
-    _, stderr = process.communicate(timeout=900)
-    assert process.returncode == 0, stderr
-    assert len(reports(out)) == 1
-    assert list(temporary.iterdir()) == []
-    assert "leaked" not in stderr and "Traceback" not in stderr
+    for run in class_of_six["runs"].values():
+        assert len(reports(run["out"])) == 6
+        assert list(run["tmp"].iterdir()) == []
+        assert "leaked" not in run["stderr"] and "Traceback" not in run["stderr"]

@@ -10,7 +10,6 @@ grader batch --gradebook`` must write the same scores into a gradebook.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -65,7 +64,9 @@ def gradebook_scores(database: Path) -> dict[str, dict[str, float]]:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
+def released(tmp_path_factory) -> Path:
+    """A course folder after ``generate_assignment``, with the three students' notebooks in
+    ``submitted/`` and a copy of the gradebook before any grading."""
     course = tmp_path_factory.mktemp("course")
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
@@ -75,33 +76,54 @@ def course(tmp_path_factory) -> Path:
     shutil.copytree(EXAMPLES / "correct", submitted / "alice" / ASSIGNMENT)
     shutil.copytree(EXAMPLES / "typical_mistakes", submitted / "bob" / ASSIGNMENT)
     broken_copy(submitted / "carol" / ASSIGNMENT)
-    run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--create"], course)
-    run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT], course)
-    run([sys.executable, "-m", "nbgrader", "export"], course)
     return course
 
 
-def test_the_released_notebooks_match_the_repository(course):
+@pytest.fixture(scope="module")
+def course(released) -> Path:
+    """The same folder after ``autograde``, ``generate_feedback`` and ``export``."""
+    run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--create"], released)
+    run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT], released)
+    run([sys.executable, "-m", "nbgrader", "export"], released)
+    return released
+
+
+def test_the_released_notebooks_match_the_repository(released):
     """Does generate_assignment in a fresh course directory give the committed student notebooks?"""
     for part in PARTS:
-        fresh = nbformat.read(course / "exercises" / ASSIGNMENT / f"{part}.ipynb", as_version=4)
+        fresh = nbformat.read(released / "exercises" / ASSIGNMENT / f"{part}.ipynb", as_version=4)
         committed = nbformat.read(ROOT / "exercises" / ASSIGNMENT / f"{part}.ipynb", as_version=4)
         assert [c.source for c in fresh.cells] == [c.source for c in committed.cells]
 
 
-def command_line_scores(verb: str, course: Path, student: str) -> dict[str, float]:
-    folder = course / "submitted" / student / ASSIGNMENT
-    result = run([sys.executable, "-m", "grader", verb, str(folder), "--format", "json"], ROOT)
-    return {t["name"]: t["score"] for t in json.loads(result.stdout)["tests"]}
+@pytest.fixture
+def grader_scores(shared_sandbox, monkeypatch):
+    """The per-function scores of ``python -m grader check`` (``public``) or ``grade``.
+
+    Those commands are ``grade_submission(folder, public=...)`` and its JSON report
+    (grader/cli.py, whose output tests/grader/test_cli.py checks); it is called here, with
+    the session's warm sandbox and this module's secret, rather than through a new Python
+    that imports TensorFlow twice for each of the six gradings.
+    """
+    from grader.grade import grade_submission
+
+    monkeypatch.setenv("GRADER_SEED", SEED)
+
+    def scores(course: Path, student: str, public: bool) -> dict[str, float]:
+        folder = course / "submitted" / student / ASSIGNMENT
+        report = grade_submission(folder, sandbox=shared_sandbox, public=public).to_dict()
+        return {t["name"]: t["score"] for t in report["tests"]}
+
+    return scores
 
 
-def test_gradebook_scores_equal_the_command_line_per_function(course):
+def test_gradebook_scores_equal_the_command_line_per_function(course, grader_scores):
     """Are the in-kernel cells' per-function scores those of `python -m grader check` (the
     public cases: a student's kernel never sees the hidden cases' secret), partial credit
     included?"""
     book = gradebook_scores(course / "gradebook.db")
     for student in ("alice", "bob", "carol"):
-        cli = command_line_scores("check", course, student)
+        cli = grader_scores(course, student, public=True)
         assert book[student] == pytest.approx(cli, abs=1e-3), student
     assert sum(book["alice"].values()) == pytest.approx(100)
     assert 0 < sum(book["bob"].values()) < 100
@@ -119,18 +141,23 @@ def test_feedback_and_export_are_written(course):
     assert rows["alice"] == pytest.approx(100)
 
 
-def test_batch_writes_the_same_scores_into_a_gradebook(course, tmp_path):
+@pytest.mark.xdist_group("tests/grader/test_nbgrader.py::batch")
+def test_batch_writes_the_same_scores_into_a_gradebook(released, tmp_path, grader_scores):
     """Does `python -m grader batch --gradebook` record the jailed grader's scores (those of
-    `python -m grader grade`, on the hidden cases) in nbgrader's gradebook?"""
+    `python -m grader grade`, on the hidden cases) in nbgrader's gradebook?
+
+    It needs no autograde: under xdist it runs beside the autograded tests, on a course
+    folder of its own (its own group).
+    """
     database = tmp_path / "gradebook.db"
-    shutil.copy(course / "empty-gradebook.db", database)
+    shutil.copy(released / "empty-gradebook.db", database)
     result = run(
         [
             sys.executable,
             "-m",
             "grader",
             "batch",
-            str(course / "submitted"),
+            str(released / "submitted"),
             "--out",
             str(tmp_path / "out"),
             "--gradebook",
@@ -141,6 +168,6 @@ def test_batch_writes_the_same_scores_into_a_gradebook(course, tmp_path):
     assert "Warning" not in result.stderr  # nbgrader's SAWarnings are kept off stderr
     written = gradebook_scores(database)
     for student in ("alice", "bob", "carol"):
-        graded = command_line_scores("grade", course, student)
+        graded = grader_scores(released, student, public=False)
         assert written[student] == pytest.approx(graded, abs=1e-3), student
     assert sum(written["alice"].values()) == pytest.approx(100)
