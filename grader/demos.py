@@ -12,9 +12,10 @@ checks' expected values:
 - in the student kit (recorded values, no reference code) the builders are the student's
   OWN Part 2 functions, read from ``deep_sigmoid.ipynb`` or ``deep_sigmoid.py`` in the
   working directory (a notebook's kernel starts in the notebook's folder, and the kit's
-  notebooks sit side by side) with the grader's loader (:mod:`grader.submission`: code
-  cells only, the lesson's own cells left out; magics commented out as in grading) into a
-  module, once per kernel and again when the file changes. The norms are measured by the
+  notebooks sit side by side) as the grader loads a submission (:mod:`grader.submission`
+  reads the code cells without the lesson's own cells, :class:`grader.worker.Worker` runs
+  them into a module, magics commented out), once per kernel and again when the file
+  changes. The norms are measured by the
   grader's own code (:func:`grader.measure.gradient_norms`), not by the student's
   ``dense_grad_norms``. Until Part 2 is written, a demonstration raises
   ``NotImplementedError`` with one sentence saying what it needs.
