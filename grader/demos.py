@@ -3,14 +3,253 @@
 A later part's lesson needs what an earlier part's exercises build (a deep MLP, an MLP
 whose gradients explode, the gradient norm of every layer). Written out in that
 notebook's cells they would show the earlier exercises' answers, so the cells import
-them from here instead; they are the reference solutions themselves.
+them from here instead. Two sources answer, chosen as :mod:`grader.expected` chooses the
+checks' expected values:
+
+- in the instructor's full package (the live reference) the builders are the reference
+  ``deep_sigmoid.build_mlp`` and ``build_exploding_mlp`` and the norms the reference
+  ``dense_grad_norms``, so the instructor's notebooks show the figures their text states;
+- in the student kit (recorded values, no reference code) the builders are the student's
+  OWN Part 2 functions, read from ``deep_sigmoid.ipynb`` or ``deep_sigmoid.py`` in the
+  working directory (a notebook's kernel starts in the notebook's folder, and the kit's
+  notebooks sit side by side) as the grader loads a submission (:mod:`grader.submission`
+  reads the code cells without the lesson's own cells, :class:`grader.worker.Worker` runs
+  them into a module, magics commented out), once per kernel and again when the file
+  changes. The norms are measured by the
+  grader's own code (:func:`grader.measure.gradient_norms`), not by the student's
+  ``dense_grad_norms``. Until Part 2 is written, a demonstration raises
+  ``NotImplementedError`` with one sentence saying what it needs.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import io
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+#: The part whose functions the demonstrations build with.
+PART = "deep_sigmoid"
+#: Where a kit's demonstrations look for the student's Part 2, in this order (the order in
+#: which grading prefers them); the first that defines the function is used.
+PART_FILES = (f"{PART}.ipynb", f"{PART}.py")
+
+
+@dataclass
+class LoadedPart:
+    """The student's Part 2 as one file defines it.
+
+    Attributes:
+        path: the file.
+        stamp: the file's modification time (ns), size and inode when it was loaded.
+        namespace: the module namespace its code cells ran in.
+        stub_sites: where the code defines a function as the released stub (see
+            :meth:`is_stub`).
+        problems: why the file or a cell of it could not be used, in words.
+    """
+
+    path: Path
+    stamp: tuple[int, int, int]
+    namespace: dict[str, Any] = field(default_factory=dict)
+    stub_sites: set[tuple[str, int]] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+    def function(self, name: str) -> Callable[..., Any] | None:
+        """The function ``name`` as the code left it, or None when it defines none."""
+        value = self.namespace.get(name)
+        return value if callable(value) else None
+
+    def is_stub(self, name: str) -> bool:
+        """Whether ``name`` is the released stub: the function the code left is one whose
+        body is only ``raise NotImplementedError()`` (a later real definition, or an
+        assignment of another function, counts as written)."""
+        code = getattr(self.function(name), "__code__", None)
+        return code is not None and (code.co_filename, code.co_firstlineno) in self.stub_sites
+
+
+#: The loaded files, by path: loaded once per kernel, again when the file changes.
+_LOADED: dict[Path, LoadedPart] = {}
+#: (function, file) pairs whose use was announced.
+_ANNOUNCED: set[tuple[str, Path]] = set()
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    info = os.stat(path)
+    return info.st_mtime_ns, info.st_size, info.st_ino
+
+
+def _is_stub(node: ast.FunctionDef) -> bool:
+    """Whether a function's body is the released stub's: a docstring, then only
+    ``raise NotImplementedError`` (``pass`` and ``...`` allowed)."""
+    body = list(node.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    if not body:
+        return True
+    for statement in body:
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue
+        if not isinstance(statement, ast.Raise) or statement.exc is None:
+            return False
+        raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+        if not (isinstance(raised, ast.Name) and raised.id == "NotImplementedError"):
+            return False
+    return True
+
+
+def _stub_sites(cells: list[tuple[str, str]]) -> set[tuple[str, int]]:
+    """Where the cells define a stub: (the file name the grader's loader compiles the cell
+    under, the definition's first line), as a function's code object records them."""
+    from grader.worker import _strip_notebook_only
+
+    sites = set()
+    for label, source in cells:
+        try:
+            tree = ast.parse(_strip_notebook_only(source))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and _is_stub(node):
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                sites.add((f"<submission {label}>", first))
+    return sites
+
+
+def _cell_error(error: dict[str, str]) -> str:
+    """A cell's error in a few words: ``deep_sigmoid cell 7 raised NameError: ...``."""
+    lines = str(error.get("message", "")).strip().splitlines()
+    message = lines[0][:200] if lines else ""
+    said = f"{error['label']} raised {error['type']}"
+    return f"{said}: {message}" if message else said
+
+
+def load_part(path: Path) -> LoadedPart:
+    """Run the code cells of a Part 2 file into a module, as the grader loads a submission.
+
+    A notebook's code cells are read without the course's own cells (demonstrations,
+    self-checks, autograded tests); each cell runs on its own, IPython magics commented out,
+    and what the code prints is not shown. The result is kept until the file changes.
+
+    Args:
+        path: ``deep_sigmoid.ipynb`` or ``deep_sigmoid.py``.
+
+    Returns:
+        the loaded part (its namespace, where it defines stubs, its problems in words).
+
+    Raises:
+        OSError: when the file cannot be looked at (it vanished, say).
+    """
+    from grader.submission import read_module, read_notebook
+    from grader.worker import Worker
+
+    path = Path(path).absolute()
+    stamp = _stamp(path)
+    cached = _LOADED.get(path)
+    if cached is not None and cached.stamp == stamp:
+        return cached
+    reader = read_notebook if path.suffix == ".ipynb" else read_module
+    code = reader(path, PART)
+    loaded = LoadedPart(path, stamp, problems=list(code.problems))
+    if code.cells:
+        worker = Worker()
+        cells = [{"label": label, "source": source} for label, source in code.cells]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            answer = worker.load(PART, cells)
+        loaded.namespace = worker.namespaces[PART]
+        loaded.stub_sites = _stub_sites(code.cells)
+        loaded.problems += [_cell_error(error) for error in answer["errors"]]
+    _LOADED[path] = loaded
+    return loaded
+
+
+def not_written(name: str, folder: Path, looked: list[LoadedPart]) -> str:
+    """The sentence a demonstration says when the student's Part 2 function is not there.
+
+    Args:
+        name: the Part 2 function the demonstration uses.
+        folder: where it looked.
+        looked: the Part 2 files found there (none: no file).
+
+    Returns:
+        one sentence: which function, why it cannot run, and to come back after Part 2.
+    """
+    start = f"This demonstration runs your own {name} from Part 2"
+    if not looked:
+        files = " or ".join(PART_FILES)
+        return (
+            f"{start}, but there is no {files} in {folder}: "
+            "come back to this cell after Part 2, with this notebook in Part 2's folder."
+        )
+    files = [part.path.name for part in looked]
+    if any(part.is_stub(name) for part in looked):
+        return (
+            f"{start} ({' and '.join(files)}), which is not written yet: "
+            "come back to this cell after Part 2."
+        )
+    problems = [problem for part in looked for problem in part.problems]
+    why = f" ({problems[0]})" if problems else ""
+    where = files[0] if len(files) == 1 else "neither " + " nor ".join(files)
+    verb = "does not define" if len(files) == 1 else "defines"
+    return f"{start}, which {where} {verb}{why}: come back to this cell after Part 2."
+
+
+def student_function(name: str, folder: Path | str | None = None) -> Callable[..., Any]:
+    """The student's own Part 2 function ``name``, from the first Part 2 file that defines it.
+
+    Args:
+        name: a function of ``deep_sigmoid`` (``build_mlp``, ``build_exploding_mlp``).
+        folder: where the Part 2 files are (default: the working directory).
+
+    Returns:
+        the function, as the student's code defines it; its first use from a file prints
+        a line saying so.
+
+    Raises:
+        NotImplementedError: with :func:`not_written`'s sentence when no file is there or
+            none defines the function other than as the stub.
+    """
+    folder = Path.cwd() if folder is None else Path(folder)
+    looked = []
+    for filename in PART_FILES:
+        path = folder / filename
+        if not os.path.lexists(path):
+            continue
+        try:
+            part = load_part(path)
+        except OSError as error:
+            part = LoadedPart(path, (0, 0, 0), problems=[f"{filename} could not be read: {error}"])
+        looked.append(part)
+        function = part.function(name)
+        if function is not None and not part.is_stub(name):
+            if (name, part.path) not in _ANNOUNCED:
+                _ANNOUNCED.add((name, part.path))
+                print(f"This demonstration runs your own {name}, from {filename} as last saved.")
+            return function
+    raise NotImplementedError(not_written(name, folder, looked))
+
+
+def _from_reference() -> bool:
+    """Whether the reference answers (the full package) or the student's own code (a kit)."""
+    from grader import expected
+
+    return isinstance(expected.source(), expected.LiveReference)
+
+
+def _part2(name: str) -> Callable[..., Any]:
+    """Part 2's ``name``: the reference's in the full package, the student's in a kit."""
+    from grader import expected
+
+    if _from_reference():
+        return getattr(expected.source().module(PART), name)
+    return student_function(name)
 
 
 def mlp(
@@ -21,7 +260,7 @@ def mlp(
     kernel_initializer: Any = "glorot_uniform",
     seed: int | None = None,
 ) -> Any:
-    """Return the reference ``deep_sigmoid.build_mlp`` model.
+    """Return ``deep_sigmoid.build_mlp``'s model: the reference's, or in a kit the student's.
 
     Args:
         input_dim: number of input features.
@@ -33,14 +272,17 @@ def mlp(
 
     Returns:
         keras.Sequential: ``depth`` hidden Dense layers, then a linear ``Dense(1)``.
-    """
-    from solutions.deep_sigmoid import build_mlp
 
+    Raises:
+        NotImplementedError: in a kit, while the student's ``build_mlp`` is not written.
+    """
+    build_mlp = _part2("build_mlp")
     return build_mlp(input_dim, depth, width, activation, kernel_initializer, seed)
 
 
 def exploding_mlp(input_dim: int, depth: int, width: int, seed: int | None = None) -> Any:
-    """Return the reference ``deep_sigmoid.build_exploding_mlp`` model.
+    """Return ``deep_sigmoid.build_exploding_mlp``'s model: the reference's, or in a kit
+    the student's.
 
     Args:
         input_dim: number of input features.
@@ -50,15 +292,21 @@ def exploding_mlp(input_dim: int, depth: int, width: int, seed: int | None = Non
 
     Returns:
         keras.Sequential whose input-side gradient norm is at least 1e3 times the
-        output-side one.
-    """
-    from solutions.deep_sigmoid import build_exploding_mlp
+        output-side one (when the function is right).
 
+    Raises:
+        NotImplementedError: in a kit, while the student's ``build_exploding_mlp`` is not
+            written.
+    """
+    build_exploding_mlp = _part2("build_exploding_mlp")
     return build_exploding_mlp(input_dim, depth, width, seed)
 
 
 def kernel_grad_norms(model: Any, x: Any, y: Any) -> np.ndarray:
-    """Return the reference ``deep_sigmoid.dense_grad_norms`` of a model.
+    """Return the gradient norm of every Dense kernel of a model, input side first.
+
+    Measured by the reference ``deep_sigmoid.dense_grad_norms`` in the full package and by
+    the grader's own measuring code (:func:`grader.measure.gradient_norms`) in a kit.
 
     Args:
         model: a Keras model.
@@ -69,6 +317,8 @@ def kernel_grad_norms(model: Any, x: Any, y: Any) -> np.ndarray:
         the Frobenius norm of dL/d(kernel) of every Dense layer, input side first, for
         L the mean squared error of ``model(x)`` against ``y``.
     """
-    from solutions.deep_sigmoid import dense_grad_norms
+    if _from_reference():
+        return _part2("dense_grad_norms")(model, x, y)
+    from grader.measure import gradient_norms
 
-    return dense_grad_norms(model, x, y)
+    return gradient_norms(model, np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32))

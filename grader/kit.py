@@ -73,17 +73,14 @@ KIT_DEPENDENCIES = ("tensorflow>=2.16", "keras>=3", "numpy>=1.26", "matplotlib>=
 #: Functions whose code the kit leaves out of a module it ships, by module: the worker's
 #: trusted clipped step is a full answer to ``clipped_train_step``; in a kit its steps are
 #: replayed from the recorded values (:func:`grader.expected.trusted_steps`).
-#: The lessons' demonstrations build an earlier part's answers (:mod:`grader.demos`): in a
-#: kit they say so instead of running.
+#: The lessons' demonstrations (:mod:`grader.demos`) ship whole: in a kit they build with
+#: the student's own Part 2 code and measure with :mod:`grader.measure`, never the reference.
 WITHHELD = {
     "worker.py": ("trusted_train_step",),
-    "demos.py": ("mlp", "exploding_mlp", "kernel_grad_norms"),
 }
-#: What a withheld function says when called, per module.
-WITHHELD_REASON = {
-    "demos.py": "this demonstration runs an earlier part's reference solution, which the "
-    "student kit leaves out; your instructor's copy of the notebook shows its output",
-}
+#: What a withheld function says when called, per module (default: "withheld from the
+#: student kit").
+WITHHELD_REASON: dict[str, str] = {}
 
 
 class KitError(RuntimeError):
@@ -240,6 +237,9 @@ README = """# exploding_gradients: your kit
 
        python -c "import chain_rule; from grader.notebook import check; check(chain_rule.sigmoid)"
 
+Keep the notebooks in one folder: the lessons of Parts 3 and 4 build some of their
+demonstrations with your own Part 2 (`build_exploding_mlp`, `build_mlp` from
+`deep_sigmoid.ipynb`, or `deep_sigmoid.py`), so those cells run once Part 2 is written.
 Hand in the notebooks (or the modules) as your instructor says.
 """
 

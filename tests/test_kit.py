@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import site
 import subprocess
 import sys
@@ -28,13 +29,23 @@ import nbformat
 import pytest
 
 from grader.assignment import PARTS, functions_of
-from grader.kit import WITHHELD_REASON, build_kit, record_public_values
+from grader.kit import build_kit, record_public_values
 from grader.quiet import quiet_environment
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+#: What a lesson's demonstration says in the kit while the student's Part 2 (the released
+#: notebook and module, side by side) is not written, by the Part 2 function it builds with.
+NOT_WRITTEN = (
+    "This demonstration runs your own {} from Part 2 (deep_sigmoid.ipynb and "
+    "deep_sigmoid.py), which is not written yet: come back to this cell after Part 2."
+)
+#: What it prints once when it runs the student's own function.
+RUNS_YOURS = "This demonstration runs your own {}, from deep_sigmoid.ipynb as last saved."
+#: The Part 2 function each part's lesson demonstrations build with.
+DEMO_BUILDERS = {"clipping": "build_exploding_mlp", "remedies": "build_mlp"}
 #: Course files that must not be visible in the venv.
 COURSE_ENTRIES = ("__editable__", "exploding_gradients_course", "grader", "solutions")
 
@@ -305,47 +316,74 @@ def _check_outputs(notebook: nbformat.NotebookNode) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("part", PARTS)
-def test_kit_notebooks_run_as_released_and_solved(
-    kit: dict[str, Any], venv: dict[str, Any], part: str, tmp_path: Path
-) -> None:
-    """Do the kit's notebooks run top to bottom in the venv, every check saying "not
-    implemented yet" on the stubs, and every check passing with the example solutions?
+@pytest.fixture(scope="module")
+def released(kit: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the kit's notebooks and stubs, side by side as the student gets them."""
+    folder = tmp_path_factory.mktemp("released") / "exploding_gradients"
+    shutil.copytree(kit["out"] / "exploding_gradients", folder)
+    return folder
 
-    On the stubs, the only errors are the stubs' own NotImplementedError in the lesson
-    cells that call the student's functions; the check and autograded cells raise nothing.
-    """
-    released = _execute(
-        venv, kit["out"] / "exploding_gradients" / f"{part}.ipynb", tmp_path, allow_errors=True
-    )
-    code = [cell for cell in released.cells if cell.cell_type == "code"]
-    errors = [
-        (cell.source.splitlines()[0], output["ename"])
-        for cell in code
-        for output in cell.outputs
-        if output.output_type == "error"
-    ]
-    assert all(name == "NotImplementedError" for _, name in errors), errors
-    assert not [line for line, _ in errors if line.startswith(("check(", "# Autograded"))]
-    assert code[-1].get("execution_count")  # the kernel ran to the end
-    outputs = _check_outputs(released)
-    assert len(outputs) == len(functions_of(part))
-    assert all("not implemented yet" in text for text in outputs), outputs
-    # With the solutions pasted in, the only errors left are the lessons' demonstrations
-    # that run an earlier part's reference, which the kit withholds with a sentence.
-    solved = _execute(venv, EXAMPLES / "correct" / f"{part}.ipynb", tmp_path, allow_errors=True)
-    withheld = [
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four released notebooks with the example solutions pasted in, side by side."""
+    folder = tmp_path_factory.mktemp("solved") / "exploding_gradients"
+    folder.mkdir()
+    for part in PARTS:
+        shutil.copyfile(EXAMPLES / "correct" / f"{part}.ipynb", folder / f"{part}.ipynb")
+    return folder
+
+
+def _errors(notebook: nbformat.NotebookNode) -> list[tuple[str, str, str]]:
+    """(first line of the cell, error name, error value) of every error the cells raised."""
+    return [
         (cell.source.splitlines()[0], output["ename"], output["evalue"])
-        for cell in solved.cells
+        for cell in notebook.cells
         if cell.cell_type == "code"
         for output in cell.outputs
         if output.output_type == "error"
     ]
-    assert all(
-        name == "NotImplementedError" and value == WITHHELD_REASON["demos.py"]
-        for _, name, value in withheld
-    ), withheld
-    assert [c for c in solved.cells if c.cell_type == "code"][-1].get("execution_count")
-    outputs = _check_outputs(solved)
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_kit_notebooks_run_as_released_and_solved(
+    venv: dict[str, Any], released: Path, solved: Path, part: str
+) -> None:
+    """Do the kit's notebooks run top to bottom in the venv, every check saying "not
+    implemented yet" on the stubs, and with the example solutions pasted into all four,
+    without any error and every check passing?
+
+    On the stubs, the only errors are NotImplementedError: the stubs' own in the lesson
+    cells that call the student's functions, and the demonstrations' sentence where a
+    lesson builds with the student's Part 2, not written yet; the check and autograded
+    cells raise nothing. Solved, the demonstrations run the student's own Part 2.
+    """
+    notebook = _execute(venv, released / f"{part}.ipynb", released, allow_errors=True)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    errors = _errors(notebook)
+    assert all(name == "NotImplementedError" for _, name, _ in errors), errors
+    assert not [line for line, _, _ in errors if line.startswith(("check(", "# Autograded"))]
+    sentences = {NOT_WRITTEN.format(builder) for builder in DEMO_BUILDERS.values()}
+    assert all(value in sentences | {""} for _, _, value in errors), errors
+    if part == "clipping":  # its demonstrations build before any function of its own runs
+        assert (NOT_WRITTEN.format("build_exploding_mlp")) in [value for _, _, value in errors]
+    assert code[-1].get("execution_count")  # the kernel ran to the end
+    outputs = _check_outputs(notebook)
+    assert len(outputs) == len(functions_of(part))
+    assert all("not implemented yet" in text for text in outputs), outputs
+    notebook = _execute(venv, solved / f"{part}.ipynb", solved, allow_errors=True)
+    assert _errors(notebook) == []
+    assert [c for c in notebook.cells if c.cell_type == "code"][-1].get("execution_count")
+    outputs = _check_outputs(notebook)
     assert len(outputs) == len(functions_of(part))
     assert all("PASSED" in text for text in outputs), outputs
+    printed = [
+        line
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        for line in output.get("text", "").splitlines()
+        if line.startswith("This demonstration")
+    ]
+    builder = DEMO_BUILDERS.get(part)
+    assert printed == ([RUNS_YOURS.format(builder)] if builder else []), printed
