@@ -37,6 +37,16 @@
   processes and threads, file size, memory and core dumps. The warm worker it was forked
   from is not dumpable, so its memory cannot be read or written, nor the process traced.
 
+What the jail does not make trustworthy is a figure computed inside it. The scores are
+decided in the grader from plain data, with two exceptions that must run where the
+student's code runs, and whose figures that code could therefore forge: whether a
+function changed its inputs (the after-state is computed in the student's process and
+compared in the grader), and the measurement of a model the grader cannot rebuild from
+built-in parts (the student's own activation or layer), made by the grader's measuring
+code in a fresh jailed process that loads the student's module; the grader checks that
+answer's form and sizes only (:func:`grader.measure.read_measurement`), and the feedback
+says where the model was measured.
+
 ``process`` mode (not Linux, no user namespaces, no ``bwrap``, or
 ``GRADER_ISOLATION=process``): a plain child process in a session of its own, with the
 same resource limits but no process-count limit, ``import solutions`` refused by an import
