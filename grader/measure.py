@@ -83,6 +83,16 @@ def describe_layout(model: Any) -> dict[str, Any]:
     }
 
 
+def _sequential_layout(model: Any) -> tuple[dict[str, Any], list[str]]:
+    """A model's layout (plain data) and, when it is not a ``keras.Sequential``, that
+    sentence: the first rule both layout checks share."""
+    layout = model if isinstance(model, dict) else describe_layout(model)
+    problems = []
+    if not layout["sequential"]:
+        problems.append(f"the model is a {layout['model_class']}, not a keras.Sequential")
+    return layout, problems
+
+
 def layout_problems(
     model: Any,
     input_dim: int,
@@ -104,10 +114,7 @@ def layout_problems(
     Returns:
         sentences, empty when the layout is right.
     """
-    layout = model if isinstance(model, dict) else describe_layout(model)
-    problems = []
-    if not layout["sequential"]:
-        problems.append(f"the model is a {layout['model_class']}, not a keras.Sequential")
+    layout, problems = _sequential_layout(model)
     if strict and layout["others"]:
         problems.append(f"it has layers other than Dense: {', '.join(layout['others'])}")
     count = layout["dense_count"]
@@ -148,10 +155,7 @@ def healthy_layout_problems(model: Any, depth: int) -> list[str]:
     Returns:
         sentences, empty when the layout is right.
     """
-    layout = model if isinstance(model, dict) else describe_layout(model)
-    problems = []
-    if not layout["sequential"]:
-        problems.append(f"the model is a {layout['model_class']}, not a keras.Sequential")
+    layout, problems = _sequential_layout(model)
     count = layout["dense_count"]
     if count != depth + 1:
         problems.append(f"it has {count} Dense layers; expected {depth} hidden + 1 output")
