@@ -136,30 +136,28 @@ def scratch_prefix(batch: str) -> str:
     return f"grading-{batch}-"
 
 
-def _discard_sandbox() -> None:
-    """In a pool process: kill the sandbox's processes and remove its folder, at once."""
+def _release_sandbox(close: bool) -> None:
+    """In a pool process: end the sandbox (``close``, or ``stop`` at once) and remove its
+    folder."""
     import shutil
 
     global _SANDBOX
     sandbox, _SANDBOX = _SANDBOX, None
     if sandbox is not None:
         try:
-            sandbox.stop()
+            sandbox.close() if close else sandbox.stop()
         finally:
             shutil.rmtree(sandbox.scratch, ignore_errors=True)
+
+
+def _discard_sandbox() -> None:
+    """In a pool process: kill the sandbox's processes and remove its folder, at once."""
+    _release_sandbox(close=False)
 
 
 def _close_sandbox() -> None:
     """In a pool process, at its normal end: close the sandbox and remove its folder."""
-    import shutil
-
-    global _SANDBOX
-    sandbox, _SANDBOX = _SANDBOX, None
-    if sandbox is not None:
-        try:
-            sandbox.close()
-        finally:
-            shutil.rmtree(sandbox.scratch, ignore_errors=True)
+    _release_sandbox(close=True)
 
 
 def _on_terminate(signum: int, frame: Any) -> None:
