@@ -320,6 +320,12 @@ HIDDEN_VALUES_KEPT = (
     "On the hidden cases you read what was checked, what went wrong and a hint; what your "
     "code returned or raised there, and the reference's answers, are kept for your instructor."
 )
+#: Said on the student's HTML page of a hidden report, which draws no plot (a hidden case's
+#: plot shows what the code returned there and the reference's answer).
+PLOTS_ON_PUBLIC = (
+    "Plots of your functions beside the reference's are drawn on the public cases: run "
+    "python -m grader check YOUR_FOLDER --format html --output check.html"
+)
 
 
 def render_case(

@@ -101,6 +101,10 @@ def test_what_the_code_hands_back_on_hidden_cases_is_shown_with_details_only(han
             "Instructor's view" in hands_back[surface]
         )
     assert "Instructor" not in hands_back["text"] + hands_back["html"]
+    # plots of hidden cases (the student's and the reference's series): instructor's only
+    assert "<img" not in hands_back["html"] and "data:image" not in hands_back["html"]
+    assert "python -m grader check YOUR_FOLDER --format html" in hands_back["html"]
+    assert "data:image/png;base64," in hands_back["details html"]
 
 
 def test_the_details_switch_says_it_is_not_for_students():
@@ -250,6 +254,18 @@ def test_check_runs_the_public_cases(part_one):
     assert "on the public cases" in result.stdout.splitlines()[0]
     # the self-check shows the values
     assert "Expected: (dL_dw, dL_db) = " in result.stdout and "Received: " in result.stdout
+
+
+def test_check_writes_an_html_page_with_the_plots(part_one, tmp_path):
+    """Does `check --format html --output FILE` write the public cases' page with its plots
+    (what the student's page of a hidden report points to)?"""
+    page = tmp_path / "check.html"
+    result = run("check", str(part_one), "--format", "html", "--output", str(page))
+    assert result.returncode == 0, result.stderr
+    text = page.read_text()
+    assert "graded on the public cases" in text
+    assert "data:image/png;base64," in text and "Expected:" in text
+    assert "python -m grader check YOUR_FOLDER" not in text
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -60,13 +61,36 @@ def sample() -> dict:
 
 def test_page_is_self_contained_with_failures_first_and_messages_for_failed_plots():
     """Does the page inline its images, list failures before passes, and explain a missing plot?"""
-    page = render_html(sample())
+    data = sample()
+    data["cases"] = "public"  # a public report: the student's page draws the plots
+    page = render_html(data)
     assert "http://" not in page and "https://" not in page
     assert page.count('src="data:image/png;base64,') == 1
     assert page.index("deep_sigmoid.dense_grad_norms") < page.index("chain_rule.sigmoid")
     assert "no plot, because train_with_clipping is not implemented yet" in page
     assert 'id="score"' in page and "4 / 17" in page
     assert "Hint: input side first" in page
+
+
+def test_a_students_page_of_hidden_cases_has_no_plot_and_says_where_they_are():
+    """Does the student's page of a hidden report carry no figure at all (no image, no
+    plot's message) and name the public check that draws them, while the instructor's
+    page (details=True) has the plots?"""
+    from grader.results import PLOTS_ON_PUBLIC
+
+    data = sample()
+    assert data["cases"] == "hidden" and any(t["figures"] for t in data["tests"])
+    page = render_html(data)
+    assert "<img" not in page and "data:image" not in page
+    assert "no plot, because" not in page and "Gradient norm per Dense layer" not in page
+    assert html.escape(PLOTS_ON_PUBLIC) in page
+    assert "python -m grader check YOUR_FOLDER --format html" in PLOTS_ON_PUBLIC
+    instructors = render_html(data, details=True)
+    assert instructors.count('src="data:image/png;base64,') == 1
+    assert "no plot, because train_with_clipping is not implemented yet" in instructors
+    assert html.escape(PLOTS_ON_PUBLIC) not in instructors
+    public = dict(data, cases="public")
+    assert html.escape(PLOTS_ON_PUBLIC) not in render_html(public)
 
 
 def _hands_back(cases: str) -> dict:
@@ -124,10 +148,16 @@ def test_plots_are_visible_without_a_click_and_scores_are_rounded():
         5,
         cases=[CaseResult("a", True), CaseResult("b", False, "Hint: h"), CaseResult("c", False)],
     )
-    page = render_html(Report("bob", [passed, plain, third]).to_dict())
+    page = render_html(Report("bob", [passed, plain, third], cases="public").to_dict())
     assert "<details open><summary>chain_rule.chain_gradients: 10 / 10" in page
     assert "<details><summary>chain_rule.sgd_update: 2 / 2" in page  # no plot: closed
     assert "chain_rule.local_gains: 1.67 / 5" in page and "1.6667" not in page
+    # On hidden cases the student's page draws no plot, so a passed box stays closed;
+    # the instructor's page opens it on its plot.
+    hidden = Report("bob", [passed, plain, third], cases="hidden").to_dict()
+    assert "<details><summary>chain_rule.chain_gradients: 10 / 10" in render_html(hidden)
+    instructors = render_html(hidden, details=True)
+    assert "<details open><summary>chain_rule.chain_gradients: 10 / 10" in instructors
 
 
 def test_per_layer_plot_has_whole_number_ticks_and_names_the_output_layer(monkeypatch):
@@ -212,6 +242,7 @@ def test_report_renders_in_a_real_browser(tmp_path):
             "html",
             "--output",
             str(page),
+            "--details",  # the instructor's page: a hidden report's plots are only there
         ],
         cwd=ROOT,
         capture_output=True,

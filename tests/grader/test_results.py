@@ -290,6 +290,114 @@ def test_a_hidden_input_returned_or_raised_is_never_shown_at_once(name, make, ca
     assert leaked(details_of(report), seen), details_of(report)  # so this test can fail
 
 
+def gradients_returning_their_inputs(seen: list):
+    def chain_gradients(x, y, w, b):
+        seen.extend([w, b])
+        return np.array(w, dtype=np.float64), np.array(b, dtype=np.float64)
+
+    return chain_gradients
+
+
+def test_a_hidden_reports_plots_are_the_instructors_only():
+    """A chain_gradients that returns its hidden weights is plotted (|dL/dw_k| of the
+    30-neuron chain): does the student's page carry no figure, Gradescope's results.json
+    no figure and no number of the hidden input, while the instructor's page draws it?"""
+    from grader.report_html import render_html
+
+    seen: list = []
+    report = graded("chain_rule.chain_gradients", gradients_returning_their_inputs(seen))
+    (figure,) = report.tests[0].figures
+    assert leaked(" ".join(f"{v:.6f}" for v in figure["student"]), seen)  # it can fail
+    data = report.to_dict()
+    page = render_html(data)
+    assert "<img" not in page and "data:image" not in page and figure["title"] not in page
+    assert leaked(page, seen) == []
+    gradescope = report.to_gradescope()
+    assert "figures" not in json.dumps(gradescope) and figure["title"] not in json.dumps(gradescope)
+    at_once = [t for t in gradescope["tests"] if t["visibility"] == "visible"]
+    assert leaked(json.dumps(at_once), seen) == []  # the after-due-date entry holds them
+    assert data["tests"][0]["figures"] == [figure]  # the instructor's JSON keeps them
+    assert "data:image/png;base64," in render_html(data, details=True)
+
+
+def test_the_public_checks_page_has_its_plots():
+    """On the public cases, does the student's page draw the plot of the same function?"""
+    from grader.report_html import render_html
+    from grader.results import PLOTS_ON_PUBLIC
+
+    seen: list = []
+    report = graded(
+        "chain_rule.chain_gradients", gradients_returning_their_inputs(seen), public=True
+    )
+    page = render_html(report.to_dict())
+    assert "data:image/png;base64," in page and "Expected:" in page
+    assert PLOTS_ON_PUBLIC not in page
+
+
+def _note_context(public: bool):
+    from grader.checks import Context
+
+    return Context(None, "clipping", "train_with_clipping", np.random.default_rng(0), public=public)
+
+
+def test_a_note_with_hidden_numbers_is_the_instructors_and_the_student_reads_a_sentence():
+    """Does a note built from a hidden case's numbers reach the instructor's details and
+    Gradescope's after-due-date entry only, the student reading the sentence without
+    numbers once; and does a public case's note reach the student?"""
+    hidden = _note_context(public=False)
+    for loss in (12.3456, 65.4321):
+        hidden.add_note(
+            f"Without clipping the loss reaches {loss}.", "Without clipping: see check."
+        )
+    assert hidden.notes == ["Without clipping: see check."]
+    test = TestResult(
+        "clipping.train_with_clipping",
+        5,
+        cases=[CaseResult("a run", False, "Hint: h", category="stopped early")],
+        notes=hidden.notes,
+        notes_details=hidden.notes_details,
+    )
+    report = Report("student", [test], cases="hidden")
+    details = details_of(report)
+    assert "12.3456" in details and "65.4321" in details
+    for surface, text in shown_at_once(report).items():
+        assert "12.3456" not in text and "65.4321" not in text, f"{surface}:\n{text}"
+    assert "12.3456" in report.to_text(full=True)
+    later = [t for t in report.to_gradescope()["tests"] if t["visibility"] == "after_due_date"]
+    assert later and "12.3456" in later[0]["output"]
+    public = _note_context(public=True)
+    public.add_note("Without clipping the loss reaches 12.3456.", "Without clipping: see check.")
+    assert public.notes == ["Without clipping the loss reaches 12.3456."]
+    assert public.notes_details == []
+
+
+def test_no_check_writes_a_note_from_numbers_but_through_add_note():
+    """Is every note a check appends directly a fixed text (no f-string, no format), so a
+    note from a case's numbers must go through ``ctx.add_note`` (the instructor's on hidden
+    cases)? And does the clipping check's sentence for the student carry no number?"""
+    import grader.checks.clipping as clipping
+
+    built = []
+    for path in sorted(Path(clipping.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("append", "extend", "insert")
+                and isinstance(node.func.value, ast.Attribute)
+                and node.func.value.attr == "notes"
+                and any(
+                    isinstance(part, (ast.JoinedStr, ast.BinOp, ast.Call))
+                    for arg in node.args
+                    for part in ast.walk(arg)
+                )
+            ):
+                built.append(f"{path.name}:{node.lineno}")
+    assert built == [], f"notes built from values, not through ctx.add_note: {built}"
+    assert not re.search(r"\d\.\d", clipping.UNCLIPPED_ON_PUBLIC)
+    assert "python -m grader check" in clipping.UNCLIPPED_ON_PUBLIC
+
+
 def test_a_shape_mistake_shows_its_category_not_the_shapes():
     """Does a list of the wrong length read "returned the wrong shape", without the sizes?"""
 
