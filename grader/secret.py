@@ -40,7 +40,10 @@ def secret_path() -> Path:
 
 
 def _in_notebook() -> bool:
-    return "ipykernel" in sys.modules
+    """Whether this runs in a notebook's kernel (not merely a process that imported it)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def load_secret(notice: bool | None = None) -> str:

@@ -58,8 +58,19 @@ def test_grader_seed_wins_and_only_its_fingerprint_is_shown(course, monkeypatch,
 
 
 def test_no_notice_inside_a_notebook(course, monkeypatch, capsys):
-    """Is the secret made silently in a notebook's kernel?"""
+    """Is the secret made silently in a notebook's kernel (and only there: a process that
+    merely imported ipykernel is not one)?"""
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    secret.hidden_seed()
+    assert course.exists() and "secret" in capsys.readouterr().err
+    course.unlink()
+
+    class ZMQInteractiveShell:  # the kernel's shell, as IPython.get_ipython() returns it
+        pass
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = ZMQInteractiveShell  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
     secret.hidden_seed()
     assert course.exists() and capsys.readouterr().err == ""
 
