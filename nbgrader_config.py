@@ -22,7 +22,13 @@ c.CourseDirectory.release_directory = "exercises"
 
 # Only solutions/exploding_gradients is nbgrader source: the reference modules and the
 # lesson texts beside it are never copied into a release. Caches are ignored.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "gradebook.db"]
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "gradebook.db",
+]
 
 # The stub that replaces a solution region; grader.sources.STUB is the same text, so the
 # released notebooks and the plain-module stubs agree.
