@@ -67,7 +67,7 @@ def _digest(value: Any, digest: Any) -> None:
             _digest(str(key), digest)
             _digest(value[key], digest)
     elif isinstance(value, ModelSpec):
-        _digest(["model", value.config, *value.weights], digest)
+        _digest(["model", _without_names(value.config), *value.weights], digest)
     elif isinstance(value, OptimizerSpec):
         _digest(["optimizer", value.class_name, value.config], digest)
     elif isinstance(value, KerasObjectSpec):
@@ -86,6 +86,25 @@ def _digest(value: Any, digest: Any) -> None:
         digest.update(f"f:{name};".encode())
     else:
         raise TypeError(f"no canonical form for a {type(value).__name__}")
+
+
+def _without_names(config: str) -> Any:
+    """A model's config without the model's and the layers' names.
+
+    Keras numbers the names of new models and layers in a process (``sequential_11``), so
+    the same model built later in a batch has other names; they change nothing a model
+    computes, and a key with them would miss every remembered run after the first
+    student. Everything else (a dtype policy's ``name`` included) stays.
+    """
+    try:
+        data = json.loads(config)
+        inner = data["config"]
+        inner.pop("name", None)
+        for layer in inner.get("layers", []):
+            layer["config"].pop("name", None)
+        return data
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return config
 
 
 def call_key(name: str, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> str:

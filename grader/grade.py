@@ -182,9 +182,9 @@ def grade_submission(
             from grader.quiet import import_tensorflow
 
             import_tensorflow()
-            # The last submission's models go, and Keras names layers afresh: the reference
-            # models of this submission are named as the last one's, so their remembered
-            # runs (grader.checks.remembered) are reused instead of computed again.
+            # The last submission's models go. (The remembered reference runs,
+            # grader.checks.remembered, are keyed without the models' names, so they are
+            # reused whatever Keras names the models of this submission.)
             release_models()
         if submission.parts:
             sandbox.begin(submission.parts)  # fresh processes for this submission

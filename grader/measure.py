@@ -31,10 +31,20 @@ def dense_layers(model: Any) -> list[Any]:
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 
 
+def _function_name(activation: Any) -> str:
+    return getattr(activation, "__name__", str(activation))
+
+
 def activation_name(layer: Any) -> str:
     """The name of a layer's activation (``linear`` for none)."""
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", str(activation))
+    return _function_name(getattr(layer, "activation", None))
+
+
+def first_activation(model: Any) -> str:
+    """The name of the first Dense layer's activation of a model or :class:`DenseStack`."""
+    if isinstance(model, DenseStack):
+        return _function_name(model.activations[0])
+    return activation_name(dense_layers(model)[0])
 
 
 #: Most Dense layers a layout description holds in detail (the contract's models have 31).
@@ -60,6 +70,8 @@ def describe_layout(model: Any) -> dict[str, Any]:
         side first, at most :data:`MAX_LAYOUT_LAYERS`: ``units``, ``activation``,
         ``fan_in`` or None).
     """
+    if isinstance(model, DenseStack):
+        return model.describe()
     import keras
 
     dense = dense_layers(model)
@@ -213,6 +225,25 @@ class DenseStack:
         self.biases = biases
         self.activations = activations
 
+    def describe(self) -> dict[str, Any]:
+        """The stack's layout as :func:`describe_layout` describes the Keras model it is."""
+        return {
+            "model_class": "Sequential",
+            "sequential": True,
+            "dense_count": len(self.kernels),
+            "others": [],
+            "dense": [
+                {
+                    "units": int(kernel.shape[1]),
+                    "activation": str(_function_name(activation))[:MAX_NAME_CHARS],
+                    "fan_in": int(kernel.shape[0]),
+                }
+                for kernel, activation in zip(
+                    self.kernels[:MAX_LAYOUT_LAYERS], self.activations[:MAX_LAYOUT_LAYERS]
+                )
+            ],
+        }
+
     @property
     def layout(self) -> tuple[Any, ...]:
         """What a compiled function depends on: activations, biases and shapes."""
@@ -230,6 +261,8 @@ def dense_stack(model: Any) -> DenseStack | None:
     quantisation, float32 throughout) qualifies: for those the stack computes exactly what
     the model computes, and what an SGD step does to it.
     """
+    if isinstance(model, DenseStack):
+        return model
     import keras
 
     if type(model) is not keras.Sequential or not model.layers:
@@ -256,6 +289,27 @@ def dense_stack(model: Any) -> DenseStack | None:
         biases.append(np.asarray(layer.bias) if layer.bias is not None else None)
         activations.append(layer.activation)
     return DenseStack(kernels, biases, activations)
+
+
+def rebuild_for_measuring(spec: Any) -> Any:
+    """A model received as plain data, ready to be measured here.
+
+    A plain float32 Dense stack becomes a :class:`DenseStack` straight from its weights
+    (:func:`grader.models.plain_dense_stack`: no Keras model is built, which is most of what
+    a rebuild costs); any other model is rebuilt with Keras (:func:`grader.models.rebuild_model`).
+    Either measures the same (:func:`gradient_norms`, :func:`train_full_batch`) and
+    describes the same layout (:func:`describe_layout`).
+
+    Raises:
+        grader.models.ModelRebuildError: as :func:`grader.models.rebuild_model`.
+    """
+    from grader.models import plain_dense_stack, rebuild_model
+
+    import_tensorflow()
+    plain = plain_dense_stack(spec)
+    if plain is None:
+        return rebuild_model(spec)
+    return DenseStack(*plain)
 
 
 #: Compiled measuring functions, by (kind, activations, biases): each is traced once, with

@@ -32,9 +32,11 @@ from grader.measure import (
     activation_name,
     acts_as_sigmoid,
     dense_layers,
+    first_activation,
     gradient_norms,
     layout_problems,
     read_measurement,
+    rebuild_for_measuring,
     standard_normal_data,
 )
 from grader.mistakes import describe
@@ -50,9 +52,15 @@ CONTRACT_INPUT_DIM = 8
 
 
 def received_model(
-    description: str, outcome: Any, function: str, hint: str
+    description: str, outcome: Any, function: str, hint: str, *, measuring: bool = False
 ) -> tuple[Any, CaseResult | None]:
-    """Rebuild the model a call returned, or the failed case saying why not."""
+    """Rebuild the model a call returned, or the failed case saying why not.
+
+    With ``measuring``, a plain Dense stack comes back as the
+    :class:`grader.measure.DenseStack` the measuring code reads (no Keras model built,
+    :func:`grader.measure.rebuild_for_measuring`), for checks that only lay it out and
+    measure it.
+    """
     if not outcome.ok:
         return None, error_case(description, outcome, function, hint)
     if not isinstance(outcome.value, ModelSpec):
@@ -63,7 +71,8 @@ def received_model(
             category="did not return a Keras model",
         )
     try:
-        return rebuild_model(outcome.value), None
+        rebuild = rebuild_for_measuring if measuring else rebuild_model
+        return rebuild(outcome.value), None
     except ModelRebuildError as error:
         return None, CaseResult(
             description,
@@ -409,6 +418,12 @@ def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
+def refused_rebuild(failed: CaseResult | None) -> bool:
+    """Whether :func:`received_model` failed because the model holds parts the grader does
+    not rebuild (the student's own activation or layer): then it may be measured elsewhere."""
+    return failed is not None and failed.category == NOT_REBUILT
+
+
 #: Said once per test when a model was measured in the student's process.
 MEASURED_ELSEWHERE = (
     "Note: your model uses parts the grader cannot rebuild from built-in Keras parts (your own "
@@ -440,17 +455,13 @@ def measured_elsewhere(
 
     Returns:
         the measurement's outcome (its value a record for
-        :func:`grader.measure.read_measurement`), or None when the model can be rebuilt
-        here (or the call failed, or the runner has no worker).
+        :func:`grader.measure.read_measurement`), or None when the call failed or the
+        runner has no worker. Called only for a model :func:`received_model` refused
+        (:func:`refused_rebuild`).
     """
     measure = getattr(ctx.runner, "measure", None)
     if measure is None or not outcome.ok or not isinstance(outcome.value, ModelSpec):
         return None
-    try:
-        rebuild_model(outcome.value)
-        return None
-    except ModelRebuildError:
-        pass
     input_dim, depth, width, seed = args
     measured = measure(
         ctx.part,
@@ -543,8 +554,15 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
             CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
         )
         layout_hint = "Lay the model out as build_mlp does: depth Dense(width) layers and Dense(1)."
-        measured = measured_elsewhere(
-            ctx, outcome, (CONTRACT_INPUT_DIM, depth, width, seed), [x, y], kind="exploding"
+        model, failed = received_model(
+            description, outcome, "build_exploding_mlp", hint, measuring=True
+        )
+        measured = (
+            measured_elsewhere(
+                ctx, outcome, (CONTRACT_INPUT_DIM, depth, width, seed), [x, y], kind="exploding"
+            )
+            if refused_rebuild(failed)
+            else None
         )
         values: list[float] = []
         if measured is not None:  # a model of the student's own parts: measured in their process
@@ -570,10 +588,9 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
                 )
                 continue
             norms = read["norms"]
-            first_activation = read["first_activation"]
+            first_name = read["first_activation"]
             values = read["activation_values"]
         else:
-            model, failed = received_model(description, outcome, "build_exploding_mlp", hint)
             if failed:
                 yield failed
                 continue
@@ -582,13 +599,13 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
                 yield layout_case(description, model, problems, layout_hint)
                 continue
             norms = gradient_norms(model, x, y)
-            first_activation = activation_name(dense_layers(model)[0])
+            first_name = first_activation(model)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = norms[0] / norms[-1] if norms.size else np.nan
         if norms.size and np.all(np.isfinite(norms)) and ratio >= 1e3:
             yield CaseResult(description, True)
             continue
-        mistake = "sigmoid_cannot_explode" if is_sigmoid(first_activation, values) else None
+        mistake = "sigmoid_cannot_explode" if is_sigmoid(first_name, values) else None
         received = (
             f"norms[0]/norms[-1] = {ratio:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})"
             if np.all(np.isfinite(norms))

@@ -16,12 +16,12 @@ from grader.checks.deep_sigmoid import (
     measured_elsewhere,
     measurement_case,
     received_model,
+    refused_rebuild,
 )
 from grader.compare import TOLERANCES, describe_type
 from grader.expected import reference as reference_of
 from grader.measure import (
-    activation_name,
-    dense_layers,
+    first_activation,
     gradient_norms,
     healthy_layout_problems,
     sine_task,
@@ -127,14 +127,21 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
         outcome = ctx.call(
             CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
         )
-        measured = measured_elsewhere(
-            ctx,
-            outcome,
-            (CONTRACT_INPUT_DIM, depth, width, seed),
-            [x, y, task_x, task_y],
-            kind="healthy",
-            steps=HEALTHY_STEPS,
-            learning_rate=HEALTHY_RATE,
+        model, failed = received_model(
+            description, outcome, "build_healthy_mlp", hint, measuring=True
+        )
+        measured = (
+            measured_elsewhere(
+                ctx,
+                outcome,
+                (CONTRACT_INPUT_DIM, depth, width, seed),
+                [x, y, task_x, task_y],
+                kind="healthy",
+                steps=HEALTHY_STEPS,
+                learning_rate=HEALTHY_RATE,
+            )
+            if refused_rebuild(failed)
+            else None
         )
         if measured is not None:  # a model of the student's own parts: measured in a worker
             read, failed = measurement_case(
@@ -157,7 +164,6 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
             model, norms, losses = None, read["norms"], read["losses"]
             sigmoid = is_sigmoid(read["first_activation"], read["activation_values"])
         else:
-            model, failed = received_model(description, outcome, "build_healthy_mlp", hint)
             if failed:
                 yield failed
                 continue
@@ -166,7 +172,7 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
                 yield layout_case(description, model, problems, hint)
                 continue
             norms = gradient_norms(model, x, y)
-            sigmoid = is_sigmoid(activation_name(dense_layers(model)[0]))
+            sigmoid = is_sigmoid(first_activation(model))
             losses = None  # trained below, only when the norms pass
         yield _healthy_case(description, hint, norms, sigmoid, losses, model, task_x, task_y)
 
