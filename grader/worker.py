@@ -1183,6 +1183,13 @@ def main() -> None:
                 import_tensorflow(initialise=False)  # the runtime would not survive a fork
                 import grader.models  # noqa: F401
             elif message.get("numpy_only"):
+                # Every notebook of the course imports pyplot (TensorFlow's import brings it
+                # into the other worker): imported once here, not in every child (~1 s each).
+                try:
+                    import matplotlib.pyplot  # noqa: F401
+                except ImportError:
+                    pass
+
                 # Every child of this worker runs NumPy-only parts: the guard is on for good.
                 guard_autodiff(always=True)
             write_message(

@@ -74,3 +74,22 @@ def test_dask_figures_are_skipped_with_a_note_without_the_cluster_module(
     figures = benchmark.dask_figures(tmp_path, tmp_path, 3, 1.0, benchmark.Phases())
     assert figures == {}
     assert "dask: skipped" in capsys.readouterr().out
+
+
+def test_a_failing_suite_still_gives_its_time_summary_and_slowest_tests(tmp_path):
+    """The suite phase reads pytest's own summary and --durations lines, and a failure
+    is reported as a failure rather than ending the benchmark."""
+    (tmp_path / "test_two.py").write_text(
+        "import time\n\n"
+        "def test_passes():\n    time.sleep(0.01)\n\n"
+        "def test_fails():\n    assert 1 == 2\n"
+    )
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--durations=5"]
+    seconds, status, line, slowest = benchmark.suite_run([*command, str(tmp_path)])
+    assert status == 1 and seconds > 0
+    assert "1 failed, 1 passed" in line
+    assert any("test_passes" in entry and entry.split()[1] == "call" for entry in slowest)
+
+    (tmp_path / "test_two.py").write_text("def test_passes():\n    pass\n")
+    _, status, line, _ = benchmark.suite_run([*command, str(tmp_path)])
+    assert status == 0 and "1 passed" in line and "failed" not in line
