@@ -75,23 +75,37 @@ def describe_layout(model: Any) -> dict[str, Any]:
     import keras
 
     dense = dense_layers(model)
-    others = [type(layer).__name__ for layer in model.layers if layer not in dense]
-    described = []
-    for layer in dense[:MAX_LAYOUT_LAYERS]:
-        kernel = getattr(layer, "kernel", None)
-        described.append(
-            {
-                "units": int(layer.units),
-                "activation": str(activation_name(layer))[:MAX_NAME_CHARS],
-                "fan_in": int(kernel.shape[0]) if kernel is not None else None,
-            }
-        )
+    kernels = [getattr(layer, "kernel", None) for layer in dense]
+    return _layout_record(
+        type(model).__name__,
+        isinstance(model, keras.Sequential),
+        [
+            (layer.units, layer.activation, None if kernel is None else kernel.shape[0])
+            for layer, kernel in zip(dense, kernels)
+        ],
+        [type(layer).__name__ for layer in model.layers if layer not in dense],
+    )
+
+
+def _layout_record(
+    model_class: str, sequential: bool, dense: list[tuple[Any, Any, Any]], others: list[str]
+) -> dict[str, Any]:
+    """The bounded layout record of :func:`describe_layout`, from ``(units, activation,
+    fan_in or None)`` per Dense layer and the names of the other layers: the one place
+    the bounds apply, whether the model is a Keras model or a :class:`DenseStack`."""
     return {
-        "model_class": type(model).__name__[:MAX_NAME_CHARS],
-        "sequential": isinstance(model, keras.Sequential),
+        "model_class": model_class[:MAX_NAME_CHARS],
+        "sequential": sequential,
         "dense_count": len(dense),
         "others": [name[:MAX_NAME_CHARS] for name in others[:MAX_LAYOUT_NAMES]],
-        "dense": described,
+        "dense": [
+            {
+                "units": int(units),
+                "activation": str(_function_name(activation))[:MAX_NAME_CHARS],
+                "fan_in": None if fan_in is None else int(fan_in),
+            }
+            for units, activation, fan_in in dense[:MAX_LAYOUT_LAYERS]
+        ],
     }
 
 
@@ -227,22 +241,12 @@ class DenseStack:
 
     def describe(self) -> dict[str, Any]:
         """The stack's layout as :func:`describe_layout` describes the Keras model it is."""
-        return {
-            "model_class": "Sequential",
-            "sequential": True,
-            "dense_count": len(self.kernels),
-            "others": [],
-            "dense": [
-                {
-                    "units": int(kernel.shape[1]),
-                    "activation": str(_function_name(activation))[:MAX_NAME_CHARS],
-                    "fan_in": int(kernel.shape[0]),
-                }
-                for kernel, activation in zip(
-                    self.kernels[:MAX_LAYOUT_LAYERS], self.activations[:MAX_LAYOUT_LAYERS]
-                )
-            ],
-        }
+        return _layout_record(
+            "Sequential",
+            True,
+            [(k.shape[1], a, k.shape[0]) for k, a in zip(self.kernels, self.activations)],
+            [],
+        )
 
     @property
     def layout(self) -> tuple[Any, ...]:
@@ -303,12 +307,13 @@ def rebuild_for_measuring(spec: Any) -> Any:
     Raises:
         grader.models.ModelRebuildError: as :func:`grader.models.rebuild_model`.
     """
-    from grader.models import plain_dense_stack, rebuild_model
+    from grader.models import model_from_plan, plain_dense_stack, vetted_plan
 
     import_tensorflow()
-    plain = plain_dense_stack(spec)
+    plan = vetted_plan(spec)
+    plain = plain_dense_stack(plan, spec.weights)
     if plain is None:
-        return rebuild_model(spec)
+        return model_from_plan(plan, spec.weights)
     return DenseStack(*plain)
 
 

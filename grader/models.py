@@ -843,7 +843,9 @@ def _swap_initializers(layers: list[Any], replacement: Any) -> list[tuple[Any, s
 _STACK_WEIGHT_DTYPES = ("float32", "float64")
 
 
-def plain_dense_stack(spec: ModelSpec) -> tuple[list[Any], list[Any], list[Any]] | None:
+def plain_dense_stack(
+    plan: ModelPlan, weights: list[Any]
+) -> tuple[list[Any], list[Any], list[Any]] | None:
     """A model that is only float32 Dense layers, read from plain data without Keras.
 
     Building the Keras model costs about 0.2 s for the contract's 31 layers (a layer object
@@ -856,7 +858,8 @@ def plain_dense_stack(spec: ModelSpec) -> tuple[list[Any], list[Any], list[Any]]
     figure or the error message as before.
 
     Args:
-        spec: the model's config and weights.
+        plan: the vetted config (:func:`vetted_plan`).
+        weights: the received weights, in ``get_weights`` order.
 
     Returns:
         ``(kernels, biases, activations)`` per Dense layer (a bias None when the layer has
@@ -864,10 +867,6 @@ def plain_dense_stack(spec: ModelSpec) -> tuple[list[Any], list[Any], list[Any]]
     """
     import keras
 
-    try:
-        plan = vet_model_config(json.loads(spec.config))
-    except (ValueError, RecursionError, TypeError):
-        return None
     global_policy = keras.config.dtype_policy().name
     shape = plan.input_shape
     if not shape or type(shape[-1]) is not int or not plan.layers:
@@ -875,7 +874,7 @@ def plain_dense_stack(spec: ModelSpec) -> tuple[list[Any], list[Any], list[Any]]
     kernels: list[Any] = []
     biases: list[Any] = []
     activations: list[Any] = []
-    weights = iter(spec.weights)
+    remaining = iter(weights)
     fan_in = shape[-1]
     for layer in plan.layers:
         arguments = layer.arguments
@@ -885,7 +884,7 @@ def plain_dense_stack(spec: ModelSpec) -> tuple[list[Any], list[Any], list[Any]]
         wanted = [(fan_in, units)] + ([(units,)] if arguments.get("use_bias", True) else [])
         arrays = []
         for shape_wanted in wanted:
-            array = next(weights, None)
+            array = next(remaining, None)
             if (
                 not isinstance(array, np.ndarray)
                 or array.dtype.name not in _STACK_WEIGHT_DTYPES
@@ -902,9 +901,46 @@ def plain_dense_stack(spec: ModelSpec) -> tuple[list[Any], list[Any], list[Any]]
             else keras.activations.get(None)
         )
         fan_in = units
-    if next(weights, None) is not None:
+    if next(remaining, None) is not None:
         return None
     return kernels, biases, activations
+
+
+def vetted_plan(spec: ModelSpec) -> ModelPlan:
+    """The vetted plan of a received model's config (:func:`vet_model_config`).
+
+    Raises:
+        ModelRebuildError: when the config is not JSON or holds anything outside the
+            allow-list (the message names where).
+    """
+    try:
+        config = json.loads(spec.config)
+    except (ValueError, RecursionError, TypeError) as error:
+        raise ModelRebuildError(
+            f"the model's config is not JSON ({type(error).__name__})"
+        ) from None
+    return vet_model_config(config)
+
+
+def model_from_plan(plan: ModelPlan, weights: list[Any]) -> Any:
+    """Build a vetted plan with Keras and set the received weights.
+
+    Raises:
+        ModelRebuildError: when Keras refuses the vetted config, or the weights do not
+            fit it.
+    """
+    try:
+        model = build_model(plan)
+    except Exception as error:  # noqa: BLE001 - a vetted config Keras still refuses
+        raise ModelRebuildError(
+            f"the model could not be built from its config ({type(error).__name__}: "
+            f"{str(error)[:300]})"
+        ) from None
+    try:
+        model.set_weights(weights)
+    except Exception as error:  # noqa: BLE001
+        raise ModelRebuildError(f"the weights do not fit the model ({str(error)[:300]})") from None
+    return model
 
 
 def rebuild_model(spec: ModelSpec) -> Any:
@@ -920,25 +956,7 @@ def rebuild_model(spec: ModelSpec) -> Any:
         ModelRebuildError: when the config holds anything outside the allow-list (the
             message names where), or the weights do not fit it.
     """
-    try:
-        config = json.loads(spec.config)
-    except (ValueError, RecursionError, TypeError) as error:
-        raise ModelRebuildError(
-            f"the model's config is not JSON ({type(error).__name__})"
-        ) from None
-    plan = vet_model_config(config)
-    try:
-        model = build_model(plan)
-    except Exception as error:  # noqa: BLE001 - a vetted config Keras still refuses
-        raise ModelRebuildError(
-            f"the model could not be built from its config ({type(error).__name__}: "
-            f"{str(error)[:300]})"
-        ) from None
-    try:
-        model.set_weights(spec.weights)
-    except Exception as error:  # noqa: BLE001
-        raise ModelRebuildError(f"the weights do not fit the model ({str(error)[:300]})") from None
-    return model
+    return model_from_plan(vetted_plan(spec), spec.weights)
 
 
 def describe_model(model: Any) -> ModelSpec:

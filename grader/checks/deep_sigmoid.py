@@ -418,12 +418,6 @@ def check_gradient_regime(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
-def refused_rebuild(failed: CaseResult | None) -> bool:
-    """Whether :func:`received_model` failed because the model holds parts the grader does
-    not rebuild (the student's own activation or layer): then it may be measured elsewhere."""
-    return failed is not None and failed.category == NOT_REBUILT
-
-
 #: Said once per test when a model was measured in the student's process.
 MEASURED_ELSEWHERE = (
     "Note: your model uses parts the grader cannot rebuild from built-in Keras parts (your own "
@@ -435,6 +429,7 @@ MEASURED_ELSEWHERE = (
 def measured_elsewhere(
     ctx: Context,
     outcome: Any,
+    refused: CaseResult | None,
     args: tuple[int, int, int, int],
     data: list[np.ndarray],
     *,
@@ -446,7 +441,10 @@ def measured_elsewhere(
 
     Args:
         ctx: the check's context (its runner, part, function, time limit).
-        outcome: the builder's call, whose model the grader could not rebuild.
+        outcome: the builder's call.
+        refused: what :func:`received_model` said of its model: only a model it refused
+            for holding parts the grader does not rebuild (the student's own activation
+            or layer) is measured elsewhere.
         args: the builder's arguments (input_dim, depth, width, seed).
         data: ``[x, y]`` for the gradient norms, then ``[task_x, task_y]`` for ``healthy``.
         kind: the measurement (:data:`grader.measure.MEASURE_KINDS`).
@@ -455,12 +453,18 @@ def measured_elsewhere(
 
     Returns:
         the measurement's outcome (its value a record for
-        :func:`grader.measure.read_measurement`), or None when the call failed or the
-        runner has no worker. Called only for a model :func:`received_model` refused
-        (:func:`refused_rebuild`).
+        :func:`grader.measure.read_measurement`), or None when the model was not refused
+        for that reason (it was rebuilt here, or the call failed), or the runner has no
+        worker.
     """
     measure = getattr(ctx.runner, "measure", None)
-    if measure is None or not outcome.ok or not isinstance(outcome.value, ModelSpec):
+    if (
+        measure is None
+        or refused is None
+        or refused.category != NOT_REBUILT
+        or not outcome.ok
+        or not isinstance(outcome.value, ModelSpec)
+    ):
         return None
     input_dim, depth, width, seed = args
     measured = measure(
@@ -557,12 +561,8 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
         model, failed = received_model(
             description, outcome, "build_exploding_mlp", hint, measuring=True
         )
-        measured = (
-            measured_elsewhere(
-                ctx, outcome, (CONTRACT_INPUT_DIM, depth, width, seed), [x, y], kind="exploding"
-            )
-            if refused_rebuild(failed)
-            else None
+        measured = measured_elsewhere(
+            ctx, outcome, failed, (CONTRACT_INPUT_DIM, depth, width, seed), [x, y], kind="exploding"
         )
         values: list[float] = []
         if measured is not None:  # a model of the student's own parts: measured in their process

@@ -16,7 +16,6 @@ from grader.checks.deep_sigmoid import (
     measured_elsewhere,
     measurement_case,
     received_model,
-    refused_rebuild,
 )
 from grader.compare import TOLERANCES, describe_type
 from grader.expected import reference as reference_of
@@ -130,18 +129,15 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult]:
         model, failed = received_model(
             description, outcome, "build_healthy_mlp", hint, measuring=True
         )
-        measured = (
-            measured_elsewhere(
-                ctx,
-                outcome,
-                (CONTRACT_INPUT_DIM, depth, width, seed),
-                [x, y, task_x, task_y],
-                kind="healthy",
-                steps=HEALTHY_STEPS,
-                learning_rate=HEALTHY_RATE,
-            )
-            if refused_rebuild(failed)
-            else None
+        measured = measured_elsewhere(
+            ctx,
+            outcome,
+            failed,
+            (CONTRACT_INPUT_DIM, depth, width, seed),
+            [x, y, task_x, task_y],
+            kind="healthy",
+            steps=HEALTHY_STEPS,
+            learning_rate=HEALTHY_RATE,
         )
         if measured is not None:  # a model of the student's own parts: measured in a worker
             read, failed = measurement_case(
