@@ -1,7 +1,5 @@
 """``python -m grader``: see :mod:`grader.cli`."""
 
-import sys
+from grader.cli import run
 
-from grader.cli import main
-
-sys.exit(main())
+run()

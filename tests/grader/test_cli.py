@@ -286,3 +286,24 @@ def test_usage_errors_are_one_line_with_status_2(args, expected):
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_entry_point_runs_the_exit_handlers_and_flushes_before_its_quick_exit():
+    """`run` skips the interpreter's teardown (seconds once TensorFlow is loaded): are the
+    exit handlers still run (the jail's scratch folders go that way), the buffered output
+    written, and the status main's?"""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('exit handler ran'))\n"
+        "sys.argv = ['grader', 'grade', 'does/not/exist']\n"
+        "print('buffered output', end=' ')\n"
+        "from grader.cli import run\n"
+        "run()\n"
+        "print('not reached')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stdout == "buffered output exit handler ran\n"
+    assert "no such file or directory" in result.stderr
