@@ -178,7 +178,8 @@ def grade_submission(
             # Only the workers the parts need: the TensorFlow one imports it meanwhile.
             sandbox.start(submission.parts)
         if needs_tensorflow:
-            from grader.measure import release_models
+            from grader.checks.layouts import likely_layouts
+            from grader.measure import release_models, trace_ahead
             from grader.quiet import import_tensorflow
 
             import_tensorflow()
@@ -186,6 +187,9 @@ def grade_submission(
             # grader.checks.remembered, are keyed without the models' names, so they are
             # reused whatever Keras names the models of this submission.)
             release_models()
+            # The first submission of a process: trace the measuring functions while
+            # the student's process answers (later ones find them traced).
+            trace_ahead(likely_layouts())
         if submission.parts:
             sandbox.begin(submission.parts)  # fresh processes for this submission
         runner = SubprocessRunner(sandbox, submission.parts)

@@ -17,6 +17,8 @@ so its figures equal the eager ones to float32 rounding (a test checks it). Any 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -320,6 +322,9 @@ def rebuild_for_measuring(spec: Any) -> Any:
 #: Compiled measuring functions, by (kind, activations, biases): each is traced once, with
 #: every dimension open, and serves every width and sample count of that layout.
 _COMPILED: dict[tuple[Any, ...], Any] = {}
+_COMPILED_LOCK = threading.Lock()
+#: The thread tracing the likely layouts ahead (:func:`trace_ahead`), once per process.
+_AHEAD: threading.Thread | None = None
 
 
 def _forward(tf: Any, x: Any, weights: Any, has_bias: Any, activations: Any) -> Any:
@@ -353,8 +358,15 @@ def _compiled(kind: str, stack: DenseStack) -> Any:
     tf = import_tensorflow()
     activations, has_bias = stack.layout[:2]
     key = (kind, activations, has_bias)
-    if key in _COMPILED:
+    with _COMPILED_LOCK:  # one function per layout, whichever thread asks first
+        if key not in _COMPILED:
+            _COMPILED[key] = _new_function(tf, kind, stack)
         return _COMPILED[key]
+
+
+def _new_function(tf: Any, kind: str, stack: DenseStack) -> Any:
+    """A new (not yet traced) ``norms`` or ``training`` function for the stack's layout."""
+    activations, has_bias = stack.layout[:2]
     kernel_at = [i for i, w in enumerate(_flat_weights(stack)) if w.ndim == 2]
     signature = _signature(tf, has_bias)
     if kind == "norms":
@@ -368,26 +380,73 @@ def _compiled(kind: str, stack: DenseStack) -> Any:
             grads = tape.gradient(loss, kernels)
             return tf.stack([tf.norm(g) for g in grads])
 
-        _COMPILED[key] = norms
-    else:
-        scalar_int = tf.TensorSpec([], tf.int32)
-        scalar = tf.TensorSpec([], tf.float32)
+        return norms
 
-        @tf.function(input_signature=[*signature, scalar_int, scalar], jit_compile=JIT_COMPILE)
-        def train(x: Any, y: Any, weights: Any, steps: Any, rate: Any) -> Any:
-            losses = tf.TensorArray(tf.float32, size=steps)
-            for step in tf.range(steps):
-                with tf.GradientTape() as tape:
-                    tape.watch(weights)
-                    loss = _mse(tf, _forward(tf, x, weights, has_bias, activations), y)
-                grads = tape.gradient(loss, weights)
-                losses = losses.write(step, loss)
-                # keras.optimizers.SGD without momentum: w -= g * learning_rate
-                weights = [w - g * rate for w, g in zip(weights, grads)]
-            return losses.stack()
+    scalar_int = tf.TensorSpec([], tf.int32)
+    scalar = tf.TensorSpec([], tf.float32)
 
-        _COMPILED[key] = train
-    return _COMPILED[key]
+    @tf.function(input_signature=[*signature, scalar_int, scalar], jit_compile=JIT_COMPILE)
+    def train(x: Any, y: Any, weights: Any, steps: Any, rate: Any) -> Any:
+        losses = tf.TensorArray(tf.float32, size=steps)
+        for step in tf.range(steps):
+            with tf.GradientTape() as tape:
+                tape.watch(weights)
+                loss = _mse(tf, _forward(tf, x, weights, has_bias, activations), y)
+            grads = tape.gradient(loss, weights)
+            losses = losses.write(step, loss)
+            # keras.optimizers.SGD without momentum: w -= g * learning_rate
+            weights = [w - g * rate for w, g in zip(weights, grads)]
+        return losses.stack()
+
+    return train
+
+
+def trace_ahead(layouts: Sequence[tuple[str, DenseStack]]) -> threading.Thread:
+    """Trace the measuring functions of these layouts in a background thread, once per process.
+
+    A fresh grading process (one submission from the command line) traces every layout it
+    measures, about 4 s for the contract's models, and meanwhile mostly waits for the
+    student's process to answer. This thread traces the likely layouts during those
+    waits. They are the same functions traced the same way, so every figure is unchanged;
+    a layout the thread has not reached yet is traced by whichever thread asks first
+    (``tf.function`` holds a lock while it traces), never twice. Later calls do nothing.
+
+    Args:
+        layouts: ``(kind, stack)`` pairs, ``kind`` ``"norms"`` or ``"training"``; only the
+            stacks' layouts matter, not their weights.
+
+    Returns:
+        the thread (the first call's, for every call).
+    """
+    global _AHEAD
+    if _AHEAD is not None:
+        return _AHEAD
+
+    tf = import_tensorflow()
+
+    def trace() -> None:
+        for kind, stack in layouts:
+            # One call on the stack's own placeholder weights: tracing, then TensorFlow's
+            # graph optimisation and instantiation at the first run, which cost more.
+            x = tf.zeros((1, stack.kernels[0].shape[0]))
+            y = tf.zeros((1, stack.kernels[-1].shape[1]))
+            extra = [tf.constant(1), tf.constant(0.0)] if kind == "training" else []
+            # A layout that fails here fails the same way when a check measures it, in
+            # the main thread, where the failure is reported; nothing is lost here.
+            try:
+                _compiled(kind, stack)(x, y, _weight_tensors(tf, stack), *extra)
+            except Exception:  # noqa: BLE001, S112
+                continue
+
+    _AHEAD = threading.Thread(target=trace, name="trace-ahead", daemon=True)
+    _AHEAD.start()
+    return _AHEAD
+
+
+def traced_ahead() -> None:
+    """Wait until the thread of :func:`trace_ahead`, if any, has finished."""
+    if _AHEAD is not None:
+        _AHEAD.join()
 
 
 def _flat_weights(stack: DenseStack) -> list[np.ndarray]:
@@ -491,6 +550,7 @@ def release_models() -> None:
     """
     import keras
 
+    traced_ahead()  # Keras's global state is reset only while no other thread traces
     keras.backend.clear_session(free_memory=True)
 
 

@@ -359,6 +359,10 @@ def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
         )
 
 
+#: The depth and width of the exploding models train_with_clipping runs from.
+RUN_DEPTH, RUN_WIDTH = 6, 16
+
+
 def exploding_model(seed: int, input_dim: int = 5, depth: int = 4, width: int = 8) -> Any:
     """A ReLU MLP with weights of standard deviation 2/sqrt(fan_in): its first steps explode."""
     import keras
@@ -540,7 +544,7 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
         ("10 steps with clip_norm=0.5, learning rate 0.02", 0.5, 0.02, 10),
     ]:
         seed = int(ctx.rng.integers(10_000))
-        spec = describe_model(exploding_model(seed, depth=6, width=16))
+        spec = describe_model(exploding_model(seed, depth=RUN_DEPTH, width=RUN_WIDTH))
         x = ctx.rng.standard_normal((32, 5)).astype(np.float32)
         y = ctx.rng.standard_normal((32, 1)).astype(np.float32)
         outcome = ctx.call(spec, x, y, clip_norm, rate, steps, record="clipped_train_step")

@@ -392,3 +392,88 @@ def test_a_rebuildable_model_is_measured_in_the_grader(runner_for):
     result = run_check("remedies.build_healthy_mlp", runner_for("remedies"), 2)
     assert result.status == "passed", result.output
     assert MEASURED_ELSEWHERE not in result.notes
+
+
+def _layout_key(kind, stack):
+    activations, biases = stack.layout[:2]
+    return (kind, activations, biases)
+
+
+@pytest.fixture
+def fresh_functions(monkeypatch):
+    """No compiled function and no trace-ahead thread yet, as in a new process."""
+    monkeypatch.setattr(measure, "_COMPILED", {})
+    monkeypatch.setattr(measure, "_AHEAD", None)
+
+
+def test_tracing_ahead_traces_each_layout_once_and_changes_no_figure(fresh_functions, rng):
+    """The functions traced ahead (on placeholder weights) are the ones a check then uses:
+    traced once, and giving bitwise the figures of a function traced on the spot."""
+    from grader.checks.layouts import likely_layouts
+
+    layouts = likely_layouts()
+    measure.trace_ahead(layouts).join()
+    assert set(measure._COMPILED) == {_layout_key(kind, stack) for kind, stack in layouts}
+    assert measure.trace_ahead(layouts) is measure.trace_ahead([])  # once per process
+
+    model = build_healthy_mlp(8, 20, 32, seed=3)
+    stack = measure.dense_stack(model)
+    x, y = rng.standard_normal((64, 8)), rng.standard_normal((64, 1))
+    norms = measure.gradient_norms(model, x, y)
+    losses = measure.train_full_batch(model, x, y, 5, 0.01)
+    for kind in ("norms", "training"):
+        assert measure._COMPILED[_layout_key(kind, stack)].experimental_get_tracing_count() == 1
+    measure._COMPILED.clear()  # traced on the spot this time
+    assert np.array_equal(measure.gradient_norms(model, x, y), norms)
+    assert np.array_equal(measure.train_full_batch(model, x, y, 5, 0.01), losses)
+
+
+def test_a_layout_that_fails_to_trace_ahead_fails_where_it_is_measured(fresh_functions):
+    """A failure in the thread is not lost nor raised there: measuring that layout in the
+    main thread raises it."""
+
+    def broken(h):
+        raise ArithmeticError("this activation cannot be traced")
+
+    stack = measure.DenseStack(
+        [np.ones((2, 3), np.float32), np.ones((3, 1), np.float32)],
+        [np.zeros(3, np.float32), np.zeros(1, np.float32)],
+        [broken, broken],
+    )
+    thread = measure.trace_ahead([("norms", stack), ("training", stack)])
+    thread.join()
+    assert not thread.is_alive()
+    with pytest.raises(Exception, match="ArithmeticError: this activation cannot be traced"):
+        measure.gradient_norms(stack, np.ones((4, 2)), np.ones((4, 1)))
+
+
+@pytest.mark.slow
+def test_grading_the_reference_traces_no_layout_beyond_the_likely_ones():
+    """The layouts traced ahead are all the reference's grading measures, so a fresh
+    process pays for no tracing on the critical path; if the reference's models change,
+    this says to update grader.checks.layouts."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json\n"
+        "from grader import measure\n"
+        "from grader.checks.layouts import likely_layouts\n"
+        "from grader.grade import grade_submission\n"
+        "report = grade_submission('examples/correct', seed=7)\n"
+        "def key(kind, stack):\n"
+        "    return repr((kind, [a.__name__ for a in stack.layout[0]], stack.layout[1]))\n"
+        "likely = [key(kind, stack) for kind, stack in likely_layouts()]\n"
+        "traced = {repr((k[0], [a.__name__ for a in k[1]], k[2])):\n"
+        "          f.experimental_get_tracing_count() for k, f in measure._COMPILED.items()}\n"
+        "print(json.dumps({'score': report.score, 'likely': likely, 'traced': traced}))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["score"] == 100
+    assert set(found["traced"]) <= set(found["likely"]), "update grader.checks.layouts"
+    assert all(count == 1 for count in found["traced"].values())
