@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,7 +190,71 @@ def remembered(compute: Callable[..., Any], *inputs: Any) -> Any:
     return expected_values.computed(compute, *inputs)
 
 
-CheckFunction = Callable[[Context], Iterator[CaseResult]]
+#: The grader's one background thread (made at first use): work started there runs while
+#: the student's process answers, in the order it was started.
+_BACKGROUND: ThreadPoolExecutor | None = None
+
+
+def in_background(work: Callable[..., Any], *args: Any) -> Future:
+    """``work(*args)`` started now in the grader's background thread.
+
+    For the grader's own work that does not need the student's next answer: a reference
+    run whose inputs are drawn (started before the student's function is called), or the
+    measuring of the last model received (while the student's process builds the next).
+    ``.result()`` gives the value, or raises what ``work`` raised, where the check needs
+    it. One thread runs the work in the order it was started, and the student's calls
+    are made in the same order as when everything ran in turn, so every value and every
+    call is the same; :func:`run_check` waits for the thread before the check ends. Only
+    the grader's computations go there: never a call to the student's process, which
+    has one channel, used by the main thread.
+    """
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-background")
+    return _BACKGROUND.submit(work, *args)
+
+
+def remembered_ahead(compute: Callable[..., Any], *inputs: Any) -> Future:
+    """:func:`remembered` ``(compute, *inputs)``, started now in the background thread."""
+    return in_background(remembered, compute, *inputs)
+
+
+def _background_done() -> None:
+    """Wait for all the work started in the background thread (a check that stopped early
+    may have left some): none outlives its check."""
+    if _BACKGROUND is not None:
+        _BACKGROUND.submit(lambda: None).result()
+
+
+def in_order(cases: Iterator[CaseResult | Future]) -> Iterator[CaseResult]:
+    """A check's cases in order, where a case may be a Future of its CaseResult.
+
+    A check yields a Future for a case judged in the background; the next case's call to
+    the student's process is made meanwhile. The Future's result comes out before
+    anything the check yields or raises after it, so the cases are in their order, and a
+    case that could not be judged (its exception) comes before a later stop.
+    """
+    pending: Future | None = None
+    try:
+        for case in cases:
+            if pending is not None:
+                yield pending.result()
+                pending = None
+            if isinstance(case, Future):
+                pending = case
+            else:
+                yield case
+    except GeneratorExit:  # the consumer stopped reading: nothing more is yielded
+        raise
+    except BaseException:
+        if pending is not None:
+            yield pending.result()
+        raise
+    if pending is not None:
+        yield pending.result()
+
+
+CheckFunction = Callable[[Context], Iterator[CaseResult | Future]]
 
 
 @dataclass(frozen=True)
@@ -468,7 +533,7 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
         timeout=check.timeout * scale,
     )
     try:
-        for case in check.run(context):
+        for case in in_order(check.run(context)):
             result.cases.append(case)
         result.notes.extend(context.notes)
         result.notes_details.extend(context.notes_details)
@@ -515,6 +580,8 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
             ),
             f"returned a result the grader could not check ({kind})",
         )
+    finally:
+        _background_done()
     return result
 
 

@@ -18,6 +18,7 @@ from grader.checks import (
     mutation_case,
     register,
     remembered,
+    remembered_ahead,
     value_category,
 )
 from grader.compare import TOLERANCES, Tolerance, compare_arrays, describe_type, format_array
@@ -448,6 +449,7 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
         x = ctx.rng.standard_normal((16, 5)).astype(np.float32)
         y = ctx.rng.standard_normal((16, 1)).astype(np.float32)
         optimizer = OptimizerSpec("SGD", keras.optimizers.SGD(learning_rate=rate).get_config())
+        reference_step = remembered_ahead(_reference_step, spec, x, y, clip_norm, rate)
         outcome = ctx.call(spec, optimizer, x, y, clip_norm, state_of=[0])
         if not outcome.ok:
             yield error_case(description, outcome, "clipped_train_step", hint)
@@ -462,7 +464,7 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
                 category=WRONG_TYPE,
             )
             continue
-        expected, after = remembered(_reference_step, spec, x, y, clip_norm, rate)
+        expected, after = reference_step.result()
         received = np.array(
             [
                 np.asarray(result[k], dtype=np.float64).item()
@@ -547,9 +549,11 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
         spec = describe_model(exploding_model(seed, depth=RUN_DEPTH, width=RUN_WIDTH))
         x = ctx.rng.standard_normal((32, 5)).astype(np.float32)
         y = ctx.rng.standard_normal((32, 1)).astype(np.float32)
+        # The reference's runs while the student's runs.
+        expected_run = remembered_ahead(_reference_run, spec, x, y, clip_norm, rate, steps)
+        unclipped_run = remembered_ahead(_unclipped_run, spec, x, y, steps, rate)
         outcome = ctx.call(spec, x, y, clip_norm, rate, steps, record="clipped_train_step")
-        expected = remembered(_reference_run, spec, x, y, clip_norm, rate, steps)
-        unclipped = remembered(_unclipped_run, spec, x, y, steps, rate)
+        expected, unclipped = expected_run.result(), unclipped_run.result()
         bad = np.flatnonzero(~np.isfinite(unclipped))
         ctx.add_note(
             f"Without clipping, the same run ({steps} steps, learning rate {rate}) goes from loss "
