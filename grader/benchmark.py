@@ -195,9 +195,13 @@ def isolation_line(times: dict[str, float]) -> str:
 def check_breakdown(path: Path = EXAMPLE, gradings: int = 2) -> list[dict[str, dict[str, float]]]:
     """Grade ``path`` ``gradings`` times in this process with one warm worker, timing each check.
 
-    The student's process's share of a check is the time spent waiting for the worker's
-    answers (its calls, the transfer of the results); the rest is the grader's own work
-    (hidden inputs, references, rebuilding and measuring models, comparing).
+    The student's process's share of a check is the time the grader's main thread spent
+    waiting for the worker's answers (its calls, the transfer of the results); the rest is
+    the grader's own work (hidden inputs, references, rebuilding and measuring models,
+    comparing). Work the grader does in its background thread meanwhile (a reference run
+    started before the call, the last model measured while the next is built:
+    :func:`grader.checks.in_background`) falls in the student's share; the grader's CPU
+    counts every thread of the grader's process.
 
     Args:
         path: the submission.
@@ -271,7 +275,7 @@ def print_breakdown(results: list[dict[str, dict[str, float]]]) -> None:
     first, last = results[0], results[-1]
     print(
         "seconds per check, per student: first grading in a process | a later student "
-        "(student's process + grader's = total; grader's CPU)"
+        "(waiting for the student's process + grader's = total; the grader's CPU, all threads)"
     )
     for name in first:
         a, b = first[name], last.get(name, first[name])
