@@ -165,20 +165,17 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult | Future]:
             if read["problems"]:
                 yield layout_case(description, None, read["problems"], hint)
                 continue
-            model, norms, losses = None, read["norms"], read["losses"]
             sigmoid = is_sigmoid(read["first_activation"], read["activation_values"])
+            yield _healthy_case(
+                description, hint, read["norms"], sigmoid, read["losses"], None, task_x, task_y
+            )
+        elif failed:
+            yield failed
+        elif problems := healthy_layout_problems(model, depth):
+            yield layout_case(description, model, problems, hint)
         else:
-            if failed:
-                yield failed
-                continue
-            problems = healthy_layout_problems(model, depth)
-            if problems:
-                yield layout_case(description, model, problems, hint)
-                continue
             # Measured in the background while the student's process builds the next one.
             yield in_background(_measured_here, description, hint, model, x, y, task_x, task_y)
-            continue
-        yield _healthy_case(description, hint, norms, sigmoid, losses, model, task_x, task_y)
 
 
 def _measured_here(
