@@ -1056,7 +1056,8 @@ def _kill_children() -> int:
 
     Orphans of the killed are adopted by this process (a subreaper), so rounds go on until
     none is left: a chain of processes dies one level per round. In jail mode the PID
-    namespace has already ended them all.
+    namespace has ended them all, unless the grader killed the submission's process from
+    outside (a time-out): then its namespace's init and server are adopted here.
     """
     import signal
 
@@ -1077,10 +1078,20 @@ def _kill_children() -> int:
         for pid in children:
             try:
                 os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                killed += 1
-            except (ProcessLookupError, ChildProcessError):
+            except ProcessLookupError:
                 pass
+        # Reap whichever child ends first, not one by one in a fixed order: the init of a
+        # submission's PID namespace, adopted here when its parent was killed, ends only
+        # once the server, adopted here too, has been reaped, so waiting for init first
+        # would wait forever (until the grader gave up on the whole worker).
+        pending = set(children)
+        while pending:
+            try:
+                pid, _ = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            pending.discard(pid)
+            killed += 1
     return killed
 
 

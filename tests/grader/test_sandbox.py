@@ -54,11 +54,17 @@ def test_prints_do_not_disturb_the_answer(runner):
 
 
 def test_an_endless_loop_costs_only_its_call(runner):
-    """Is an endless loop stopped at the time limit, and does the next call still work?"""
+    """Is an endless loop stopped at the time limit, and does the next call still work, in
+    a fresh process of the same worker (the worker reaped the killed process: it was not
+    given up on and restarted, which used to take a 30-s wait per time-out)?"""
+    worker = runner.sandbox.for_part("chain_rule")
+    worker.ensure_child()
+    before = worker.process.pid
     outcome = runner.call("chain_rule", "sigmoid_derivative", [np.zeros(3)], timeout=2)
     assert outcome.error_type == "timeout"
     assert "time limit of 2 s" in outcome.error_sentence("sigmoid_derivative")
     assert runner.call("chain_rule", "sigmoid", [np.zeros(1)]).ok
+    assert worker.process is not None and worker.process.pid == before
 
 
 def test_a_process_exit_is_reported_and_survived(runner):
