@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -32,6 +33,9 @@ CELL_TIMEOUT = 300
 #: Seconds a whole notebook may take: the course promises well under a minute on 2 CPU
 #: cores; this bound only catches a run that got far out of hand.
 NOTEBOOK_BUDGET = 120
+
+#: A part's source notebook, executed, and how many seconds it took to run.
+Executed = Callable[[str], tuple[nbformat.NotebookNode, float]]
 
 _PROBE = "import sys\nprint('tensorflow' in sys.modules)"
 
@@ -93,24 +97,36 @@ def _with_probes(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-_EXECUTED: dict[str, tuple[nbformat.NotebookNode, float]] = {}
+@pytest.fixture(scope="module")
+def executed_source(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Executed:
+    """A part's source notebook, executed once for the tests below that read it.
 
+    Module-scoped, so that under xdist the tests that share it run on one worker
+    (tests/conftest.py groups them) and each notebook runs once, not once per worker.
+    """
+    executed: dict[str, tuple[nbformat.NotebookNode, float]] = {}
 
-def _executed_source(part: str, workdir: Path) -> tuple[nbformat.NotebookNode, float]:
-    """The part's source notebook executed once per session (the tests below share it)."""
-    if part not in _EXECUTED:
-        nb = nbformat.read(source_notebook_path(part), as_version=4)
-        _EXECUTED[part] = _execute(nb, workdir, allow_errors=False)
-    nb, seconds = _EXECUTED[part]
-    return nbformat.from_dict(nb), seconds
+    def run(part: str) -> tuple[nbformat.NotebookNode, float]:
+        if part not in executed:
+            nb = nbformat.read(source_notebook_path(part), as_version=4)
+            workdir = tmp_path_factory.mktemp(f"{part}-source")
+            executed[part] = _execute(nb, workdir, allow_errors=False)
+        nb, seconds = executed[part]
+        return nbformat.from_dict(nb), seconds
+
+    return run
 
 
 @pytest.mark.parametrize("part", PARTS)
 def test_source_notebook_runs_and_earns_full_points(
-    part: str, tmp_path: Path, record_property: pytest.RecordProperty
+    part: str,
+    executed_source: Executed,
+    record_property: pytest.RecordProperty,
 ) -> None:
     """Does the solution notebook run without errors or stderr, at full points?"""
-    nb, seconds = _executed_source(part, tmp_path)
+    nb, seconds = executed_source(part)
     record_property("seconds", round(seconds, 1))
     print(f"{part}: source notebook ran in {seconds:.1f} s")
 
@@ -215,10 +231,14 @@ FIGURES = [
 
 @pytest.mark.parametrize(("part", "prose", "printed", "tolerance"), FIGURES)
 def test_prose_figures_match_the_printed_ones(
-    part: str, prose: str, printed: str, tolerance: float, tmp_path: Path
+    part: str,
+    prose: str,
+    printed: str,
+    tolerance: float,
+    executed_source: Executed,
 ) -> None:
     """Does each figure the lesson's text names match what its cell prints, within rounding?"""
-    nb, _ = _executed_source(part, tmp_path)
+    nb, _ = executed_source(part)
     said = _find(prose, _markdown(nb), f"{part} prose")
     shown = _find(printed, _printed(nb), f"{part} output")
     if "times 10" in prose:
@@ -228,9 +248,11 @@ def test_prose_figures_match_the_printed_ones(
     )
 
 
-def test_chi_section_claims(tmp_path: Path) -> None:
+def test_chi_section_claims(
+    executed_source: Executed,
+) -> None:
     """Is chi = 1 at Glorot's tanh and He's ReLU, and does sigmoid cross at about 100?"""
-    out = _printed(_executed_source("deep_sigmoid", tmp_path)[0])
+    out = _printed(executed_source("deep_sigmoid")[0])
     assert abs(_find(r"tanh: chi at s = 1 is " + _NUMBER, out, "tanh") - 1) < 0.05
     assert abs(_find(r"relu: chi at s = 2 is " + _NUMBER, out, "relu") - 1) < 0.01
     crossing = _find(r"sigmoid: chi = 1 at s = " + _NUMBER, out, "sigmoid")
@@ -238,9 +260,11 @@ def test_chi_section_claims(tmp_path: Path) -> None:
     assert _find(r"largest relative difference " + _NUMBER, out, "NumPy against TF") < 1e-4
 
 
-def test_training_failure_demo_claims(tmp_path: Path) -> None:
+def test_training_failure_demo_claims(
+    executed_source: Executed,
+) -> None:
     """Does the output layer alone train finitely at the rate where the whole network fails?"""
-    out = _printed(_executed_source("deep_sigmoid", tmp_path)[0])
+    out = _printed(executed_source("deep_sigmoid")[0])
     assert re.search(r"train output: 100 steps, .*every loss finite", out), out
     assert re.search(r"train hidden: 100 steps, .*every loss finite", out), out
     failed = _find(r"train all +: .*first non-finite loss at step " + _NUMBER, out, "whole")
@@ -249,19 +273,23 @@ def test_training_failure_demo_claims(tmp_path: Path) -> None:
     assert _find(r"step 0: first layer .* ratio " + _NUMBER, out, "ratio") >= 1e3
 
 
-def test_clipping_demo_claims(tmp_path: Path) -> None:
+def test_clipping_demo_claims(
+    executed_source: Executed,
+) -> None:
     """Does clipping keep the exploding run finite where the unclipped run fails?"""
-    out = _printed(_executed_source("clipping", tmp_path)[0])
+    out = _printed(executed_source("clipping")[0])
     assert re.search(r"no clipping, rate 0\.05 .*first non-finite loss at step", out), out
     assert re.search(r"clip_norm=1, rate 0\.05 .*every loss finite", out), out
     assert re.search(r"no clipping, rate 0\.005 .*every loss finite", out), out
     assert _find(r"the norms agree to 0\.1% for the first " + _NUMBER, out, "step") >= 1
 
 
-def test_remedies_demo_claims(tmp_path: Path) -> None:
+def test_remedies_demo_claims(
+    executed_source: Executed,
+) -> None:
     """Residual within 10x where plain is beyond 1e3; BatchNorm at inference changes nothing;
     the LSTM's Jacobian norms decay more slowly than the vanilla RNN's."""
-    out = _printed(_executed_source("remedies", tmp_path)[0])
+    out = _printed(executed_source("remedies")[0])
     ratio = {
         kind: _find(rf"{kind} +first/last " + _NUMBER, out, kind)
         for kind in ["plain", "residual", "layernorm", "batchnorm", "prenorm"]
