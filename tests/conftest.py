@@ -98,6 +98,16 @@ def _seed_everything():
     keras.utils.set_random_seed(0)
 
 
+@pytest.fixture(scope="session")
+def shared_sandbox():
+    """One worker for the whole session (per xdist worker): TensorFlow is imported in it once."""
+    from grader.sandbox import Sandbox
+
+    sandbox = Sandbox(tensorflow=True)
+    yield sandbox
+    sandbox.close()
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A seeded NumPy generator for the test's own random inputs."""

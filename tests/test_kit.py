@@ -256,12 +256,14 @@ print(json.dumps(results))
 
 
 @pytest.mark.parametrize("example", ["correct", "typical_mistakes"])
-def test_kit_verdicts_match_the_full_grader(venv: dict[str, Any], example: str) -> None:
+def test_kit_verdicts_match_the_full_grader(
+    venv: dict[str, Any], example: str, shared_sandbox: Any
+) -> None:
     """Does check(...) from the kit give the full grader's verdicts, scores and feedback
     on the public cases?"""
     from grader.grade import grade_submission
 
-    full = grade_submission(EXAMPLES / example, public=True)
+    full = grade_submission(EXAMPLES / example, public=True, sandbox=shared_sandbox)
     wanted = {t.name: [t.status, t.score, t.output] for t in full.tests}
     done = _run_in_venv(venv, _VERDICTS, str(EXAMPLES / example))
     assert done.returncode == 0, done.stderr[-3000:]

@@ -23,14 +23,6 @@ def write_submission(folder: Path, files: dict[str, str | bytes]) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def shared_sandbox():
-    """One worker for the whole session: TensorFlow is imported in it once."""
-    sandbox = Sandbox(tensorflow=True)
-    yield sandbox
-    sandbox.close()
-
-
 @pytest.fixture
 def grade_sources(tmp_path: Path, shared_sandbox: Sandbox) -> Callable[..., Report]:
     """Write ``{file name: text}`` into a fresh directory and grade it."""
