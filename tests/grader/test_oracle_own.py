@@ -90,6 +90,47 @@ def test_an_allowed_call_within_the_bounds_gets_the_reference():
     np.testing.assert_allclose(decode(answer["result"]), reference)
 
 
+def _builds(monkeypatch) -> list[tuple[Any, ...]]:
+    """The calls that reach the reference's code from now on, with no answer kept yet."""
+    monkeypatch.setattr(oracle, "_ANSWERS", type(oracle._ANSWERS)())
+    calls: list[tuple[Any, ...]] = []
+    real = oracle.reference_value
+
+    def counted(part, name, args, kwargs, time_limit=None):
+        calls.append((name, *args, *kwargs.values()))
+        return real(part, name, args, kwargs, time_limit=time_limit)
+
+    monkeypatch.setattr(oracle, "reference_value", counted)
+    return calls
+
+
+def _build_mlp(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    message = {"function": "build_mlp", "args": encode(list(args)), "kwargs": encode(kwargs)}
+    return answer_callback("deep_sigmoid", ["build_mlp"], message)
+
+
+@pytest.mark.slow
+def test_a_seeded_builder_call_is_built_once_and_answered_the_same(monkeypatch):
+    """Is the same seeded build_mlp call (a hidden case every student of a batch meets)
+    built by the reference once per process, with the same answer as a fresh build, while
+    another seed, another initializer or no seed is built again?"""
+    builds = _builds(monkeypatch)
+    first = _build_mlp(8, 20, 16, activation="tanh", seed=3)
+    again = _build_mlp(8, 20, 16, activation="tanh", seed=3)
+    assert first["ok"] and again == first
+    assert len(builds) == 1
+    oracle._ANSWERS.clear()
+    assert _build_mlp(8, 20, 16, activation="tanh", seed=3) == first  # built afresh: equal
+    assert len(builds) == 2
+
+    assert _build_mlp(8, 20, 16, activation="tanh", seed=4) != first
+    assert _build_mlp(8, 20, 16, activation="tanh", kernel_initializer="he_normal", seed=3) != first
+    assert len(builds) == 4
+    unseeded = [_build_mlp(3, 2, 4), _build_mlp(3, 2, 4)]
+    assert len(builds) == 6  # drawn from Keras's global random state: never kept
+    assert unseeded[0] != unseeded[1]
+
+
 def test_a_huge_rnn_helper_call_runs_no_reference(monkeypatch):
     """Is a 1500-unit RNN helper call declined at once, before any reference code runs?"""
     ran = []
