@@ -29,7 +29,7 @@ import json
 import signal
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from typing import Any
 
 import numpy as np
@@ -189,12 +189,10 @@ def _with_fresh_names(run: Any) -> Any:
     grade the class, and an answer kept for the next student (:data:`_ANSWERS`) is the
     one a fresh build would give.
     """
-    import collections
-
     from keras.src.backend.common import global_state  # the counters' home (Keras 3)
 
     saved = global_state.get_global_attribute("object_name_uids")
-    global_state.set_global_attribute("object_name_uids", collections.defaultdict(int))
+    global_state.set_global_attribute("object_name_uids", defaultdict(int))
     try:
         return run()
     finally:

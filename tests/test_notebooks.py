@@ -98,9 +98,7 @@ def _with_probes(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 @pytest.fixture(scope="module")
-def executed_source(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Executed:
+def executed_source(tmp_path_factory: pytest.TempPathFactory) -> Executed:
     """A part's source notebook, executed once for the tests below that read it.
 
     Module-scoped, so that under xdist the tests that share it run on one worker
@@ -121,9 +119,7 @@ def executed_source(
 
 @pytest.mark.parametrize("part", PARTS)
 def test_source_notebook_runs_and_earns_full_points(
-    part: str,
-    executed_source: Executed,
-    record_property: pytest.RecordProperty,
+    part: str, executed_source: Executed, record_property: pytest.RecordProperty
 ) -> None:
     """Does the solution notebook run without errors or stderr, at full points?"""
     nb, seconds = executed_source(part)
@@ -231,11 +227,7 @@ FIGURES = [
 
 @pytest.mark.parametrize(("part", "prose", "printed", "tolerance"), FIGURES)
 def test_prose_figures_match_the_printed_ones(
-    part: str,
-    prose: str,
-    printed: str,
-    tolerance: float,
-    executed_source: Executed,
+    part: str, prose: str, printed: str, tolerance: float, executed_source: Executed
 ) -> None:
     """Does each figure the lesson's text names match what its cell prints, within rounding?"""
     nb, _ = executed_source(part)
@@ -248,9 +240,7 @@ def test_prose_figures_match_the_printed_ones(
     )
 
 
-def test_chi_section_claims(
-    executed_source: Executed,
-) -> None:
+def test_chi_section_claims(executed_source: Executed) -> None:
     """Is chi = 1 at Glorot's tanh and He's ReLU, and does sigmoid cross at about 100?"""
     out = _printed(executed_source("deep_sigmoid")[0])
     assert abs(_find(r"tanh: chi at s = 1 is " + _NUMBER, out, "tanh") - 1) < 0.05
@@ -260,9 +250,7 @@ def test_chi_section_claims(
     assert _find(r"largest relative difference " + _NUMBER, out, "NumPy against TF") < 1e-4
 
 
-def test_training_failure_demo_claims(
-    executed_source: Executed,
-) -> None:
+def test_training_failure_demo_claims(executed_source: Executed) -> None:
     """Does the output layer alone train finitely at the rate where the whole network fails?"""
     out = _printed(executed_source("deep_sigmoid")[0])
     assert re.search(r"train output: 100 steps, .*every loss finite", out), out
@@ -273,9 +261,7 @@ def test_training_failure_demo_claims(
     assert _find(r"step 0: first layer .* ratio " + _NUMBER, out, "ratio") >= 1e3
 
 
-def test_clipping_demo_claims(
-    executed_source: Executed,
-) -> None:
+def test_clipping_demo_claims(executed_source: Executed) -> None:
     """Does clipping keep the exploding run finite where the unclipped run fails?"""
     out = _printed(executed_source("clipping")[0])
     assert re.search(r"no clipping, rate 0\.05 .*first non-finite loss at step", out), out
@@ -284,9 +270,7 @@ def test_clipping_demo_claims(
     assert _find(r"the norms agree to 0\.1% for the first " + _NUMBER, out, "step") >= 1
 
 
-def test_remedies_demo_claims(
-    executed_source: Executed,
-) -> None:
+def test_remedies_demo_claims(executed_source: Executed) -> None:
     """Residual within 10x where plain is beyond 1e3; BatchNorm at inference changes nothing;
     the LSTM's Jacobian norms decay more slowly than the vanilla RNN's."""
     out = _printed(executed_source("remedies")[0])
