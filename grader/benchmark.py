@@ -18,7 +18,7 @@ with ``--copies N`` (N >= 3):
     import, and the peak resident memory of any one process of the batch;
   - ``nbgrader autograde`` on the same notebooks, and the batch's speed-up over it;
   - students per minute on a local Dask cluster of 1 and 2 workers (when the grader has
-    its cluster module, ``grader.cluster``), with a projection for larger classes;
+    its cluster module, ``grader.scale.cluster``), with a projection for larger classes;
 
 with ``--suite``: the whole test suite as CI runs it (``.ci/run``'s pytest command).
 
@@ -43,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader import jail
+from grader.isolation import jail
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "correct"
@@ -200,7 +200,7 @@ def check_breakdown(path: Path = EXAMPLE, gradings: int = 2) -> list[dict[str, d
     the grader's own work (hidden inputs, references, rebuilding and measuring models,
     comparing). Work the grader does in its background thread meanwhile (a reference run
     started before the call, the last model measured while the next is built:
-    :func:`grader.checks.in_background`) falls in the student's share; the grader's CPU
+    :func:`grader.checks.registry.in_background`) falls in the student's share; the grader's CPU
     counts every thread of the grader's process.
 
     Args:
@@ -212,8 +212,8 @@ def check_breakdown(path: Path = EXAMPLE, gradings: int = 2) -> list[dict[str, d
         per grading, ``{check: {"total", "student", "grader", "grader_cpu"}}`` in seconds.
     """
     import grader.grade as grade
+    from grader.isolation.sandbox import PartSandboxes, Sandbox
     from grader.quiet import import_tensorflow
-    from grader.sandbox import PartSandboxes, Sandbox
 
     import_tensorflow()
     current = ["setup"]
@@ -307,7 +307,7 @@ def _peak_memory(process: subprocess.Popen, interval: float = 0.2) -> int:
     Each process's own high-water mark (``VmHWM``) is read, so a peak between two samples
     is not missed (only a process that lives less than one interval can be).
     """
-    from grader.sandbox import _descendants
+    from grader.isolation.sandbox import _descendants
 
     peak = 0
     while process.poll() is None:
@@ -365,7 +365,7 @@ def class_figures(
         workers: the batch's grading processes.
         tf_import: seconds of the TensorFlow import.
         phases: prints the progress.
-        dask: also measure a local Dask cluster when ``grader.cluster`` exists.
+        dask: also measure a local Dask cluster when ``grader.scale.cluster`` exists.
 
     Returns:
         the figures: ``batch``, ``marginal``, ``memory`` (MB), ``nbgrader``, ``speedup``.
@@ -420,7 +420,7 @@ def dask_figures(
 ) -> dict[str, float]:
     """Students per minute on a local Dask cluster of 1 and 2 workers, beside the batch.
 
-    Skipped, with a note, when the grader has no cluster module (``grader.cluster`` with
+    Skipped, with a note, when the grader has no cluster module (``grader.scale.cluster`` with
     ``students_per_minute``).
 
     Returns:
@@ -429,12 +429,12 @@ def dask_figures(
     import importlib
 
     try:
-        cluster = importlib.import_module("grader.cluster")
+        cluster = importlib.import_module("grader.scale.cluster")
     except ImportError:
         cluster = None
     measure = getattr(cluster, "students_per_minute", None)
     if measure is None:
-        print("dask: skipped, this grader has no cluster module (grader.cluster)")
+        print("dask: skipped, this grader has no cluster module (grader.scale.cluster)")
         return {}
     figures = {}
     for count in (1, 2):

@@ -13,10 +13,10 @@
     cases (``grade --format json``, batch's ``reports/<student>.json``) is the instructor's
     file, plots' data included; Gradescope gets ``--format gradescope``, which holds none.
 ``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL]``
-    Grade a class, resumably, in parallel (:mod:`grader.batch`), on this machine or on a
-    ``dask.distributed`` cluster (:mod:`grader.cluster`).
+    Grade a class, resumably, in parallel (:mod:`grader.scale.batch`), on this machine or on a
+    ``dask.distributed`` cluster (:mod:`grader.scale.cluster`).
 ``python -m grader kit --out DIR``
-    Build the student kit: notebooks, stubs and a wheel without the answers (:mod:`grader.kit`).
+    Build the student kit: notebooks, stubs and a wheel without the answers (:mod:`grader.course.kit`).
 
 Exit status: 0 whenever a report was produced, whatever the score; 2 for a usage error
 (one line on stderr: a PATH without part files names the folder below that holds them);
@@ -118,14 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _kit(args: argparse.Namespace) -> int:
-    from grader.kit import build_kit
+    from grader.course.kit import build_kit
 
     print(f"Student kit written: {build_kit(args.out)}")
     return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from grader.batch import grade_class
+    from grader.scale.batch import grade_class
 
     if args.workers < 1:
         return _error("--workers must be at least 1")
@@ -141,12 +141,12 @@ def _batch(args: argparse.Namespace) -> int:
                 "nbgrader generate_assignment exploding_gradients --force "
                 "(it writes gradebook.db there)"
             )
-        from grader.gradebook import write_report
+        from grader.reports.gradebook import write_report
 
         def on_report(student: str, report: dict) -> None:
             write_report(args.gradebook, student, report)
 
-    from grader.jail import missing_protections
+    from grader.isolation.jail import missing_protections
 
     if missing_protections():
         print(missing_protections(), file=sys.stderr)  # one line: what is unprotected
@@ -157,7 +157,7 @@ def _batch(args: argparse.Namespace) -> int:
                 args.submissions, args.out, workers=args.workers, on_report=on_report
             )
         else:
-            from grader.cluster import ClusterError
+            from grader.scale.cluster import ClusterError
 
             try:
                 summary = grade_class(
@@ -221,7 +221,7 @@ def render(report: Report, form: str, details: bool = False) -> str:
     if form == "gradescope":
         return json.dumps(report.to_gradescope(), indent=2) + "\n"
     if form == "html":
-        from grader.report_html import render_html
+        from grader.reports.html import render_html
 
         return render_html(report.to_dict(), details=details)
     return report.to_text(full=details)

@@ -3,7 +3,7 @@
 A later part's lesson needs what an earlier part's exercises build (a deep MLP, an MLP
 whose gradients explode, the gradient norm of every layer). Written out in that
 notebook's cells they would show the earlier exercises' answers, so the cells import
-them from here instead. Two sources answer, chosen as :mod:`grader.expected` chooses the
+them from here instead. Two sources answer, chosen as :mod:`grader.checks.expected` chooses the
 checks' expected values:
 
 - in the instructor's full package (the live reference) the builders are the reference
@@ -13,10 +13,10 @@ checks' expected values:
   OWN Part 2 functions, read from ``deep_sigmoid.ipynb`` or ``deep_sigmoid.py`` in the
   working directory (a notebook's kernel starts in the notebook's folder, and the kit's
   notebooks sit side by side) as the grader loads a submission (:mod:`grader.submission`
-  reads the code cells without the lesson's own cells, :class:`grader.worker.Worker` runs
+  reads the code cells without the lesson's own cells, :class:`grader.worker.serve.Worker` runs
   them into a module, magics commented out), once per kernel and again when the file
   changes. The norms are measured by the
-  grader's own code (:func:`grader.measure.gradient_norms`), not by the student's
+  grader's own code (:func:`grader.measuring.measure.gradient_norms`), not by the student's
   ``dense_grad_norms``. Until Part 2 is written, a demonstration raises
   ``NotImplementedError`` with one sentence saying what it needs.
 """
@@ -108,7 +108,7 @@ def _is_stub(node: ast.FunctionDef) -> bool:
 def _stub_sites(cells: list[tuple[str, str]]) -> set[tuple[str, int]]:
     """Where the cells define a stub: (the file name the grader's loader compiles the cell
     under, the definition's first line), as a function's code object records them."""
-    from grader.worker import _strip_notebook_only
+    from grader.worker.serve import _strip_notebook_only
 
     sites = set()
     for label, source in cells:
@@ -148,7 +148,7 @@ def load_part(path: Path) -> LoadedPart:
         OSError: when the file cannot be looked at (it vanished, say).
     """
     from grader.submission import read_module, read_notebook
-    from grader.worker import Worker
+    from grader.worker.serve import Worker
 
     path = Path(path).absolute()
     stamp = _stamp(path)
@@ -238,14 +238,14 @@ def student_function(name: str, folder: Path | str | None = None) -> Callable[..
 
 def _from_reference() -> bool:
     """Whether the reference answers (the full package) or the student's own code (a kit)."""
-    from grader import expected
+    from grader.checks import expected
 
     return isinstance(expected.source(), expected.LiveReference)
 
 
 def _part2(name: str) -> Callable[..., Any]:
     """Part 2's ``name``: the reference's in the full package, the student's in a kit."""
-    from grader import expected
+    from grader.checks import expected
 
     if _from_reference():
         return getattr(expected.source().module(PART), name)
@@ -306,7 +306,7 @@ def kernel_grad_norms(model: Any, x: Any, y: Any) -> np.ndarray:
     """Return the gradient norm of every Dense kernel of a model, input side first.
 
     Measured by the reference ``deep_sigmoid.dense_grad_norms`` in the full package and by
-    the grader's own measuring code (:func:`grader.measure.gradient_norms`) in a kit.
+    the grader's own measuring code (:func:`grader.measuring.measure.gradient_norms`) in a kit.
 
     Args:
         model: a Keras model.
@@ -319,6 +319,6 @@ def kernel_grad_norms(model: Any, x: Any, y: Any) -> np.ndarray:
     """
     if _from_reference():
         return _part2("dense_grad_norms")(model, x, y)
-    from grader.measure import gradient_norms
+    from grader.measuring.measure import gradient_norms
 
     return gradient_norms(model, np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32))

@@ -1,6 +1,6 @@
 """Grading one submission: load it, read its code, run every check, report.
 
-The student's code runs in a worker process (:mod:`grader.sandbox`); this process
+The student's code runs in a worker process (:mod:`grader.isolation.sandbox`); this process
 makes the hidden inputs, computes the references and decides the scores.
 """
 
@@ -10,15 +10,15 @@ import os
 import time
 from pathlib import Path
 
-from grader import jail
 from grader.assignment import FUNCTIONS, NUMPY_ONLY_PARTS, PARTS
-from grader.checks import PUBLIC_SEED, run_check
-from grader.grader_state import run_keeping_state
-from grader.mistakes import describe
-from grader.policy import find_violations, forbidden_top_level_imports
+from grader.checks.grader_state import run_keeping_state
+from grader.checks.mistakes import describe
+from grader.checks.policy import find_violations, forbidden_top_level_imports
+from grader.checks.registry import PUBLIC_SEED, run_check
+from grader.checks.runner import SubprocessRunner
+from grader.isolation import jail
+from grader.isolation.sandbox import PartSandboxes, Sandbox
 from grader.results import Report, TestResult
-from grader.runner import SubprocessRunner
-from grader.sandbox import PartSandboxes, Sandbox
 from grader.secret import SEED_VARIABLE, hidden_seed  # noqa: F401 - re-exported
 from grader.submission import PartCode, load_submission
 
@@ -179,12 +179,12 @@ def grade_submission(
             sandbox.start(submission.parts)
         if needs_tensorflow:
             from grader.checks.layouts import likely_layouts
-            from grader.measure import release_models, trace_ahead
+            from grader.measuring.measure import release_models, trace_ahead
             from grader.quiet import import_tensorflow
 
             import_tensorflow()
             # The last submission's models go. (The remembered reference runs,
-            # grader.checks.remembered, are keyed without the models' names, so they are
+            # grader.checks.registry.remembered, are keyed without the models' names, so they are
             # reused whatever Keras names the models of this submission.)
             release_models()
             # The first submission of a process: trace the measuring functions while

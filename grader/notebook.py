@@ -9,8 +9,8 @@ whatever that kernel can, so the scores that count come from the jailed grader
 (``python -m grader batch ... --gradebook``), and under ``nbgrader autograde`` the cells
 say that their scores are not protected.
 
-In a student kit (:mod:`grader.kit`) the expected values are the ones recorded from the
-reference on the public cases (:mod:`grader.expected`), so ``check`` gives the full
+In a student kit (:mod:`grader.course.kit`) the expected values are the ones recorded from the
+reference on the public cases (:mod:`grader.checks.expected`), so ``check`` gives the full
 grader's verdicts on those cases; the kit has no hidden cases, and ``grade`` prints the
 public cases' points and leaves the grading to the instructor.
 
@@ -76,10 +76,10 @@ def _notebook_source(namespace: dict[str, Any], function: Callable[..., Any] | N
 def _run(
     spec: Function, target: Callable[..., Any] | None, namespace: dict[str, Any]
 ) -> TestResult:
-    from grader.checks import PUBLIC_SEED, run_check
-    from grader.mistakes import describe
-    from grader.policy import find_violations
-    from grader.runner import InProcessRunner
+    from grader.checks.mistakes import describe
+    from grader.checks.policy import find_violations
+    from grader.checks.registry import PUBLIC_SEED, run_check
+    from grader.checks.runner import InProcessRunner
 
     functions = dict(namespace)
     if target is not None:
@@ -138,7 +138,7 @@ def grade(test_name: str, function: Callable[..., Any]) -> float:
     Raises:
         AssertionError: with the points, when no point was earned (not in a kit).
     """
-    from grader.expected import has_hidden_cases
+    from grader.checks.expected import has_hidden_cases
 
     spec = contract_function(test_name)
     if not has_hidden_cases():

@@ -72,7 +72,7 @@ class TestResult:
     #: notes with numbers of hidden cases (e.g. the reference's run on a hidden input): for
     #: the instructor and after the due date only, shown after :attr:`notes`
     notes_details: list[str] = field(default_factory=list)
-    #: plain data for the HTML report's plots (see :mod:`grader.figures`); on hidden cases
+    #: plain data for the HTML report's plots (see :mod:`grader.reports.figures`); on hidden cases
     #: the instructor's only (the student's page of a hidden report draws none)
     figures: list[dict[str, Any]] = field(default_factory=list)
     #: False when the submission holds no file of this test's part

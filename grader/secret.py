@@ -8,7 +8,7 @@ a one-line notice on stderr. Gradescope's ``setup.sh`` makes it when the autogra
 built, so that every submission of an assignment meets the same hidden cases.
 
 Only a fingerprint of the secret is ever recorded (:func:`secret_fingerprint`); the worker
-never sees the secret (:func:`grader.sandbox.worker_environment` drops the variable, and the
+never sees the secret (:func:`grader.isolation.sandbox.worker_environment` drops the variable, and the
 jail hides the course folder).
 """
 

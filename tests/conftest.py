@@ -18,14 +18,14 @@ import pytest  # noqa: E402
 #: parameters). Under xdist they are handed out first and the short tests fill in around
 #: them, so that no long test starts when the other worker is about to run out of work.
 SLOWEST_FIRST: tuple[str, ...] = (
-    "tests/test_kit.py",  # a wheel, a virtual environment, the kit's notebooks run
-    "tests/grader/test_nbgrader.py",  # nbgrader autograde of three students; a batch
+    "tests/grader/course/test_kit.py",  # a wheel, a virtual environment, the kit's notebooks run
+    "tests/grader/reports/test_nbgrader.py",  # nbgrader autograde of three students; a batch
     "tests/grader/test_attacks.py",  # a batch of 21 students, the attacks graded alone
-    "tests/grader/test_models.py::test_fuzz_every_registered_keras_callable_in_every_slot",
-    "tests/grader/test_cluster.py",  # dask workers, each importing TensorFlow
+    "tests/grader/measuring/test_models.py::test_fuzz_every_registered_keras_callable_in_every_slot",
+    "tests/grader/scale/test_cluster.py",  # dask workers, each importing TensorFlow
     "tests/test_notebooks.py",  # every notebook run in a kernel
-    "tests/grader/test_batch.py",  # batch processes, each importing TensorFlow
-    "tests/grader/test_corpus.py",
+    "tests/grader/scale/test_batch.py",  # batch processes, each importing TensorFlow
+    "tests/grader/checks/test_corpus.py",
     "tests/grader/test_hostile.py",
 )
 
@@ -101,7 +101,7 @@ def _seed_everything():
 @pytest.fixture(scope="session")
 def shared_sandbox():
     """One worker for the whole session (per xdist worker): TensorFlow is imported in it once."""
-    from grader.sandbox import Sandbox
+    from grader.isolation.sandbox import Sandbox
 
     sandbox = Sandbox(tensorflow=True)
     yield sandbox

@@ -12,15 +12,14 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from grader.assignment import ASSIGNMENT, FUNCTIONS, PARTS
-from grader.sources import reference_source
+from grader.course.sources import reference_source
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def nbgrader_block() -> list[str]:

@@ -23,7 +23,7 @@ import pytest
 from nbclient import NotebookClient
 
 from grader.assignment import PARTS, functions_of
-from grader.generate import ROOT, release_path, source_notebook_path
+from grader.course.generate import ROOT, release_path, source_notebook_path
 from grader.quiet import quiet_environment
 
 pytestmark = pytest.mark.slow

@@ -1,9 +1,9 @@
 """The layouts the checks measure when a student's models are the reference's.
 
 A fresh grading process traces a compiled measuring function per layout it measures
-(:mod:`grader.measure`). These are the layouts of the contract's models as the
+(:mod:`grader.measuring.measure`). These are the layouts of the contract's models as the
 reference builds them, in the order the checks first measure them, so that
-:func:`grader.measure.trace_ahead` can trace them while the grader waits for the
+:func:`grader.measuring.measure.trace_ahead` can trace them while the grader waits for the
 student's process. A student's model of another layout is traced when it is measured,
 as before; a layout listed here that no check measures costs only idle time. A test
 grades the reference in a fresh process and checks that it traces nothing not listed.
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.clipping import RUN_DEPTH
-from grader.checks.deep_sigmoid import CONTRACT_SIZES
+from grader.checks.parts.clipping import RUN_DEPTH
+from grader.checks.parts.deep_sigmoid import CONTRACT_SIZES
 
 
 def _stack(activation: str, depth: int) -> Any:
@@ -26,7 +26,7 @@ def _stack(activation: str, depth: int) -> Any:
     """
     import keras
 
-    from grader.measure import DenseStack
+    from grader.measuring.measure import DenseStack
 
     hidden = keras.activations.get(activation)
     kernels = [np.zeros((1, 1), np.float32) for _ in range(depth + 1)]
@@ -35,7 +35,7 @@ def _stack(activation: str, depth: int) -> Any:
 
 
 def likely_layouts() -> list[tuple[str, Any]]:
-    """``(kind, stack)`` pairs for :func:`grader.measure.trace_ahead`, in the order of need.
+    """``(kind, stack)`` pairs for :func:`grader.measuring.measure.trace_ahead`, in the order of need.
 
     - ``build_exploding_mlp`` and ``build_healthy_mlp``: the gradient norms of tanh stacks
       at the contract's depths;

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from grader.grade import grade_submission
+from grader.isolation.sandbox import Sandbox
 from grader.results import Report
-from grader.sandbox import Sandbox
 
 
 def write_submission(folder: Path, files: dict[str, str | bytes]) -> Path:

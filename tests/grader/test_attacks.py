@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from grader import jail
 from grader.assignment import functions_of
+from grader.course.sources import reference_source
 from grader.grade import grade_submission
-from grader.sandbox import Sandbox
-from grader.sources import reference_source
+from grader.isolation import jail
+from grader.isolation.sandbox import Sandbox
 from tests.grader.conftest import write_submission
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 JAILED = jail.mode() == "namespace"
 #: Put in the command line of every process an attack starts, to find survivors: one for
 #: the attacks graded alone, one for the batch, so that the two halves of this module may

@@ -69,8 +69,8 @@ def test_the_suite_is_timed_with_ci_s_own_command():
 def test_dask_figures_are_skipped_with_a_note_without_the_cluster_module(
     monkeypatch, capsys, tmp_path
 ):
-    """Without grader.cluster, does the benchmark say the Dask figures were skipped and go on?"""
-    monkeypatch.setitem(sys.modules, "grader.cluster", None)  # import fails
+    """Without grader.scale.cluster, does the benchmark say the Dask figures were skipped and go on?"""
+    monkeypatch.setitem(sys.modules, "grader.scale.cluster", None)  # import fails
     figures = benchmark.dask_figures(tmp_path, tmp_path, 3, 1.0, benchmark.Phases())
     assert figures == {}
     assert "dask: skipped" in capsys.readouterr().out

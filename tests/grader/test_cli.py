@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from grader.assignment import FUNCTIONS
+from grader.course.sources import reference_source
 from grader.results import points
-from grader.sources import reference_source
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

@@ -2,7 +2,7 @@
 with the reference in the full package?
 
 A kit is the package with recorded values instead of the reference
-(:class:`grader.expected.RecordedValues`); here an empty recording stands for one, so the
+(:class:`grader.checks.expected.RecordedValues`); here an empty recording stands for one, so the
 demonstrations take the kit's path without building a kit. The student's Part 2 is a
 ``deep_sigmoid.py`` or ``deep_sigmoid.ipynb`` in the working directory, as a kit's
 notebooks sit side by side.
@@ -19,10 +19,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader import demos, expected
-from grader.measure import gradient_norms
+from grader import demos
+from grader.checks import expected
+from grader.measuring.measure import gradient_norms
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "solutions" / "deep_sigmoid.py"
 RELEASED = ROOT / "exercises" / "exploding_gradients"
 CORRECT = ROOT / "examples" / "correct" / "deep_sigmoid.ipynb"

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from grader.assignment import FUNCTIONS, PARTS
+from grader.course.sources import reference_source, stub_source
 from grader.grade import grade_submission
-from grader.sources import reference_source, stub_source
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scores(report):

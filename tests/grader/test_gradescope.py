@@ -6,16 +6,15 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import jsonschema
 import pytest
 
 from grader.assignment import FUNCTIONS
+from grader.course.sources import reference_source
 from grader.results import Report, TestResult
-from grader.sources import reference_source
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "grader" / "gradescope"
 VISIBILITY = ["hidden", "after_due_date", "after_published", "visible"]
 FORMATS = ["text", "html", "simple_format", "md", "ansi"]
@@ -146,7 +145,7 @@ def test_json_report_is_a_superset_of_results_json():
 
 def test_scores_are_rounded_for_people_and_exact_for_machines():
     """Is 3.3333 shown as 3.33 in every text a person reads, and kept to 1e-4 in the data?"""
-    from grader.report_html import render_html
+    from grader.reports.html import render_html
     from grader.results import CaseResult
 
     third = TestResult(
@@ -192,7 +191,7 @@ def test_setup_installs_the_package_from_the_source_folder(tmp_path):
         f"{tmp_path / 'source'} -m pip install --no-cache-dir -e .",
         f"{tmp_path / 'source'} -m grader.secret",
     ]
-    assert calls[2].startswith(f"{tmp_path / 'source'} -c from grader import jail")
+    assert calls[2].startswith(f"{tmp_path / 'source'} -c from grader.isolation import jail")
 
 
 @pytest.mark.slow

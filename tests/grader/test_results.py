@@ -21,8 +21,7 @@ from grader.results import (
     points,
     render_feedback,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
 
 HINT = "Hint: Likely mistake: the loss summed over the batch instead of averaged."
 
@@ -204,8 +203,8 @@ def leaked(text: str, hidden: list) -> list[str]:
 def graded(name: str, function, public: bool = False) -> Report:
     """A report of one test: ``function`` graded by the real check, on the hidden cases
     unless ``public``."""
-    from grader.checks import import_checks, run_check
-    from grader.runner import InProcessRunner
+    from grader.checks.registry import import_checks, run_check
+    from grader.checks.runner import InProcessRunner
 
     import_checks(name.split(".")[0])
     runner = InProcessRunner({name.split(".")[1]: function})
@@ -216,7 +215,7 @@ def graded(name: str, function, public: bool = False) -> Report:
 def shown_at_once(report: Report) -> dict[str, str]:
     """What a student reads at once: the text report, the HTML page, the JSON output and
     Gradescope's visible entries."""
-    from grader.report_html import render_html
+    from grader.reports.html import render_html
 
     data = report.to_dict()
     return {
@@ -302,7 +301,7 @@ def test_a_hidden_reports_plots_are_the_instructors_only():
     """A chain_gradients that returns its hidden weights is plotted (|dL/dw_k| of the
     30-neuron chain): does the student's page carry no figure, Gradescope's results.json
     no figure and no number of the hidden input, while the instructor's page draws it?"""
-    from grader.report_html import render_html
+    from grader.reports.html import render_html
 
     seen: list = []
     report = graded("chain_rule.chain_gradients", gradients_returning_their_inputs(seen))
@@ -322,7 +321,7 @@ def test_a_hidden_reports_plots_are_the_instructors_only():
 
 def test_the_public_checks_page_has_its_plots():
     """On the public cases, does the student's page draw the plot of the same function?"""
-    from grader.report_html import render_html
+    from grader.reports.html import render_html
     from grader.results import PLOTS_ON_PUBLIC
 
     seen: list = []
@@ -335,7 +334,7 @@ def test_the_public_checks_page_has_its_plots():
 
 
 def _note_context(public: bool):
-    from grader.checks import Context
+    from grader.checks.registry import Context
 
     return Context(None, "clipping", "train_with_clipping", np.random.default_rng(0), public=public)
 
@@ -375,7 +374,7 @@ def test_no_check_writes_a_note_from_numbers_but_through_add_note():
     """Is every note a check appends directly a fixed text (no f-string, no format), so a
     note from a case's numbers must go through ``ctx.add_note`` (the instructor's on hidden
     cases)? And does the clipping check's sentence for the student carry no number?"""
-    import grader.checks.clipping as clipping
+    import grader.checks.parts.clipping as clipping
 
     built = []
     for path in sorted(Path(clipping.__file__).parent.glob("*.py")):
@@ -510,7 +509,7 @@ def test_every_failed_case_of_a_hostile_function_has_a_category(name):
 
 
 def _corpus_namespace(path: Path, part: str) -> dict:
-    from grader.sources import reference_source
+    from grader.course.sources import reference_source
 
     namespace: dict = {"__name__": f"corpus_{part}"}
     exec(compile(reference_source(part) + "\n\n" + path.read_text(), str(path), "exec"), namespace)
@@ -542,8 +541,8 @@ def _corpus_function(path: Path) -> str:
 def test_every_failed_case_of_the_wrong_corpus_has_a_category(path):
     """Graded on the hidden cases, does each failed case of this realistic mistake carry a
     category, with the diagnosed mistake and no values in what the student reads at once?"""
-    from grader.checks import import_checks, run_check
-    from grader.runner import InProcessRunner
+    from grader.checks.registry import import_checks, run_check
+    from grader.checks.runner import InProcessRunner
 
     name = _corpus_function(path)
     part = name.split(".")[0]

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader import secret
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
 
 
 @pytest.fixture

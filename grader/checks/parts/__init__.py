@@ -1,0 +1,1 @@
+"""The checks of each part of the assignment, one module per part, registered on import."""

@@ -1,0 +1,644 @@
+"""Checks of part 3, `clipping`: array functions against the reference, training runs replayed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from grader.checks.compare import TOLERANCES, Tolerance, compare_arrays, describe_type, format_array
+from grader.checks.expected import reference as reference_of
+from grader.checks.mistakes import describe
+from grader.checks.registry import (
+    DIFFERS,
+    NOT_FINITE,
+    WRONG_TYPE,
+    Context,
+    compare_case,
+    error_case,
+    message,
+    mutation_case,
+    register,
+    remembered,
+    remembered_ahead,
+    value_category,
+)
+from grader.isolation.protocol import OptimizerSpec
+from grader.measuring.measure import train_full_batch
+from grader.measuring.models import describe_model, rebuild_model
+from grader.quiet import import_tensorflow
+from grader.results import CaseResult
+
+reference = reference_of("clipping")
+TOL = TOLERANCES["clipping"]
+TRAINING = TOLERANCES["clipping.training"]
+#: A loss curve is compared more loosely than one step: rounding differences grow.
+CURVE = Tolerance(rtol=1e-2, atol=1e-5)
+#: What a student reads about the unclipped run on hidden cases (its losses are numbers of
+#: the reference's run on a hidden input: the instructor's only).
+UNCLIPPED_ON_PUBLIC = (
+    "Without clipping, the same runs start from an exploding model; python -m grader check "
+    "YOUR_FOLDER shows on the public cases how far their losses go."
+)
+
+
+def gradient_list(
+    rng: np.random.Generator, scale: float = 3.0, zeros: bool = False
+) -> list[np.ndarray]:
+    """A list of float32 'gradients' of mixed shapes: a scalar, a vector, a matrix, a 3-D tensor."""
+    shapes = [(), (int(rng.integers(1, 6)),), (2, int(rng.integers(2, 5))), (2, 2, 3)]
+    if zeros:
+        return [np.zeros(shape, dtype=np.float32) for shape in shapes]
+    return [(rng.normal(0, scale, size=shape)).astype(np.float32) for shape in shapes]
+
+
+def _flatten(value: Any, like: list[np.ndarray]) -> np.ndarray:
+    """A list of tensors shaped like ``like``, flattened into one float64 vector."""
+    if not isinstance(value, (list, tuple)) or len(value) != len(like):
+        raise ValueError("not a list of the same length")
+    arrays = [np.asarray(v, dtype=np.float64) for v in value]
+    for got, want in zip(arrays, like):
+        if got.shape != np.shape(want):
+            raise ValueError(f"a tensor of shape {got.shape} where {np.shape(want)} was expected")
+    return np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
+
+
+def _flat(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
+
+
+def list_case(
+    description: str,
+    outcome: Any,
+    expected: list[np.ndarray],
+    function: str,
+    hint: str,
+    variants: list[tuple[str, Any]] | None = None,
+) -> CaseResult:
+    """Compare a returned list of tensors with the reference's, tensor shapes first."""
+    if outcome.ok:
+        try:
+            _flatten(outcome.value, expected)
+        except (ValueError, TypeError) as error:
+            return CaseResult(
+                description,
+                False,
+                message(
+                    f"a list of {len(expected)} tensors of shapes {[np.shape(e) for e in expected]}",
+                    f"{describe_type(outcome.value)} ({error})",
+                    hint,
+                ),
+                category="returned a list whose number of tensors or their shapes differ "
+                "from the gradients'",
+            )
+    return mutation_case(description, outcome) or compare_case(
+        description,
+        outcome,
+        _flat(expected),
+        TOL,
+        function=function,
+        hint=hint,
+        variants=[(m, lambda f=f: _flat(f())) for m, f in (variants or [])],
+        convert=lambda value: _flatten(value, expected),
+        label="all elements, flattened",
+    )
+
+
+def _kinds(index: int) -> list[str | None]:
+    return [[None, "tensors", "lists"][index % 3]]
+
+
+@register("clipping.clip_by_value", timeout=10, cases=5)
+def check_clip_by_value(ctx: Context) -> Iterator[CaseResult]:
+    """Elementwise clipping against the reference, for arrays, tensors and lists."""
+    hint = (
+        "Clip every element of every tensor to [-clip_value, clip_value] (np.minimum/np.maximum)."
+    )
+    cases = [
+        (f"clip_by_value at 1.0 on 4 arrays ({ctx.label})", gradient_list(ctx.rng), 1.0),
+        ("clip_by_value on 4 tf.Tensors", gradient_list(ctx.rng), float(ctx.rng.uniform(0.5, 2))),
+        (
+            "clip_by_value on 4 nested Python lists",
+            gradient_list(ctx.rng),
+            float(ctx.rng.uniform(0.5, 2)),
+        ),
+        (
+            "clip_by_value with a bound above every element (nothing changes)",
+            gradient_list(ctx.rng, 0.1),
+            5.0,
+        ),
+        ("clip_by_value on all-zero gradients", gradient_list(ctx.rng, zeros=True), 1.0),
+    ]
+    for index, (description, grads, bound) in enumerate(cases):
+        outcome = ctx.call(grads, bound, kinds=_kinds(index))
+        yield list_case(
+            description,
+            outcome,
+            reference.clip_by_value(grads, bound),
+            "clip_by_value",
+            hint,
+            [("value_one_sided", lambda g=grads, c=bound: [np.minimum(t, c) for t in g])],
+        )
+
+
+@register("clipping.clip_by_norm", timeout=10, cases=5)
+def check_clip_by_norm(ctx: Context) -> Iterator[CaseResult]:
+    """Per-tensor norm clipping against the reference, including tensors already small and zeros."""
+    hint = "Rescale each tensor t separately: t * clip_norm / max(||t||_2, clip_norm)."
+
+    def global_variant(g, c):
+        return [t * (c / max(reference.global_norm(g), c)) for t in g]
+
+    def always_variant(g, c):
+        return [t * c / np.sqrt(np.sum(np.square(t, dtype=np.float64))) for t in g]
+
+    cases = [
+        (
+            f"clip_by_norm at 2.0, some tensors above and some below ({ctx.label})",
+            gradient_list(ctx.rng),
+            2.0,
+        ),
+        ("clip_by_norm on tf.Tensors", gradient_list(ctx.rng), float(ctx.rng.uniform(0.5, 3))),
+        ("clip_by_norm on nested Python lists", gradient_list(ctx.rng, 0.5), 1.0),
+        ("clip_by_norm with every tensor below the threshold", gradient_list(ctx.rng, 0.05), 10.0),
+        ("clip_by_norm on all-zero gradients", gradient_list(ctx.rng, zeros=True), 1.0),
+    ]
+    for index, (description, grads, bound) in enumerate(cases):
+        outcome = ctx.call(grads, bound, kinds=_kinds(index))
+        yield list_case(
+            description,
+            outcome,
+            reference.clip_by_norm(grads, bound),
+            "clip_by_norm",
+            hint,
+            [
+                ("norm_uses_global", lambda g=grads, c=bound: global_variant(g, c)),
+                ("rescales_small_gradients", lambda g=grads, c=bound: always_variant(g, c)),
+            ],
+        )
+
+
+@register("clipping.global_norm", timeout=10, cases=5)
+def check_global_norm(ctx: Context) -> Iterator[CaseResult]:
+    """One float: sqrt of the sum of squares of every element of every tensor."""
+    hint = (
+        "Add up the squares of every element of every tensor, then take one square root; "
+        "square in float64 (or divide by the largest magnitude first), since exploding "
+        "gradients overflow float32 when squared."
+    )
+    cases = [
+        (f"global_norm of 4 arrays ({ctx.label})", gradient_list(ctx.rng)),
+        ("global_norm of 4 tf.Tensors", gradient_list(ctx.rng, 50.0)),
+        ("global_norm of nested Python lists", gradient_list(ctx.rng, 0.01)),
+        ("global_norm of all-zero gradients", gradient_list(ctx.rng, zeros=True)),
+        (
+            "global_norm of exploding float32 gradients, elements up to ~1e20 (squares overflow float32)",
+            gradient_list(ctx.rng, 3e19),
+        ),
+    ]
+    for index, (description, grads) in enumerate(cases):
+        outcome = ctx.call(grads, kinds=_kinds(index))
+        squares = sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
+        yield mutation_case(description, outcome) or compare_case(
+            description,
+            outcome,
+            reference.global_norm(grads),
+            TOL,
+            function="global_norm",
+            hint=hint,
+            variants=[
+                ("norm_without_sqrt", lambda s=squares: s),
+                ("sum_of_norms", lambda g=grads: sum(np.linalg.norm(np.ravel(t)) for t in g)),
+            ],
+            label="norm",
+        )
+
+
+@register("clipping.clip_by_global_norm", timeout=10, cases=4)
+def check_clip_by_global_norm(ctx: Context) -> Iterator[CaseResult]:
+    """(clipped, norm before clipping) against the reference, as tf.clip_by_global_norm returns."""
+    hint = (
+        "Compute the global norm once, scale every tensor by clip_norm / max(norm, clip_norm), "
+        "and return (clipped, norm) with the norm before clipping."
+    )
+    cases = [
+        (
+            f"clip_by_global_norm at 1.0 with a global norm far above it ({ctx.label})",
+            gradient_list(ctx.rng),
+            1.0,
+        ),
+        (
+            "clip_by_global_norm on tf.Tensors",
+            gradient_list(ctx.rng),
+            float(ctx.rng.uniform(0.5, 3)),
+        ),
+        (
+            "clip_by_global_norm with the global norm below the threshold",
+            gradient_list(ctx.rng, 0.05),
+            5.0,
+        ),
+        ("clip_by_global_norm on all-zero gradients", gradient_list(ctx.rng, zeros=True), 1.0),
+    ]
+    for index, (description, grads, bound) in enumerate(cases):
+        outcome = ctx.call(grads, bound, kinds=[[None, "tensors"][index % 2]])
+        clipped, norm = reference.clip_by_global_norm(grads, bound)
+        if outcome.ok and not (
+            isinstance(outcome.value, (list, tuple)) and len(outcome.value) == 2
+        ):
+            yield CaseResult(
+                description,
+                False,
+                message("a tuple (clipped, norm)", describe_type(outcome.value), hint),
+                category=WRONG_TYPE,
+            )
+            continue
+        if not outcome.ok:
+            yield error_case(description, outcome, "clip_by_global_norm", hint)
+            continue
+        received_clipped, received_norm = outcome.value
+        norm_check = compare_arrays(received_norm, norm, TOL, label="norm")
+        if not norm_check.ok:
+            after = min(norm, bound)
+            mistake = (
+                "norm_after_clipping" if compare_arrays(received_norm, after, TOL).ok else None
+            )
+            yield CaseResult(
+                description,
+                False,
+                message(
+                    f"norm = {norm:.6g} (before clipping)",
+                    f"norm = {format_array(received_norm)}",
+                    describe(mistake) if mistake else hint,
+                    norm_check.report,
+                ),
+                mistake=mistake,
+                category=value_category(received_norm, norm).replace(
+                    DIFFERS, "returned a norm that differs from the reference"
+                ),
+            )
+            continue
+        inner = outcome.__class__(ok=True, value=received_clipped, mutated=outcome.mutated)
+        yield list_case(
+            description,
+            inner,
+            clipped,
+            "clip_by_global_norm",
+            hint,
+            [
+                ("per_tensor_clipping", lambda g=grads, c=bound: reference.clip_by_norm(g, c)),
+            ],
+        )
+
+
+def _is_number(value: Any) -> bool:
+    """Whether a config value is a real number (not a string, a bool or None)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+@register("clipping.make_optimizer", timeout=20, cases=4)
+def check_make_optimizer(ctx: Context) -> Iterator[CaseResult]:
+    """An SGD optimizer with exactly the named Keras clipping argument."""
+    import_tensorflow()
+    hint = (
+        "keras.optimizers.SGD(learning_rate=learning_rate, clipvalue=... | clipnorm=... | "
+        'global_clipnorm=...), by strategy; "none" sets none of them.'
+    )
+    keys = {
+        "none": None,
+        "value": "clipvalue",
+        "norm": "clipnorm",
+        "global_norm": "global_clipnorm",
+    }
+    for strategy, key in keys.items():
+        threshold = round(float(ctx.rng.uniform(0.5, 5)), 3)
+        rate = round(float(ctx.rng.uniform(0.001, 0.5)), 4)
+        description = f"make_optimizer({strategy!r}, {threshold}, {rate})"
+        outcome = ctx.call(strategy, threshold, rate)
+        if not outcome.ok:
+            yield error_case(description, outcome, "make_optimizer", hint)
+            continue
+        spec = outcome.value
+        if not isinstance(spec, OptimizerSpec) or spec.class_name != "SGD":
+            yield CaseResult(
+                description,
+                False,
+                message("a keras.optimizers.SGD", describe_type(spec), hint),
+                category="did not return a keras.optimizers.SGD",
+            )
+            continue
+        config = spec.config
+        settings = {k: config.get(k) for k in ("clipvalue", "clipnorm", "global_clipnorm")}
+        wanted = {k: (threshold if k == key else None) for k in settings}
+        problems = []
+        for k, v in settings.items():
+            if wanted[k] is None and v is not None:
+                problems.append(f"{k}={v!r}")
+            elif wanted[k] is not None and (
+                not _is_number(v) or abs(float(v) - threshold) > 1e-6 * threshold
+            ):
+                problems.append(f"{k}={v!r}")
+        learning_rate = config.get("learning_rate")
+        if not _is_number(learning_rate) or abs(learning_rate - rate) > 1e-5 * rate:
+            problems.append(f"learning_rate={learning_rate}")
+        if not problems:
+            yield CaseResult(description, True)
+            continue
+        holder = next((k for k, v in settings.items() if v is not None and k != key), None)
+        mistake = "optimizer_args_mixed" if holder else None
+        expected = ", ".join(f"{k}={v}" for k, v in wanted.items()) + f", learning_rate={rate}"
+        received = (
+            ", ".join(f"{k}={v}" for k, v in settings.items()) + f", learning_rate={learning_rate}"
+        )
+        yield CaseResult(
+            description,
+            False,
+            message(expected, received, describe(mistake) if mistake else hint),
+            mistake=mistake,
+            category="returned an optimizer whose clipping or learning-rate settings differ "
+            "from the contract's",
+        )
+
+
+#: The depth and width of the exploding models train_with_clipping runs from.
+RUN_DEPTH, RUN_WIDTH = 6, 16
+
+
+def exploding_model(seed: int, input_dim: int = 5, depth: int = 4, width: int = 8) -> Any:
+    """A ReLU MLP with weights of standard deviation 2/sqrt(fan_in): its first steps explode."""
+    import keras
+
+    build_mlp = reference_of("deep_sigmoid").build_mlp
+    initializer = keras.initializers.VarianceScaling(
+        scale=4.0, mode="fan_in", distribution="untruncated_normal"
+    )
+    return build_mlp(
+        input_dim, depth, width, activation="relu", kernel_initializer=initializer, seed=seed
+    )
+
+
+def _reference_step(spec, x, y, clip_norm, rate):
+    """The reference step on a fresh copy of the model: its result and the weights after."""
+    import keras
+
+    model = rebuild_model(spec)
+    optimizer = keras.optimizers.SGD(learning_rate=rate)
+    result = reference.clipped_train_step(model, optimizer, x, y, clip_norm)
+    return result, model.get_weights()
+
+
+def _reference_run(spec, x, y, clip_norm, rate, steps):
+    """The reference's clipped training run from the model's weights."""
+    return reference.train_with_clipping(rebuild_model(spec), x, y, clip_norm, rate, steps)
+
+
+def _default_rate_run(spec, x, y, clip_norm, steps):
+    """The reference's clipped steps with SGD's default learning rate (a known mistake)."""
+    import keras
+
+    model = rebuild_model(spec)
+    optimizer = keras.optimizers.SGD()
+    return np.array(
+        [
+            reference.clipped_train_step(model, optimizer, x, y, clip_norm)["loss"]
+            for _ in range(steps)
+        ]
+    )
+
+
+def _unclipped_run(spec, x, y, steps, rate):
+    """The same run without clipping."""
+    return train_full_batch(rebuild_model(spec), x, y, steps, rate)
+
+
+def _unclipped_weights(spec, x, y, rate):
+    """Weights after applying the unclipped gradients (the clip-after-update mistake)."""
+    tf = import_tensorflow()
+    model = rebuild_model(spec)
+    with tf.GradientTape() as tape:
+        pred = model(x, training=True)
+        loss = tf.reduce_mean(tf.square(pred - tf.reshape(y, tf.shape(pred))))
+    grads = tape.gradient(loss, model.trainable_variables)
+    return [np.asarray(w) - rate * np.asarray(g) for w, g in zip(model.get_weights(), grads)]
+
+
+@register("clipping.clipped_train_step", timeout=60, cases=3)
+def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
+    """One step replayed from the same weights: loss, norms before and after, weights after."""
+    import_tensorflow()
+    import keras
+
+    hint = (
+        "In a tf.GradientTape compute the MSE loss, take the gradients, clip them with your "
+        "clip_by_global_norm (or tf.clip_by_global_norm), apply the clipped ones with "
+        "optimizer.apply_gradients, and return the loss and both norms as floats."
+    )
+    cases = [
+        (f"one step of an exploding ReLU MLP, clip_norm=1.0 ({ctx.label})", 1.0, 0.05, 4.0),
+        ("one step with clip_norm=0.25 and learning rate 0.1", 0.25, 0.1, 4.0),
+        ("one step whose gradient norm is below clip_norm (no clipping)", 1e4, 0.01, 1.0),
+    ]
+    for description, clip_norm, rate, gain in cases:
+        seed = int(ctx.rng.integers(10_000))
+        if gain == 4.0:
+            model = exploding_model(seed)
+        else:
+            build_mlp = reference_of("deep_sigmoid").build_mlp
+            model = build_mlp(5, 3, 8, activation="tanh", seed=seed)
+        spec = describe_model(model)
+        x = ctx.rng.standard_normal((16, 5)).astype(np.float32)
+        y = ctx.rng.standard_normal((16, 1)).astype(np.float32)
+        optimizer = OptimizerSpec("SGD", keras.optimizers.SGD(learning_rate=rate).get_config())
+        reference_step = remembered_ahead(_reference_step, spec, x, y, clip_norm, rate)
+        outcome = ctx.call(spec, optimizer, x, y, clip_norm, state_of=[0])
+        if not outcome.ok:
+            yield error_case(description, outcome, "clipped_train_step", hint)
+            continue
+        result = outcome.value
+        keys = ("loss", "grad_norm", "clipped_norm")
+        if not isinstance(result, dict) or not all(k in result for k in keys):
+            yield CaseResult(
+                description,
+                False,
+                message(f"a dict with {', '.join(keys)}", describe_type(result), hint),
+                category=WRONG_TYPE,
+            )
+            continue
+        expected, after = reference_step.result()
+        received = np.array(
+            [
+                np.asarray(result[k], dtype=np.float64).item()
+                if np.size(result[k]) == 1
+                else np.nan
+                for k in keys
+            ]
+        )
+        wanted = np.array([expected[k] for k in keys])
+        check = compare_arrays(received, wanted, TRAINING, label="(loss, grad_norm, clipped_norm)")
+        weights = outcome.state[0] if outcome.state else None
+        weights_check = (
+            compare_arrays(_flat(weights), _flat(after), TRAINING, label="weights after the step")
+            if weights
+            else check
+        )
+        if check.ok and weights_check.ok:
+            yield CaseResult(description, True)
+            continue
+        mistake = None
+        if (
+            not weights_check.ok
+            and compare_arrays(
+                _flat(weights), _flat(_unclipped_weights(spec, x, y, rate)), TRAINING
+            ).ok
+        ):
+            mistake = "clip_after_update"
+        elif (
+            abs(received[1] - expected["clipped_norm"]) <= 2e-3 * expected["clipped_norm"]
+            and abs(received[1] - expected["grad_norm"]) > 2e-3 * expected["grad_norm"]
+        ):
+            mistake = "reported_norm_after_clipping"
+        else:
+            stepped = rebuild_model(spec)
+            stepped.set_weights(after)
+            after_loss = float(np.mean((np.asarray(stepped(x)) - y) ** 2))
+            if (
+                abs(received[0] - after_loss) <= 2e-3 * abs(after_loss)
+                and abs(received[0] - wanted[0]) > 2e-3 * wanted[0]
+            ):
+                mistake = "loss_after_update"
+        report = check.report if not check.ok else weights_check.report
+        yield CaseResult(
+            description,
+            False,
+            message(
+                ", ".join(f"{k}={v:.6g}" for k, v in expected.items())
+                + " and the clipped update applied",
+                ", ".join(f"{k}={v:.6g}" for k, v in zip(keys, received))
+                + ("" if weights_check.ok else "; the weights after the step differ"),
+                describe(mistake) if mistake else hint,
+                report,
+            ),
+            mistake=mistake,
+            category="returned a loss or norms that differ from the reference"
+            if not check.ok
+            else "left the model's weights different from the reference's after the step",
+        )
+
+
+@register("clipping.train_with_clipping", timeout=120, cases=2)
+def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
+    """An exploding start with a large learning rate: finite losses, norms within the bound,
+    and the reference's loss curve from the same weights."""
+    import_tensorflow()
+
+    hint = (
+        "Create keras.optimizers.SGD(learning_rate=learning_rate) once, then make `steps` "
+        "clipped steps (e.g. clipped_train_step(model, optimizer, x, y, clip_norm)) and return "
+        "the losses."
+    )
+    for description, clip_norm, rate, steps in [
+        (
+            f"15 steps from an exploding start, clip_norm=1.0, learning rate 0.05 ({ctx.label})",
+            1.0,
+            0.05,
+            15,
+        ),
+        ("10 steps with clip_norm=0.5, learning rate 0.02", 0.5, 0.02, 10),
+    ]:
+        seed = int(ctx.rng.integers(10_000))
+        spec = describe_model(exploding_model(seed, depth=RUN_DEPTH, width=RUN_WIDTH))
+        x = ctx.rng.standard_normal((32, 5)).astype(np.float32)
+        y = ctx.rng.standard_normal((32, 1)).astype(np.float32)
+        # The reference's runs while the student's runs.
+        expected_run = remembered_ahead(_reference_run, spec, x, y, clip_norm, rate, steps)
+        unclipped_run = remembered_ahead(_unclipped_run, spec, x, y, steps, rate)
+        outcome = ctx.call(spec, x, y, clip_norm, rate, steps, record="clipped_train_step")
+        expected, unclipped = expected_run.result(), unclipped_run.result()
+        bad = np.flatnonzero(~np.isfinite(unclipped))
+        ctx.add_note(
+            f"Without clipping, the same run ({steps} steps, learning rate {rate}) goes from loss "
+            f"{unclipped[0]:.4g} to "
+            + (f"NaN or inf at step {bad[0] + 1}." if bad.size else f"{unclipped[-1]:.4g}."),
+            UNCLIPPED_ON_PUBLIC,
+        )
+        if not ctx.figures:
+            steps_seen = [r for r in outcome.recorded or [] if isinstance(r, dict)]
+            ctx.add_figure(
+                "training",
+                f"Loss per step from an exploding start (clip_norm={clip_norm})",
+                outcome,
+                outcome.value if outcome.ok else None,
+                reference=expected,
+                unclipped=unclipped,
+                threshold=float(clip_norm),
+                grad_norms=[r.get("grad_norm") for r in steps_seen],
+                clipped_norms=[r.get("clipped_norm") for r in steps_seen],
+            )
+        if not outcome.ok:
+            yield error_case(description, outcome, "train_with_clipping", hint)
+            continue
+        losses = outcome.value
+        array = None
+        try:
+            array = np.asarray(losses, dtype=np.float64)
+        except (TypeError, ValueError):
+            pass
+        if array is None or array.shape != (steps,):
+            yield CaseResult(
+                description,
+                False,
+                message(f"an array of {steps} losses", describe_type(losses), hint),
+                category=WRONG_TYPE if array is None else "returned the wrong number of losses",
+            )
+            continue
+        if not np.all(np.isfinite(array)):
+            yield CaseResult(
+                description,
+                False,
+                message(
+                    "every loss finite",
+                    f"{int(np.sum(~np.isfinite(array)))} losses are NaN or infinite",
+                    describe("no_clipping"),
+                ),
+                mistake="no_clipping",
+                category=NOT_FINITE,
+            )
+            continue
+        recorded = outcome.recorded or []
+        norms = [r.get("clipped_norm") for r in recorded if isinstance(r, dict)]
+        over = [
+            float(n) for n in norms if isinstance(n, (int, float)) and n > clip_norm * (1 + 1e-3)
+        ]
+        # Any route that makes the same clipped steps is right (the student's own compiled
+        # step, say): the losses against the reference's decide. Recorded calls of
+        # clipped_train_step only add a check of their post-clip norms.
+        if over:
+            yield CaseResult(
+                description,
+                False,
+                message(
+                    f"every post-clip global norm <= {clip_norm}",
+                    f"post-clip norms up to {max(over):.4g}",
+                    describe("no_clipping"),
+                ),
+                mistake="no_clipping",
+                category="made steps whose post-clip global norm is above clip_norm",
+            )
+            continue
+
+        def default_rate(spec=spec, x=x, y=y, clip_norm=clip_norm, steps=steps):
+            return remembered(_default_rate_run, spec, x, y, clip_norm, steps)
+
+        yield compare_case(
+            description,
+            outcome,
+            expected,
+            CURVE,
+            function="train_with_clipping",
+            hint=hint,
+            variants=[
+                ("learning_rate_ignored", default_rate),
+                ("no_clipping", lambda u=unclipped: u),
+            ],
+            label="losses",
+        )

@@ -1,0 +1,355 @@
+"""Checks of part 4, `remedies`: formulas, the healthy MLP measured as the contract states, the RNN."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+
+from grader.checks.compare import TOLERANCES, describe_type
+from grader.checks.expected import reference as reference_of
+from grader.checks.mistakes import describe
+from grader.checks.parts.deep_sigmoid import (
+    CONTRACT_INPUT_DIM,
+    CONTRACT_SIZES,
+    is_sigmoid,
+    layout_case,
+    measured_elsewhere,
+    measurement_case,
+    received_model,
+)
+from grader.checks.registry import (
+    Context,
+    compare_case,
+    error_case,
+    in_background,
+    message,
+    register,
+)
+from grader.measuring.measure import (
+    first_activation,
+    gradient_norms,
+    healthy_layout_problems,
+    sine_task,
+    standard_normal_data,
+    train_full_batch,
+)
+from grader.quiet import import_tensorflow
+from grader.results import CaseResult
+
+reference = reference_of("remedies")
+TOL = TOLERANCES["remedies"]
+RNN = TOLERANCES["remedies.rnn"]
+#: The contract's training test: 200 full-batch SGD steps at this rate.
+HEALTHY_STEPS, HEALTHY_RATE = 200, 0.05
+
+
+def _fans(ctx: Context) -> list[tuple[int, int]]:
+    return [
+        (1, 1),
+        (3, 7),
+        (64, 64),
+        (784, 256),
+        (int(ctx.rng.integers(2, 2000)), int(ctx.rng.integers(2, 2000))),
+    ]
+
+
+@register("remedies.glorot_uniform_limit", timeout=10, cases=5)
+def check_glorot_uniform_limit(ctx: Context) -> Iterator[CaseResult]:
+    """sqrt(6 / (fan_in + fan_out)) for several layer sizes."""
+    hint = (
+        "Glorot (Xavier) picks Var(w) = 2 / (fan_in + fan_out), the compromise between the "
+        "forward pass (1 / fan_in) and the backward pass (1 / fan_out); U(-a, a) has variance "
+        "a^2 / 3."
+    )
+    for fan_in, fan_out in _fans(ctx):
+        outcome = ctx.call(fan_in, fan_out)
+        yield compare_case(
+            f"glorot_uniform_limit({fan_in}, {fan_out})",
+            outcome,
+            reference.glorot_uniform_limit(fan_in, fan_out),
+            TOL,
+            function="glorot_uniform_limit",
+            hint=hint,
+            label="limit",
+            variants=[
+                (
+                    "glorot_normal_instead_of_uniform",
+                    lambda a=fan_in, b=fan_out: np.sqrt(2 / (a + b)),
+                ),
+                ("glorot_he_mixed", lambda a=fan_in: np.sqrt(2 / a)),
+                ("glorot_he_mixed", lambda a=fan_in: np.sqrt(6 / a)),
+                ("missing_sqrt", lambda a=fan_in, b=fan_out: 6 / (a + b)),
+            ],
+        )
+
+
+@register("remedies.he_normal_stddev", timeout=10, cases=5)
+def check_he_normal_stddev(ctx: Context) -> Iterator[CaseResult]:
+    """sqrt(2 / fan_in) for several layer sizes."""
+    hint = (
+        "He keeps E[z^2] the same layer after layer: Var(z) = fan_in * Var(w) * E[x^2], and "
+        "ReLU keeps half of the second moment of its input; the function returns a standard "
+        "deviation."
+    )
+    for fan_in, _ in _fans(ctx):
+        outcome = ctx.call(fan_in)
+        yield compare_case(
+            f"he_normal_stddev({fan_in})",
+            outcome,
+            reference.he_normal_stddev(fan_in),
+            TOL,
+            function="he_normal_stddev",
+            hint=hint,
+            label="stddev",
+            variants=[
+                ("lecun_instead_of_he", lambda a=fan_in: np.sqrt(1 / a)),
+                ("glorot_he_mixed", lambda a=fan_in: np.sqrt(6 / a)),
+                ("glorot_he_mixed", lambda a=fan_in: np.sqrt(6 / (2 * a))),
+                ("missing_sqrt", lambda a=fan_in: 2 / a),
+            ],
+        )
+
+
+@register("remedies.build_healthy_mlp", timeout=60, cases=4)
+def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult | Future]:
+    """Measured as the contract states: norms within a factor 100, and 200 SGD steps to a quarter."""
+    import_tensorflow()
+    hint = (
+        "Keep every layer's Jacobian close to norm-preserving: tanh with orthogonal or Glorot "
+        "weights, or normalisation layers; sigmoid vanishes and ReLU with He weights can diverge "
+        "at this learning rate."
+    )
+    for depth, width in CONTRACT_SIZES:
+        # Every input is drawn before the student's code runs (see build_exploding_mlp).
+        seed = int(ctx.rng.integers(10_000))
+        x, y = standard_normal_data(ctx.rng, CONTRACT_INPUT_DIM)
+        task_x, task_y = sine_task(ctx.rng, CONTRACT_INPUT_DIM)
+        description = (
+            f"build_healthy_mlp(8, {depth}, {width}, seed={ctx.shown(seed)}): norms within 100x, and "
+            f"{HEALTHY_STEPS} SGD steps at {HEALTHY_RATE} reach a quarter of the first loss"
+        )
+        outcome = ctx.call(
+            CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
+        )
+        model, failed = received_model(
+            description, outcome, "build_healthy_mlp", hint, measuring=True
+        )
+        measured = measured_elsewhere(
+            ctx,
+            outcome,
+            failed,
+            (CONTRACT_INPUT_DIM, depth, width, seed),
+            [x, y, task_x, task_y],
+            kind="healthy",
+            steps=HEALTHY_STEPS,
+            learning_rate=HEALTHY_RATE,
+        )
+        if measured is not None:  # a model of the student's own parts: measured in a worker
+            read, failed = measurement_case(
+                description,
+                measured,
+                "build_healthy_mlp",
+                hint,
+                kind="healthy",
+                input_dim=CONTRACT_INPUT_DIM,
+                depth=depth,
+                width=width,
+                steps=HEALTHY_STEPS,
+            )
+            if failed:
+                yield failed
+                continue
+            if read["problems"]:
+                yield layout_case(description, None, read["problems"], hint)
+                continue
+            sigmoid = is_sigmoid(read["first_activation"], read["activation_values"])
+            yield _healthy_case(
+                description, hint, read["norms"], sigmoid, read["losses"], None, task_x, task_y
+            )
+        elif failed:
+            yield failed
+        elif problems := healthy_layout_problems(model, depth):
+            yield layout_case(description, model, problems, hint)
+        else:
+            # Measured in the background while the student's process builds the next one.
+            yield in_background(_measured_here, description, hint, model, x, y, task_x, task_y)
+
+
+def _measured_here(
+    description: str,
+    hint: str,
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    task_x: np.ndarray,
+    task_y: np.ndarray,
+) -> CaseResult:
+    """Measure a rebuilt model here and judge it: the norms, then (only when they pass) the
+    training run."""
+    norms = gradient_norms(model, x, y)
+    sigmoid = is_sigmoid(first_activation(model))
+    return _healthy_case(description, hint, norms, sigmoid, None, model, task_x, task_y)
+
+
+def _healthy_case(
+    description: str,
+    hint: str,
+    norms: np.ndarray,
+    sigmoid: bool,
+    losses: np.ndarray | None,
+    model: Any,
+    task_x: np.ndarray,
+    task_y: np.ndarray,
+) -> CaseResult:
+    """Judge build_healthy_mlp's figures: the norms' span, then the training run.
+
+    Args:
+        description: the case.
+        hint: the hint when no known mistake matches.
+        norms: per-Dense kernel gradient norms.
+        sigmoid: whether the first hidden activation is sigmoid (by name or values).
+        losses: the training run's losses when measured in a worker; None to train
+            ``model`` here (a rebuilt model, only when the norms pass).
+        model: the rebuilt model, or None.
+        task_x: the training task's inputs.
+        task_y: its targets.
+
+    Returns:
+        the case's result.
+    """
+    mistake = "sigmoid_healthy" if sigmoid else None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        span = norms.max() / norms.min()
+    if not (np.all(np.isfinite(norms)) and span <= 100):
+        return CaseResult(
+            description,
+            False,
+            message(
+                "max/min of the per-layer gradient norms <= 100",
+                f"{span:.3g} (norms from {norms.min():.3g} to {norms.max():.3g})",
+                describe(mistake) if mistake else hint,
+            ),
+            mistake=mistake,
+            category="returned a model whose gradient norms span more than 100x"
+            if np.all(np.isfinite(norms))
+            else "returned a model whose gradient norms are not finite",
+        )
+    if losses is None:
+        # Measuring the norms left the weights as they were: train the same model.
+        losses = train_full_batch(model, task_x, task_y, HEALTHY_STEPS, HEALTHY_RATE)
+    if np.all(np.isfinite(losses)) and losses[-1] <= losses[0] / 4:
+        return CaseResult(description, True)
+    received = (
+        "losses became NaN or infinite"
+        if not np.all(np.isfinite(losses))
+        else f"the loss went from {losses[0]:.4g} to {losses[-1]:.4g} "
+        f"({losses[-1] / losses[0]:.2f} of the start)"
+    )
+    return CaseResult(
+        description,
+        False,
+        message(
+            f"the last loss <= {losses[0] / 4:.4g} (a quarter of {losses[0]:.4g}), all finite",
+            received,
+            describe(mistake) if mistake else hint,
+        ),
+        mistake=mistake,
+        category="returned a model whose losses became NaN or infinite"
+        if not np.all(np.isfinite(losses))
+        else "returned a model that did not train to a quarter of its first loss",
+    )
+
+
+def random_rnn(rng: np.random.Generator, hidden: int, inputs: int, steps: int, spectral: float):
+    """A random tanh RNN whose recurrent matrix has the given spectral norm."""
+    w_rec = rng.normal(size=(hidden, hidden))
+    w_rec *= spectral / np.linalg.norm(w_rec, 2)
+    w_in = rng.normal(0, 0.5, size=(hidden, inputs))
+    b = rng.normal(0, 0.1, size=hidden)
+    xs = rng.normal(size=(steps, inputs))
+    h0 = rng.normal(0, 0.5, size=hidden)
+    return w_rec, w_in, b, xs, h0
+
+
+def _products(w_rec, w_in, b, xs, h0, derivative=True, norm=2, shift=0):
+    """Norms of dh_T/dh_{t-1}, with switches that reproduce known mistakes."""
+    h, steps = h0, []
+    for x_t in xs:
+        h = np.tanh(w_rec @ h + w_in @ x_t + b)
+        steps.append(((1 - h**2)[:, None] if derivative else 1.0) * w_rec)
+    out, product = np.zeros(len(steps)), np.eye(len(h0))
+    for t in range(len(steps), 0, -1):
+        if shift:
+            out[t - 1] = np.linalg.norm(product, norm)
+        product = product @ steps[t - 1]
+        if not shift:
+            out[t - 1] = np.linalg.norm(product, norm)
+    return out
+
+
+@register("remedies.rnn_jacobian_norms", timeout=20, cases=4)
+def check_rnn_jacobian_norms(ctx: Context) -> Iterator[CaseResult]:
+    """Spectral norms of dh_T/dh_{t-1} against the reference, for contracting and expanding W_rec."""
+    hint = (
+        "dh_t/dh_{t-1} = diag(1 - h_t^2) @ W_rec. Multiply these from t = T down: entry t-1 is the "
+        "largest singular value of dh_T/dh_{t-1} = J_T @ ... @ J_t."
+    )
+    for description, hidden, inputs, steps, spectral in [
+        (f"a 4-unit RNN over 6 steps with ||W_rec||_2 = 0.5 ({ctx.label})", 4, 2, 6, 0.5),
+        ("a 1-step RNN (T = 1)", 3, 2, 1, 1.0),
+        ("a 6-unit RNN over 12 steps with ||W_rec||_2 = 3", 6, 3, 12, 3.0),
+        ("an 8-unit RNN over 20 steps with ||W_rec||_2 = 1", 8, 4, 20, 1.0),
+    ]:
+        args = random_rnn(ctx.rng, hidden, inputs, steps, spectral)
+        outcome = ctx.call(*args)
+        if not outcome.ok:
+            yield error_case(description, outcome, "rnn_jacobian_norms", hint)
+            continue
+        expected = reference.rnn_jacobian_norms(*args)
+        yield compare_case(
+            description,
+            outcome,
+            expected,
+            RNN,
+            function="rnn_jacobian_norms",
+            hint=hint,
+            label="norms",
+            variants=[
+                ("tanh_derivative_missing", lambda a=args: _products(*a, derivative=False)),
+                ("frobenius_norm", lambda a=args: _products(*a, norm="fro")),
+                ("jacobian_order_reversed", lambda e=expected: e[::-1]),
+                ("jacobian_off_by_one", lambda a=args: _products(*a, shift=1)),
+            ],
+        )
+
+
+@register("remedies.max_stable_spectral_norm", timeout=10, cases=2)
+def check_max_stable_spectral_norm(ctx: Context) -> Iterator[CaseResult]:
+    """1/gamma: 4 for sigmoid, 1 for tanh."""
+    hint = "With |f'| <= gamma, gradients must vanish when ||W_rec||_2 < 1/gamma."
+    for activation in ("sigmoid", "tanh"):
+        outcome = ctx.call(activation)
+        expected = reference.max_stable_spectral_norm(activation)
+        gamma = {"sigmoid": 0.25, "tanh": 1.0}[activation]
+        if outcome.ok and type(outcome.value) is str:
+            yield CaseResult(
+                f"max_stable_spectral_norm({activation!r})",
+                False,
+                message(str(expected), describe_type(outcome.value), hint),
+                category="returned a value of the wrong type or form",
+            )
+            continue
+        variants = [("returns_gamma", lambda g=gamma: g)] if activation == "sigmoid" else []
+        yield compare_case(
+            f"max_stable_spectral_norm({activation!r})",
+            outcome,
+            expected,
+            TOL,
+            function="max_stable_spectral_norm",
+            hint=hint,
+            variants=variants,
+            label="bound",
+        )

@@ -1,0 +1,321 @@
+"""The class report: what a class got wrong, on one self-contained page (``class.html``).
+
+Built from the stored reports of a batch (plain data, see :mod:`grader.scale.batch`): the score
+distribution, the pass rate of each function, the most frequent diagnosed mistakes of each
+function with their counts and share of the class, and the submissions flagged (edited test
+cells, library rules broken, time, memory or output limits hit, parts missing), each
+linking to the student's page ``reports/<student>.html``. The plots use the student pages'
+style (:mod:`grader.reports.figures`: Okabe-Ito colours, inline PNGs) and whole-number ticks for
+counts of students.
+"""
+
+from __future__ import annotations
+
+import html
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from grader.assignment import FUNCTIONS
+from grader.checks.mistakes import MISTAKES
+from grader.reports.figures import COLOURS, _png
+from grader.reports.html import _SCRIPT, _STYLE
+from grader.results import points
+
+#: Okabe-Ito colours besides those of :data:`grader.reports.figures.COLOURS`.
+PASS_COLOUR = "#009E73"
+MEDIAN_COLOUR = "#CC79A7"
+
+#: Why a submission is flagged, and the phrases of the grader's feedback that say so (the
+#: reports are plain data; these phrases come from grader.grade, grader.isolation.sandbox and
+#: grader.worker.serve, and tests/grader/reports/test_class_report.py checks them on real reports).
+FLAGS: dict[str, tuple[str, ...]] = {
+    "edited test cells": ("Flagged: the autograded test cells",),
+    "library rules broken": ("Scored 0: ",),
+    "time limit hit": ("ran past the time limit", "used up its total time limit"),
+    "memory limit hit": ("more memory than the limit",),
+    "output limit hit": ("more than the output limit",),
+    "part missing": ("was not found in the submission", "not handed in"),
+}
+
+
+def readable_score(score: float, maximum: float) -> str:
+    """A score as a person reads it: ``71.03 / 100``, ``3.33 / 10``, ``28 / 28``.
+
+    Args:
+        score: points earned.
+        maximum: points available.
+
+    Returns:
+        both rounded as everywhere else a person reads a score (:func:`grader.results.points`).
+    """
+    return f"{points(score)} / {points(maximum)}"
+
+
+def _flags(report: dict[str, Any]) -> dict[str, list[str]]:
+    """``{reason: [where]}``: the tests (or ``submission``) whose feedback flags the reason."""
+    found: dict[str, list[str]] = {}
+    places = [("submission", "\n".join(str(n) for n in report.get("notes", [])))]
+    # The instructor's text: a hidden case's details (limits hit, exceptions) included.
+    places += [
+        (str(t.get("name")), str(t.get("details") or t.get("output", ""))) for t in report["tests"]
+    ]
+    for reason, phrases in FLAGS.items():
+        for where, text in places:
+            if any(phrase in text for phrase in phrases):
+                # a missing part is named once, not once per function of it
+                place = where.split(".")[0] if reason == "part missing" else where
+                if place not in found.get(reason, []):
+                    found.setdefault(reason, []).append(place)
+    return found
+
+
+def summarise(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The class's figures, as plain data.
+
+    Args:
+        reports: ``{student: report}`` (as :meth:`grader.results.Report.to_dict` gives it).
+
+    Returns:
+        ``students`` (name, score, max), ``functions`` (pass counts), ``mistakes`` (per
+        function: id, title, count, share of the class, most frequent first) and
+        ``flagged`` (student and reasons).
+    """
+    size = len(reports)
+    students = [
+        {"name": n, "score": float(r["score"]), "max_score": float(r.get("max_score", 100))}
+        for n, r in reports.items()
+    ]
+    functions, mistakes = [], {}
+    for spec in FUNCTIONS:
+        tests = [
+            next((t for t in r["tests"] if t.get("name") == spec.test_name), None)
+            for r in reports.values()
+        ]
+        passed = sum(1 for t in tests if t is not None and t.get("status") == "passed")
+        functions.append(
+            {"name": spec.test_name, "passed": passed, "rate": passed / size if size else 0.0}
+        )
+        counts = Counter(
+            m for t in tests if t is not None for m in dict.fromkeys(t.get("mistakes") or [])
+        )
+        mistakes[spec.test_name] = [
+            {
+                "id": m,
+                "title": MISTAKES[m].title if m in MISTAKES else m,
+                "count": c,
+                "share": c / size,
+            }
+            for m, c in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ]
+    flagged = []
+    for name, report in reports.items():
+        reasons = _flags(report)
+        if reasons:
+            flagged.append({"name": name, "reasons": reasons})
+    return {
+        "size": size,
+        "students": students,
+        "functions": functions,
+        "mistakes": mistakes,
+        "flagged": flagged,
+    }
+
+
+# -- plots ---------------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def score_histogram(students: list[dict[str, Any]]) -> str:
+    """The distribution of total scores, with the mean and the median (a PNG, base64)."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    maximum = max((s["max_score"] for s in students), default=100.0) or 100.0
+    scores = [s["score"] for s in students]
+    figure, axes = plt.subplots(figsize=(6.4, 3.4))
+    axes.hist(
+        scores,
+        bins=[maximum * i / 10 for i in range(11)],
+        color=COLOURS["student"],
+        edgecolor="#000000",
+        linewidth=0.6,
+    )
+    if scores:
+        axes.axvline(
+            statistics.mean(scores),
+            color=COLOURS["unclipped"],
+            linestyle="--",
+            label=f"mean {points(statistics.mean(scores))}",
+        )
+        axes.axvline(
+            statistics.median(scores),
+            color=MEDIAN_COLOUR,
+            linestyle=":",
+            linewidth=2,
+            label=f"median {points(statistics.median(scores))}",
+        )
+        axes.legend(fontsize=8)
+    axes.set_xlim(0, maximum)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel(f"total score (out of {points(maximum)})")
+    axes.set_ylabel("students")
+    axes.set_title("Score distribution", fontsize=10)
+    axes.grid(alpha=0.3, axis="y")
+    return _png(figure)
+
+
+def pass_rates(functions: list[dict[str, Any]], size: int) -> str:
+    """The share of the class that passed each function (a PNG, base64)."""
+    plt = _pyplot()
+
+    names = [f["name"] for f in functions][::-1]
+    rates = [100 * f["rate"] for f in functions][::-1]
+    figure, axes = plt.subplots(figsize=(6.4, 0.3 * len(names) + 1.2))
+    bars = axes.barh(names, rates, color=PASS_COLOUR, edgecolor="#000000", linewidth=0.6)
+    for bar, function in zip(bars, functions[::-1]):
+        axes.text(
+            min(bar.get_width() + 1, 88),
+            bar.get_y() + bar.get_height() / 2,
+            f"{function['passed']}/{size}",
+            va="center",
+            fontsize=7,
+        )
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("students who passed (%)")
+    axes.set_title("Pass rate of each function", fontsize=10)
+    axes.tick_params(axis="y", labelsize=7)
+    axes.grid(alpha=0.3, axis="x")
+    return _png(figure)
+
+
+# -- the page ------------------------------------------------------------------------
+
+
+def _link(name: str) -> str:
+    return f'<a href="reports/{quote(name)}.html">{html.escape(name)}</a>'
+
+
+def render_class_html(summary: dict[str, Any]) -> str:
+    """The class report page for :func:`summarise`'s data."""
+    size = summary["size"]
+    students = summary["students"]
+    scores = [s["score"] for s in students]
+    maximum = max((s["max_score"] for s in students), default=100.0)
+    headline = (
+        f"{size} students; mean {readable_score(statistics.mean(scores), maximum)}, "
+        f"median {readable_score(statistics.median(scores), maximum)}; "
+        f"full marks: {sum(1 for s in students if s['score'] == s['max_score'])}"
+        if students
+        else "No student has a report yet."
+    )
+    images = ""
+    if students:
+        images = (
+            f'<img alt="Score distribution" src="data:image/png;base64,{score_histogram(students)}">'
+            f'\n<img alt="Pass rate of each function" '
+            f'src="data:image/png;base64,{pass_rates(summary["functions"], size)}">'
+        )
+    rates = "\n".join(
+        f'<tr><td>{html.escape(f["name"])}</td><td class="num">{f["passed"]} / {size}</td>'
+        f'<td class="num">{100 * f["rate"]:.0f}%</td></tr>'
+        for f in summary["functions"]
+    )
+    mistake_rows = []
+    for function, found in summary["mistakes"].items():
+        for m in found[:5]:
+            mistake_rows.append(
+                f'<tr data-mistake="{html.escape(function)}:{html.escape(m["id"])}">'
+                f"<td>{html.escape(function)}</td><td>{html.escape(m['title'])} "
+                f"<code>[{html.escape(m['id'])}]</code></td>"
+                f'<td class="num count">{m["count"]}</td>'
+                f'<td class="num">{100 * m["share"]:.0f}%</td></tr>'
+            )
+    mistakes = (
+        "<table><tr><th>function</th><th>mistake</th><th>students</th><th>share</th></tr>\n"
+        + "\n".join(mistake_rows)
+        + "\n</table>"
+        if mistake_rows
+        else "<p>No known mistake was diagnosed.</p>"
+    )
+    flagged_rows = "\n".join(
+        f'<tr data-flagged="{html.escape(f["name"])}"><td>{_link(f["name"])}</td><td>'
+        + "; ".join(
+            f"{html.escape(reason)} ({html.escape(', '.join(where))})"
+            for reason, where in f["reasons"].items()
+        )
+        + "</td></tr>"
+        for f in summary["flagged"]
+    )
+    flagged = (
+        f"<table><tr><th>student</th><th>why</th></tr>\n{flagged_rows}\n</table>"
+        if flagged_rows
+        else "<p>No submission was flagged.</p>"
+    )
+    everyone = "\n".join(
+        f'<tr><td>{_link(s["name"])}</td><td class="num">'
+        f"{readable_score(s['score'], s['max_score'])}</td></tr>"
+        for s in sorted(students, key=lambda s: (s["score"], s["name"]))
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Exploding gradients: class report</title>
+<style>{_STYLE}</style>
+<script>{_SCRIPT}</script>
+</head>
+<body>
+<h1>Exploding gradients: class report</h1>
+<p id="headline">{headline}</p>
+{images}
+<h2>Pass rate of each function</h2>
+<table><tr><th>function</th><th>passed</th><th>rate</th></tr>
+{rates}
+</table>
+<h2>Most frequent diagnosed mistakes</h2>
+<p>For each function, the known mistakes diagnosed in its failed cases, most frequent first
+(at most five): students who made it, and their share of the class.</p>
+{mistakes}
+<h2>Flagged submissions</h2>
+{flagged}
+<h2>Every student, lowest score first</h2>
+<table><tr><th>student</th><th>score</th></tr>
+{everyone}
+</table>
+</body>
+</html>
+"""
+
+
+def write_class_report(out: Path, names: list[str]) -> Path:
+    """Write ``out/class.html`` from the stored reports of the students ``names``.
+
+    Args:
+        out: the batch's output folder.
+        names: the students (those without a readable report are left out).
+
+    Returns:
+        the page's path.
+    """
+    from grader.scale.batch import read_report, write_atomically
+
+    reports = {}
+    for name in names:
+        report = (read_report(Path(out) / "reports" / f"{name}.json") or {}).get("report")
+        if isinstance(report, dict) and isinstance(report.get("tests"), list):
+            reports[name] = report
+    path = Path(out) / "class.html"
+    write_atomically(path, render_class_html(summarise(reports)))
+    return path

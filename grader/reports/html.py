@@ -1,0 +1,146 @@
+"""A report as one self-contained HTML page: scores, feedback and plots, no network needed.
+
+Failures come first, each with what was checked, what went wrong and the hint; every
+plot is an inline PNG (:mod:`grader.reports.figures`), in a box that is open (the plots of passed
+functions too, so nothing needs a click); a function that failed to run shows its message
+instead of its plot. Only outputs are plotted, never a hidden case's inputs. Scores are
+rounded as everywhere a person reads them (:func:`grader.results.points`).
+
+The page is the student's: it shows each test's ``output``, in which a failed hidden case
+shows its category, never what the student's code returned or raised, nor the reference's
+answer (public cases show Expected / Received). Its plots are drawn on public cases only:
+a plot of a hidden case shows what the student's code returned and the reference's answer
+on a hidden input, so the student's page of a hidden report has no plot and says in one
+line that ``python -m grader check DIR --format html`` draws them on the public cases.
+``details=True`` makes the instructor's page from each test's ``details`` instead, with
+the plots, under a banner saying it is not for students.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from grader.reports.figures import render
+from grader.results import HIDDEN_VALUES_KEPT, INSTRUCTORS_VIEW, PLOTS_ON_PUBLIC, points
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+       color: #111; background: #fff; line-height: 1.45; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+.score { font-size: 2.2rem; font-weight: 700; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #ccc; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.failed { color: #a00; font-weight: 600; } .passed { color: #05601f; }
+details { border: 1px solid #ccc; border-radius: 4px; padding: .5rem .75rem; margin: .75rem 0; }
+summary { cursor: pointer; font-weight: 600; }
+.instructor { border: 2px solid #a00; padding: .5rem .75rem; color: #a00; font-weight: 600; }
+pre { white-space: pre-wrap; background: #f6f6f6; padding: .5rem; border-radius: 4px; font-size: .85rem; }
+img { max-width: 100%; height: auto; display: block; margin: .5rem 0; }
+@media print { details { break-inside: avoid; } }
+"""
+# Marks the page once every image has loaded (read by the browser test).
+_SCRIPT = """
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute("data-images", images.length);
+  document.body.setAttribute("data-images-loaded", loaded);
+});
+"""
+
+
+def _part_totals(tests: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
+    totals: dict[str, list[float]] = {}
+    for test in tests:
+        entry = totals.setdefault(test["name"].split(".")[0], [0.0, 0.0])
+        entry[0] += test["score"]
+        entry[1] += test["max_score"]
+    return [(part, round(score, 4), total) for part, (score, total) in totals.items()]
+
+
+def _figures(test: dict[str, Any]) -> str:
+    blocks = []
+    for figure in test.get("figures", []):
+        title = html.escape(figure.get("title", ""))
+        if figure.get("student") is None and figure.get("error"):
+            blocks.append(
+                f"<p><em>{title}:</em> no plot, because {html.escape(figure['error'])}</p>"
+            )
+        else:
+            blocks.append(f'<img alt="{title}" src="data:image/png;base64,{render(figure)}">')
+    return "\n".join(blocks)
+
+
+def render_html(report: dict[str, Any], details: bool = False) -> str:
+    """The report (as :meth:`grader.results.Report.to_dict` gives it) as an HTML page.
+
+    Args:
+        report: the report's data.
+        details: the instructor's page: each test's ``details`` (a hidden case's values and
+            the texts the code wrote) in place of its ``output``, and the plots of hidden
+            cases. Not for students.
+
+    Returns:
+        the page.
+    """
+    tests = report["tests"]
+    hidden = report.get("cases", "hidden") == "hidden"
+    plots = details or not hidden  # a hidden case's plot is the instructor's only
+    ordered = sorted(tests, key=lambda t: t["status"] == "passed")  # failures first, stable
+    rows = "\n".join(
+        f'<tr><td>{html.escape(t["name"])}</td><td class="num">{points(t["score"])} / {points(t["max_score"])}</td>'
+        f'<td class="{t["status"]}">{t["status"]}</td></tr>'
+        for t in ordered
+    )
+    parts = "\n".join(
+        f'<tr><td>{html.escape(part)}</td><td class="num">{points(score)} / {points(total)}</td></tr>'
+        for part, score, total in _part_totals(tests)
+    )
+    boxes = []
+    for t in ordered:
+        text = (t.get("details") or t["output"]) if details else t["output"]
+        figures = _figures(t) if plots else ""
+        body = f"<pre>{html.escape(text)}</pre>\n{figures}"
+        # Failures and plots are open: nothing the student should see needs a click.
+        opened = " open" if t["status"] != "passed" or figures else ""
+        boxes.append(
+            f"<details{opened}><summary>{html.escape(t['name'])}: {points(t['score'])} / "
+            f"{points(t['max_score'])}</summary>\n{body}\n</details>"
+        )
+    notes = "".join(f"<p>{html.escape(n)}</p>" for n in report.get("notes", []))
+    if details and hidden:
+        notes = f'<p class="instructor">{html.escape(INSTRUCTORS_VIEW)}</p>' + notes
+    elif hidden and any(t.get("details", t["output"]) != t["output"] for t in tests):
+        notes += f"<p>{html.escape(HIDDEN_VALUES_KEPT)}</p>"
+    if not plots:
+        notes += f"<p>{html.escape(PLOTS_ON_PUBLIC)}</p>"
+    heading = "the instructor's view" if details and hidden else "your feedback"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Feedback: {html.escape(str(report.get("submission", "")))}</title>
+<style>{_STYLE}</style>
+<script>{_SCRIPT}</script>
+</head>
+<body>
+<h1>Exploding gradients: {heading}</h1>
+<p>{html.escape(str(report.get("submission", "")))}, graded on the {html.escape(report.get("cases", "hidden"))} cases</p>
+<p class="score" id="score">{points(report["score"])} / {points(report["max_score"])}</p>
+{notes}
+<h2>By part</h2>
+<table><tr><th>part</th><th>score</th></tr>
+{parts}
+</table>
+<h2>By function (failures first)</h2>
+<table><tr><th>test</th><th>score</th><th>status</th></tr>
+{rows}
+</table>
+<h2>Feedback</h2>
+{"".join(boxes)}
+</body>
+</html>
+"""

@@ -1,0 +1,489 @@
+"""Grading a whole class: one folder per student, resumable, in parallel.
+
+``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL]``
+
+- SUBMISSIONS holds one folder per student; nbgrader's ``submitted/<student>/<assignment>/``
+  layout is accepted as it is (pass the ``submitted`` folder).
+- DIR receives ``reports/<student>.json`` (the full report), ``reports/<student>.html`` (the
+  student's feedback page with plots), ``grades.csv`` (one row per student, one column per
+  test and the total), ``summary.json`` and ``class.html`` (the class report,
+  :mod:`grader.reports.class_report`).
+- Every report is written atomically (a temporary file renamed into place) together with a
+  fingerprint of the student's files, the grader and the hidden seed. A run that is
+  interrupted at any moment and started again grades only the students without an up-to-date
+  report, so nothing is lost, nothing is graded twice, and a changed submission is graded again.
+- Each worker process keeps one warm sandbox (TensorFlow imported once, and a worker without
+  it for part 1) that forks a fresh process per student. A student whose code crashes, hangs or is garbage gets a report that
+  says so; the batch goes on.
+- With ``--scheduler``, the students are graded on a ``dask.distributed`` cluster instead
+  (:mod:`grader.scale.cluster`); the reports, the resuming and the progress line are the same.
+- Ctrl-C ends the batch within about two seconds: the reports written so far are kept, the
+  workers are ended (SIGTERM, then SIGKILL) and their temporary folders removed. A worker
+  whose batch process dies, even by kill -9, gets SIGTERM from the kernel and cleans up too.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import secrets
+import stat
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from grader.assignment import ASSIGNMENT, FUNCTIONS
+
+_PACKAGE = Path(__file__).resolve().parent.parent  # the grader package
+_PART_SUFFIXES = (".py", ".ipynb")
+
+
+@dataclass(frozen=True)
+class Student:
+    """A student's name and the folder holding their part files."""
+
+    name: str
+    folder: Path
+
+
+def find_students(root: Path) -> list[Student]:
+    """The students of a submissions folder, by name.
+
+    Args:
+        root: a folder with one subfolder per student; a student's files may sit in a
+            further ``<assignment>`` folder (nbgrader's layout).
+
+    Returns:
+        the students, sorted by name.
+    """
+    students = []
+    for entry in sorted(Path(root).iterdir()):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        folder = entry / ASSIGNMENT if (entry / ASSIGNMENT).is_dir() else entry
+        students.append(Student(entry.name, folder))
+    return students
+
+
+def _digest_files(paths: list[Path], base: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(base)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def grader_version() -> str:
+    """A digest of the grader's and the reference's code: a change means regrading."""
+    files = [*_PACKAGE.rglob("*.py"), *(_PACKAGE.parent / "solutions").glob("*.py")]
+    return _digest_files([f for f in files if f.is_file()], _PACKAGE.parent)
+
+
+def fingerprint(student: Student, version: str, seed: int) -> str:
+    """What a report was made from: the student's files, the grader and the seed."""
+    # lstat, not is_file(): a link or a FIFO named like a part file is never followed or
+    # read here (it could point at /dev/zero); its name alone goes into the digest, and
+    # grading refuses it with a message.
+    named = [p for p in student.folder.iterdir() if p.suffix.lower() in _PART_SUFFIXES]
+    files = [p for p in named if stat.S_ISREG(p.lstat().st_mode)]
+    others = sorted(p.name for p in named if p not in files)
+    seed_digest = hashlib.sha256(str(seed).encode()).hexdigest()
+    return hashlib.sha256(
+        (_digest_files(files, student.folder) + repr(others) + version + seed_digest).encode()
+    ).hexdigest()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file so that a reader sees the old content or the new, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def read_report(path: Path) -> dict[str, Any] | None:
+    """A stored report, or None when there is none or it cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "report" in data else None
+
+
+# -- the worker processes -------------------------------------------------------------
+
+_SANDBOX = None
+#: The folder of this pool process's sandbox.
+_SCRATCH: Path | None = None
+#: The resource tracker's warning after kill -9 of the batch (see grade_class).
+_QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
+
+
+def scratch_prefix(batch: str) -> str:
+    """The name prefix of a batch's worker folders in the temporary folder."""
+    return f"grading-{batch}-"
+
+
+def _release_sandbox(close: bool) -> None:
+    """In a pool process: end the sandbox (``close``, or ``stop`` at once) and remove its
+    folder."""
+    import shutil
+
+    global _SANDBOX
+    sandbox, _SANDBOX = _SANDBOX, None
+    if sandbox is not None:
+        try:
+            sandbox.close() if close else sandbox.stop()
+        finally:
+            shutil.rmtree(sandbox.scratch, ignore_errors=True)
+
+
+def _discard_sandbox() -> None:
+    """In a pool process: kill the sandbox's processes and remove its folder, at once."""
+    _release_sandbox(close=False)
+
+
+def _close_sandbox() -> None:
+    """In a pool process, at its normal end: close the sandbox and remove its folder."""
+    _release_sandbox(close=True)
+
+
+def _on_terminate(signum: int, frame: Any) -> None:
+    """In a pool process: SIGTERM (the batch was interrupted or died) ends it cleanly, now."""
+    import shutil
+
+    try:
+        _discard_sandbox()
+    finally:
+        # Also when the normal end (_close_sandbox) had begun: the parent's death closes
+        # the task pipe (the worker ends normally) a moment before this signal arrives.
+        if _SCRATCH is not None:
+            shutil.rmtree(_SCRATCH, ignore_errors=True)
+        from grader.isolation.jail import remove_temporary_folders
+
+        remove_temporary_folders()
+        os._exit(128 + signum)
+
+
+def _start_worker(hide: str, batch: str) -> None:
+    """In a pool process: die with the batch, import TensorFlow, warm a sandbox.
+
+    The batch process handles Ctrl-C for all (SIGINT is ignored here); SIGTERM, sent by
+    the batch when it is interrupted or by the kernel when it dies (even by kill -9),
+    removes the sandbox's processes and folder before this process ends.
+    """
+    import signal
+    import tempfile
+    from multiprocessing.util import Finalize
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_terminate)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    from grader.isolation.sandbox import PartSandboxes
+    from grader.quiet import import_tensorflow
+
+    global _SANDBOX, _SCRATCH
+    scratch = Path(tempfile.gettempdir()) / f"{scratch_prefix(batch)}{os.getpid()}"
+    _SCRATCH = scratch
+    scratch.mkdir(mode=0o700)
+    # Both workers: part 1's (no autodiff library) and the other parts' (TensorFlow).
+    _SANDBOX = PartSandboxes(scratch=scratch, hide=[Path(hide)])
+    Finalize(None, _close_sandbox, exitpriority=10)  # run at the process's normal end
+    _SANDBOX.start()
+    import_tensorflow()
+
+
+def _stop_workers(pool: ProcessPoolExecutor, batch: str, grace: float = 0.3) -> None:
+    """End every pool process now (SIGTERM, then SIGKILL after ``grace`` seconds).
+
+    A worker waiting for its sandbox ends at once on SIGTERM; one busy in C code (importing
+    TensorFlow) is killed, and its sandbox dies with it (PR_SET_PDEATHSIG). A process
+    killed before it could clean up leaves its folder; it is removed here.
+    """
+    import shutil
+    import tempfile
+
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+    for folder in Path(tempfile.gettempdir()).glob(f"{scratch_prefix(batch)}*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _grade_one(folder: str) -> dict[str, Any]:
+    """In a pool process: grade one student's folder; never raise."""
+    from grader.grade import grade_submission
+    from grader.submission import SubmissionError
+
+    try:
+        return grade_submission(folder, sandbox=_SANDBOX).to_dict()
+    except SubmissionError as error:
+        return _empty_report(folder, str(error))
+    except Exception as error:  # noqa: BLE001 - one student must never stop the batch
+        return _empty_report(
+            folder, f"the grader failed on this submission: {type(error).__name__}: {error}"
+        )
+
+
+def _html(report: dict[str, Any]) -> str:
+    """The student's HTML feedback page; a plot that cannot be drawn never stops the batch."""
+    from grader.reports.html import render_html
+
+    try:
+        return render_html(report)
+    except Exception as error:  # noqa: BLE001
+        return f"<!DOCTYPE html><p>The feedback page could not be drawn: {type(error).__name__}</p>"
+
+
+def _empty_report(folder: str, reason: str) -> dict[str, Any]:
+    from grader.results import Report, TestResult
+
+    tests = [TestResult(f.test_name, f.points, verdict=reason) for f in FUNCTIONS]
+    return Report(folder, tests, notes=[reason]).to_dict()
+
+
+# -- the batch ------------------------------------------------------------------------
+
+
+class Progress:
+    """A progress line with the time per student and an estimate of the time left."""
+
+    def __init__(self, total: int, stream: io.TextIOBase = sys.stderr) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.started = time.monotonic()
+        self.tty = getattr(stream, "isatty", lambda: False)()
+
+    def update(self, student: str, score: float) -> None:
+        """Count one more student graded."""
+        from grader.results import points
+
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        per = elapsed / self.done
+        left = per * (self.total - self.done)
+        width = 24
+        filled = int(width * self.done / max(self.total, 1))
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+            f"{per:5.1f} s/student, about {_duration(left)} left ({student}: {points(score)})"
+        )
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the progress line."""
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def grade_class(
+    root: Path,
+    out: Path,
+    workers: int = 1,
+    on_report: Callable[[str, dict[str, Any]], None] | None = None,
+    progress: bool = True,
+    scheduler: str | None = None,
+) -> dict[str, Any]:
+    """Grade every student under ``root`` who has no up-to-date report in ``out``.
+
+    Args:
+        root: the submissions folder.
+        out: the output folder.
+        workers: grading processes in parallel (on this machine).
+        on_report: called with each new report (e.g. to fill a gradebook).
+        progress: show a progress line on stderr.
+        scheduler: a ``dask.distributed`` scheduler's address: grade on that cluster.
+
+    Returns:
+        the summary (also written to ``out/summary.json``).
+
+    Raises:
+        grader.scale.cluster.ClusterError: when the cluster cannot grade (the reports stored
+            so far are kept).
+    """
+    from grader.grade import hidden_seed
+
+    root, out = Path(root), Path(out)
+    students = find_students(root)
+    version, seed = grader_version(), hidden_seed()
+    prints = {s.name: fingerprint(s, version, seed) for s in students}
+    todo = [
+        s
+        for s in students
+        if (read_report(out / "reports" / f"{s.name}.json") or {}).get("fingerprint")
+        != prints[s.name]
+    ]
+    for stale in (out / "reports").glob(".*.tmp") if (out / "reports").is_dir() else []:
+        stale.unlink(missing_ok=True)  # a write that was interrupted
+    bar = Progress(len(todo)) if progress and todo else None
+    graded = 0
+    if todo and scheduler:
+        from grader.scale.cluster import grade_on_cluster
+
+        def store(student: Student, report: dict[str, Any], page: str | None) -> None:
+            store_report(out, student.name, prints[student.name], report, page)
+            if on_report:
+                on_report(student.name, report)
+            if bar:
+                bar.update(student.name, report["score"])
+
+        try:
+            graded = grade_on_cluster(scheduler, todo, seed, version, store)
+        finally:
+            if bar:
+                bar.close()
+                bar = None
+    elif todo:
+        context = get_context("spawn")  # TensorFlow does not survive a fork
+        batch = secrets.token_hex(4)
+        # If this process is killed (kill -9), multiprocessing's resource tracker removes
+        # the pool's semaphores, as it should, but warns that they "leaked". It takes its
+        # warning filters from this process's -W options, started with the pool below.
+        if _QUIET_TRACKER not in sys.warnoptions:
+            sys.warnoptions.append(_QUIET_TRACKER)
+        with ProcessPoolExecutor(
+            max_workers=max(1, min(workers, len(todo))),
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(str(root.resolve()), batch),
+        ) as pool:
+            pending: dict[Future, Student] = {}
+            queue: Iterator[Student] = iter(todo)
+            try:
+                for student in queue:
+                    pending[pool.submit(_grade_one, str(student.folder))] = student
+                    if len(pending) >= 2 * workers:
+                        break
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        student = pending.pop(future)
+                        try:
+                            report = future.result()
+                        except Exception as error:  # noqa: BLE001 - e.g. a worker killed
+                            report = _empty_report(str(student.folder), f"grading stopped: {error}")
+                        record = {
+                            "student": student.name,
+                            "fingerprint": prints[student.name],
+                            "report": report,
+                        }
+                        # The page first: the JSON report marks the student as done.
+                        write_atomically(out / "reports" / f"{student.name}.html", _html(report))
+                        write_atomically(
+                            out / "reports" / f"{student.name}.json", json.dumps(record, indent=1)
+                        )
+                        graded += 1
+                        if on_report:
+                            on_report(student.name, report)
+                        if bar:
+                            bar.update(student.name, report["score"])
+                        following = next(queue, None)
+                        if following is not None:
+                            pending[pool.submit(_grade_one, str(following.folder))] = following
+            except KeyboardInterrupt:
+                # Every finished report is on disk already; end the workers now rather
+                # than let them finish their students (which takes seconds each).
+                for future in pending:
+                    future.cancel()
+                _stop_workers(pool, batch)
+                pool.shutdown(wait=False, cancel_futures=True)
+                if bar:
+                    bar.close()
+                raise
+    if bar:
+        bar.close()
+    summary = write_tables(out, [s.name for s in students], graded)
+    from grader.reports.class_report import write_class_report
+
+    try:
+        write_class_report(out, [s.name for s in students])
+    except Exception as error:  # noqa: BLE001 - the grades are written; the page is a bonus
+        print(f"class.html could not be drawn: {type(error).__name__}: {error}", file=sys.stderr)
+    return summary
+
+
+def store_report(
+    out: Path, name: str, print_: str, report: dict[str, Any], page: str | None = None
+) -> None:
+    """Write one student's page and JSON record atomically; the record marks them done.
+
+    Args:
+        out: the output folder.
+        name: the student.
+        print_: the :func:`fingerprint` the report was made from.
+        report: the report.
+        page: the student's HTML page (drawn from the report when None).
+    """
+    record = {"student": name, "fingerprint": print_, "report": report}
+    write_atomically(out / "reports" / f"{name}.html", _html(report) if page is None else page)
+    write_atomically(out / "reports" / f"{name}.json", json.dumps(record, indent=1))
+
+
+def write_tables(out: Path, names: list[str], graded: int) -> dict[str, Any]:
+    """Write ``grades.csv`` and ``summary.json`` from the stored reports."""
+    reports = {n: (read_report(out / "reports" / f"{n}.json") or {}).get("report") for n in names}
+    tests = [f.test_name for f in FUNCTIONS]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", *tests, "total"])
+    for name in names:
+        report = reports[name]
+        if report is None:
+            continue
+        scores = {t["name"]: t["score"] for t in report["tests"]}
+        writer.writerow([name, *(f"{scores.get(t, 0):g}" for t in tests), f"{report['score']:g}"])
+    write_atomically(out / "grades.csv", buffer.getvalue())
+    totals = [r["score"] for r in reports.values() if r]
+    summary = {
+        "students": len(names),
+        "reported": len(totals),
+        "graded_this_run": graded,
+        "mean": round(statistics.mean(totals), 3) if totals else None,
+        "median": statistics.median(totals) if totals else None,
+        "full_marks": sum(1 for t in totals if t == 100),
+        "per_test_mean": {
+            t: round(
+                statistics.mean(
+                    next(x["score"] for x in r["tests"] if x["name"] == t)
+                    for r in reports.values()
+                    if r
+                ),
+                3,
+            )
+            for t in tests
+        }
+        if totals
+        else {},
+    }
+    write_atomically(out / "summary.json", json.dumps(summary, indent=1))
+    return summary

@@ -1,0 +1,173 @@
+"""Does the course work end to end with the real nbgrader, with the same scores as the CLI?
+
+With a copy of the repository's course directory: ``nbgrader generate_assignment``, three
+students' notebooks in ``submitted/`` (correct, partly wrong, broken), ``nbgrader autograde``,
+``generate_feedback`` and ``export``; the gradebook's per-function scores must equal
+``python -m grader grade`` on the same notebooks, partial credit included, and ``python -m
+grader batch --gradebook`` must write the same scores into a gradebook.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.assignment import ASSIGNMENT, FUNCTIONS, PARTS
+from tests.paths import ROOT
+
+pytestmark = pytest.mark.slow
+EXAMPLES = ROOT / "examples"
+SEED = "the nbgrader round trip of the test suite"
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GRADER_SEED": SEED}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def broken_copy(target: Path) -> None:
+    """The correct notebooks with a syntax error in one solution cell and a crash in another."""
+    shutil.copytree(EXAMPLES / "correct", target)
+    for part, grade_id, source in [
+        ("chain_rule", "chain_rule-chain_gradients", "def chain_gradients(x, y, w, b:\n    return"),
+        ("clipping", "clipping-global_norm", "def global_norm(grads):\n    return 1 / 0"),
+    ]:
+        path = target / f"{part}.ipynb"
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+                cell.source = source
+        nbformat.write(notebook, path)
+
+
+def gradebook_scores(database: Path) -> dict[str, dict[str, float]]:
+    from nbgrader.api import Gradebook
+
+    scores: dict[str, dict[str, float]] = {}
+    with Gradebook(f"sqlite:///{database}") as gradebook:
+        for student in ("alice", "bob", "carol"):
+            for test in FUNCTIONS:
+                grade = gradebook.find_grade(
+                    f"{test.part}-{test.name}-tests", test.part, ASSIGNMENT, student
+                )
+                scores.setdefault(student, {})[test.test_name] = grade.score
+    return scores
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> Path:
+    """A course folder after ``generate_assignment``, with the three students' notebooks in
+    ``submitted/`` and a copy of the gradebook before any grading."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
+    run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT], course)
+    shutil.copy(course / "gradebook.db", course / "empty-gradebook.db")
+    submitted = course / "submitted"
+    shutil.copytree(EXAMPLES / "correct", submitted / "alice" / ASSIGNMENT)
+    shutil.copytree(EXAMPLES / "typical_mistakes", submitted / "bob" / ASSIGNMENT)
+    broken_copy(submitted / "carol" / ASSIGNMENT)
+    return course
+
+
+@pytest.fixture(scope="module")
+def course(released) -> Path:
+    """The same folder after ``autograde``, ``generate_feedback`` and ``export``."""
+    run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--create"], released)
+    run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT], released)
+    run([sys.executable, "-m", "nbgrader", "export"], released)
+    return released
+
+
+def test_the_released_notebooks_match_the_repository(released):
+    """Does generate_assignment in a fresh course directory give the committed student notebooks?"""
+    for part in PARTS:
+        fresh = nbformat.read(released / "exercises" / ASSIGNMENT / f"{part}.ipynb", as_version=4)
+        committed = nbformat.read(ROOT / "exercises" / ASSIGNMENT / f"{part}.ipynb", as_version=4)
+        assert [c.source for c in fresh.cells] == [c.source for c in committed.cells]
+
+
+@pytest.fixture
+def grader_scores(shared_sandbox, monkeypatch):
+    """The per-function scores of ``python -m grader check`` (``public``) or ``grade``.
+
+    Those commands are ``grade_submission(folder, public=...)`` and its JSON report
+    (grader/cli.py, whose output tests/grader/test_cli.py checks); it is called here, with
+    the session's warm sandbox and this module's secret, rather than through a new Python
+    that imports TensorFlow twice for each of the six gradings.
+    """
+    from grader.grade import grade_submission
+
+    monkeypatch.setenv("GRADER_SEED", SEED)
+
+    def scores(course: Path, student: str, public: bool) -> dict[str, float]:
+        folder = course / "submitted" / student / ASSIGNMENT
+        report = grade_submission(folder, sandbox=shared_sandbox, public=public).to_dict()
+        return {t["name"]: t["score"] for t in report["tests"]}
+
+    return scores
+
+
+def test_gradebook_scores_equal_the_command_line_per_function(course, grader_scores):
+    """Are the in-kernel cells' per-function scores those of `python -m grader check` (the
+    public cases: a student's kernel never sees the hidden cases' secret), partial credit
+    included?"""
+    book = gradebook_scores(course / "gradebook.db")
+    for student in ("alice", "bob", "carol"):
+        cli = grader_scores(course, student, public=True)
+        assert book[student] == pytest.approx(cli, abs=1e-3), student
+    assert sum(book["alice"].values()) == pytest.approx(100)
+    assert 0 < sum(book["bob"].values()) < 100
+    assert book["bob"]["chain_rule.chain_gradients"] not in (0, 10)  # partial credit
+    assert book["carol"]["chain_rule.chain_gradients"] == 0
+    assert book["carol"]["clipping.global_norm"] == 0
+    assert book["carol"]["chain_rule.sigmoid"] == 4
+
+
+def test_feedback_and_export_are_written(course):
+    """Do generate_feedback and export produce the per-student feedback and the grades CSV?"""
+    assert (course / "feedback" / "bob" / ASSIGNMENT / "chain_rule.html").is_file()
+    with open(course / "grades.csv", newline="") as handle:
+        rows = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
+    assert rows["alice"] == pytest.approx(100)
+
+
+@pytest.mark.xdist_group("tests/grader/reports/test_nbgrader.py::batch")
+def test_batch_writes_the_same_scores_into_a_gradebook(released, tmp_path, grader_scores):
+    """Does `python -m grader batch --gradebook` record the jailed grader's scores (those of
+    `python -m grader grade`, on the hidden cases) in nbgrader's gradebook?
+
+    It needs no autograde: under xdist it runs beside the autograded tests, on a course
+    folder of its own (its own group).
+    """
+    database = tmp_path / "gradebook.db"
+    shutil.copy(released / "empty-gradebook.db", database)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "batch",
+            str(released / "submitted"),
+            "--out",
+            str(tmp_path / "out"),
+            "--gradebook",
+            str(database),
+        ],
+        ROOT,
+    )
+    assert "Warning" not in result.stderr  # nbgrader's SAWarnings are kept off stderr
+    written = gradebook_scores(database)
+    for student in ("alice", "bob", "carol"):
+        graded = grader_scores(released, student, public=False)
+        assert written[student] == pytest.approx(graded, abs=1e-3), student
+    assert sum(written["alice"].values()) == pytest.approx(100)
