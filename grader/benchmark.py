@@ -31,19 +31,28 @@ figures are wall-clock times.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grader.grade as grade
+from grader.assignment import ASSIGNMENT
 from grader.isolation import jail
+from grader.isolation.sandbox import PartSandboxes, Sandbox, descendants
+from grader.quiet import import_tensorflow
+from grader.scale.batch import grade_class
+from grader.scale.students import find_students
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "correct"
@@ -211,9 +220,6 @@ def check_breakdown(path: Path = EXAMPLE, gradings: int = 2) -> list[dict[str, d
     Returns:
         per grading, ``{check: {"total", "student", "grader", "grader_cpu"}}`` in seconds.
     """
-    import grader.grade as grade
-    from grader.isolation.sandbox import PartSandboxes, Sandbox
-    from grader.quiet import import_tensorflow
 
     import_tensorflow()
     current = ["setup"]
@@ -290,9 +296,6 @@ def print_breakdown(results: list[dict[str, dict[str, float]]]) -> None:
 
 def _class_folder(root: Path, copies: int) -> Path:
     """``copies`` students in nbgrader's layout, alternating the two examples."""
-    import shutil
-
-    from grader.assignment import ASSIGNMENT
 
     submitted = root / "submitted"
     for index in range(copies):
@@ -307,11 +310,10 @@ def _peak_memory(process: subprocess.Popen, interval: float = 0.2) -> int:
     Each process's own high-water mark (``VmHWM``) is read, so a peak between two samples
     is not missed (only a process that lives less than one interval can be).
     """
-    from grader.isolation.sandbox import _descendants
 
     peak = 0
     while process.poll() is None:
-        for pid in [process.pid, *_descendants(process.pid)]:
+        for pid in [process.pid, *descendants(process.pid)]:
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith(("VmHWM:", "VmRSS:")):
@@ -344,9 +346,6 @@ def _nbgrader_seconds(course: Path) -> float:
     nbgrader runs ``alembic`` by name: :func:`_environment` puts this interpreter's ``bin``
     folder first on PATH, so an environment that is not activated works too.
     """
-    import shutil
-
-    from grader.assignment import ASSIGNMENT
 
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
@@ -370,7 +369,6 @@ def class_figures(
     Returns:
         the figures: ``batch``, ``marginal``, ``memory`` (MB), ``nbgrader``, ``speedup``.
     """
-    import tempfile
 
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -420,22 +418,34 @@ def dask_figures(
 ) -> dict[str, float]:
     """Students per minute on a local Dask cluster of 1 and 2 workers, beside the batch.
 
-    Skipped, with a note, when the grader has no cluster module (``grader.scale.cluster`` with
-    ``students_per_minute``).
+    Skipped, with a note, when the grader's cluster module (``grader.scale.cluster``) cannot
+    be imported.
 
     Returns:
         ``dask1`` and ``dask2`` (students per minute), or nothing when skipped.
     """
-    import importlib
 
     try:
         cluster = importlib.import_module("grader.scale.cluster")
     except ImportError:
         cluster = None
-    measure = getattr(cluster, "students_per_minute", None)
-    if measure is None:
+    if cluster is None:
         print("dask: skipped, this grader has no cluster module (grader.scale.cluster)")
         return {}
+
+    def measure(submissions: Path, workers: int, folder: Path) -> float:
+        """Grade the class on a local Dask cluster of ``workers`` workers; students per minute.
+
+        The clock runs from the batch's start (the workers' sandboxes warming included) to
+        its end, as for the local batch; starting the cluster is not counted.
+        """
+        shutil.rmtree(folder, ignore_errors=True)
+        with cluster.local_cluster(workers, Path(folder) / "cluster") as (address, _):
+            started = time.monotonic()
+            grade_class(submissions, Path(folder) / "out", progress=False, scheduler=address)
+            elapsed = time.monotonic() - started
+        return 60 * len(find_students(submissions)) / elapsed
+
     figures = {}
     for count in (1, 2):
         try:
@@ -482,7 +492,6 @@ def suite_run(command: list[str]) -> tuple[float, int, str, list[str]]:
         seconds, pytest's exit status, its last summary line (``N passed in ...``), and
         the lines of its ``--durations`` table.
     """
-    import tempfile
 
     with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
         started = time.perf_counter()

@@ -28,14 +28,21 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import json
 import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
+from grader.course.kit import build_kit
+from grader.isolation.jail import missing_protections
 from grader.locate import UsageError, check_class_folder, resolve_submission
+from grader.reports.gradebook import write_report
+from grader.reports.html import render_html
 from grader.results import Report, points
+from grader.scale.batch import grade_class
+from grader.submission import SubmissionError
 
 FORMATS = ("text", "json", "gradescope", "html")
 
@@ -118,14 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _kit(args: argparse.Namespace) -> int:
-    from grader.course.kit import build_kit
 
     print(f"Student kit written: {build_kit(args.out)}")
     return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from grader.scale.batch import grade_class
 
     if args.workers < 1:
         return _error("--workers must be at least 1")
@@ -141,12 +146,9 @@ def _batch(args: argparse.Namespace) -> int:
                 "nbgrader generate_assignment exploding_gradients --force "
                 "(it writes gradebook.db there)"
             )
-        from grader.reports.gradebook import write_report
 
         def on_report(student: str, report: dict) -> None:
             write_report(args.gradebook, student, report)
-
-    from grader.isolation.jail import missing_protections
 
     if missing_protections():
         print(missing_protections(), file=sys.stderr)  # one line: what is unprotected
@@ -157,6 +159,7 @@ def _batch(args: argparse.Namespace) -> int:
                 args.submissions, args.out, workers=args.workers, on_report=on_report
             )
         else:
+            # lazy: Dask is imported only for a run with --scheduler
             from grader.scale.cluster import ClusterError
 
             try:
@@ -186,7 +189,6 @@ def _end_interrupted_batch(out: Path) -> None:
     interpreter's teardown, which takes seconds on a busy machine (freeing NumPy's and
     matplotlib's state). The pool is released first, so its semaphores are removed.
     """
-    import gc
 
     print(
         f"{program_name()}: interrupted; the reports written so far are kept in "
@@ -221,8 +223,6 @@ def render(report: Report, form: str, details: bool = False) -> str:
     if form == "gradescope":
         return json.dumps(report.to_gradescope(), indent=2) + "\n"
     if form == "html":
-        from grader.reports.html import render_html
-
         return render_html(report.to_dict(), details=details)
     return report.to_text(full=details)
 
@@ -279,8 +279,8 @@ def _main(argv: list[str] | None = None) -> int:
         return _batch(args)
     if args.verb == "kit":
         return _kit(args)
+    # lazy: the checks and NumPy load only for grade and check, not for a batch's own process or --help
     from grader.grade import grade_submission
-    from grader.submission import SubmissionError
 
     try:
         path = resolve_submission(args.path, f"{program_name()} {args.verb}")

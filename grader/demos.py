@@ -13,7 +13,7 @@ checks' expected values:
   OWN Part 2 functions, read from ``deep_sigmoid.ipynb`` or ``deep_sigmoid.py`` in the
   working directory (a notebook's kernel starts in the notebook's folder, and the kit's
   notebooks sit side by side) as the grader loads a submission (:mod:`grader.submission`
-  reads the code cells without the lesson's own cells, :class:`grader.worker.serve.Worker` runs
+  reads the code cells without the lesson's own cells, :class:`grader.worker.loading.Worker` runs
   them into a module, magics commented out), once per kernel and again when the file
   changes. The norms are measured by the
   grader's own code (:func:`grader.measuring.measure.gradient_norms`), not by the student's
@@ -33,6 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from grader.checks import expected
+from grader.measuring.measure import gradient_norms
+from grader.submission import read_module, read_notebook
+from grader.worker.loading import Worker, strip_notebook_only
 
 #: The part whose functions the demonstrations build with.
 PART = "deep_sigmoid"
@@ -108,12 +113,11 @@ def _is_stub(node: ast.FunctionDef) -> bool:
 def _stub_sites(cells: list[tuple[str, str]]) -> set[tuple[str, int]]:
     """Where the cells define a stub: (the file name the grader's loader compiles the cell
     under, the definition's first line), as a function's code object records them."""
-    from grader.worker.serve import _strip_notebook_only
 
     sites = set()
     for label, source in cells:
         try:
-            tree = ast.parse(_strip_notebook_only(source))
+            tree = ast.parse(strip_notebook_only(source))
         except SyntaxError:
             continue
         for node in tree.body:
@@ -147,8 +151,6 @@ def load_part(path: Path) -> LoadedPart:
     Raises:
         OSError: when the file cannot be looked at (it vanished, say).
     """
-    from grader.submission import read_module, read_notebook
-    from grader.worker.serve import Worker
 
     path = Path(path).absolute()
     stamp = _stamp(path)
@@ -238,14 +240,12 @@ def student_function(name: str, folder: Path | str | None = None) -> Callable[..
 
 def _from_reference() -> bool:
     """Whether the reference answers (the full package) or the student's own code (a kit)."""
-    from grader.checks import expected
 
     return isinstance(expected.source(), expected.LiveReference)
 
 
 def _part2(name: str) -> Callable[..., Any]:
     """Part 2's ``name``: the reference's in the full package, the student's in a kit."""
-    from grader.checks import expected
 
     if _from_reference():
         return getattr(expected.source().module(PART), name)
@@ -319,6 +319,5 @@ def kernel_grad_norms(model: Any, x: Any, y: Any) -> np.ndarray:
     """
     if _from_reference():
         return _part2("dense_grad_norms")(model, x, y)
-    from grader.measuring.measure import gradient_norms
 
     return gradient_norms(model, np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32))

@@ -12,12 +12,15 @@ from pathlib import Path
 
 from grader.assignment import FUNCTIONS, NUMPY_ONLY_PARTS, PARTS
 from grader.checks.grader_state import run_keeping_state
+from grader.checks.layouts import likely_layouts
 from grader.checks.mistakes import describe
 from grader.checks.policy import find_violations, forbidden_top_level_imports
 from grader.checks.registry import PUBLIC_SEED, run_check
 from grader.checks.runner import SubprocessRunner
 from grader.isolation import jail
 from grader.isolation.sandbox import PartSandboxes, Sandbox
+from grader.measuring.measure import release_models, trace_ahead
+from grader.quiet import import_tensorflow
 from grader.results import Report, TestResult
 from grader.secret import SEED_VARIABLE, hidden_seed  # noqa: F401 - re-exported
 from grader.submission import PartCode, load_submission
@@ -178,10 +181,6 @@ def grade_submission(
             # Only the workers the parts need: the TensorFlow one imports it meanwhile.
             sandbox.start(submission.parts)
         if needs_tensorflow:
-            from grader.checks.layouts import likely_layouts
-            from grader.measuring.measure import release_models, trace_ahead
-            from grader.quiet import import_tensorflow
-
             import_tensorflow()
             # The last submission's models go. (The remembered reference runs,
             # grader.checks.registry.remembered, are keyed without the models' names, so they are

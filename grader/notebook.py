@@ -26,6 +26,11 @@ from typing import Any
 
 from grader.assignment import FUNCTIONS, Function
 from grader.assignment import function as contract_function
+from grader.checks.expected import has_hidden_cases
+from grader.checks.mistakes import describe
+from grader.checks.policy import find_violations
+from grader.checks.registry import PUBLIC_SEED, run_check
+from grader.checks.runner import InProcessRunner
 from grader.results import TestResult, points
 
 #: Printed by the test cells under ``nbgrader autograde`` (which sets NBGRADER_EXECUTION).
@@ -76,10 +81,6 @@ def _notebook_source(namespace: dict[str, Any], function: Callable[..., Any] | N
 def _run(
     spec: Function, target: Callable[..., Any] | None, namespace: dict[str, Any]
 ) -> TestResult:
-    from grader.checks.mistakes import describe
-    from grader.checks.policy import find_violations
-    from grader.checks.registry import PUBLIC_SEED, run_check
-    from grader.checks.runner import InProcessRunner
 
     functions = dict(namespace)
     if target is not None:
@@ -138,7 +139,6 @@ def grade(test_name: str, function: Callable[..., Any]) -> float:
     Raises:
         AssertionError: with the points, when no point was earned (not in a kit).
     """
-    from grader.checks.expected import has_hidden_cases
 
     spec = contract_function(test_name)
     if not has_hidden_cases():

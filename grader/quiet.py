@@ -76,6 +76,7 @@ def import_tensorflow(initialise: bool = True) -> ModuleType:
     global _INITIALISED
     silence_tensorflow()
     with stderr_silenced():
+        # lazy: importing TensorFlow is this function's job, with its log lines silenced
         import keras  # noqa: F401
         import tensorflow
 

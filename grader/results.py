@@ -34,6 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.assignment import FUNCTIONS
+
 
 @dataclass
 class CaseResult:
@@ -273,6 +275,20 @@ class Report:
                 for students).
         """
         return render_text(self, full=full)
+
+
+def ungraded_report(submission: str, reason: str) -> dict[str, Any]:
+    """The report of a submission that could not be graded: every test at zero, and why.
+
+    Args:
+        submission: the submission's name in the report.
+        reason: one sentence, the verdict of every test and the report's note.
+
+    Returns:
+        the report's data, as :meth:`Report.to_dict` gives it.
+    """
+    tests = [TestResult(f.test_name, f.points, verdict=reason) for f in FUNCTIONS]
+    return Report(submission, tests, notes=[reason]).to_dict()
 
 
 def points(value: float) -> str:

@@ -99,7 +99,7 @@ def refusal(path: Path, info: os.stat_result) -> str | None:
     )
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
     """Read a plain file without following a link, blocking on a FIFO or opening a device.
 
     Raises:
@@ -126,7 +126,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _read_text(path: Path) -> tuple[str, list[str]]:
-    data = _read_bytes(path)
+    data = read_bytes(path)
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError:

@@ -33,6 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from grader.isolation.protocol import KerasObjectSpec, ModelSpec, OptimizerSpec, decode, encode
+from grader.measuring.rebuild import describe_model, rebuild_model
+from grader.worker import calls
+from grader.worker.calls import plain_result
+
 #: The recorded values' file inside a kit's ``grader`` package (absent from the full package).
 RECORDED_FILE = Path(__file__).resolve().parents[1] / "recorded_values.json"
 
@@ -47,7 +52,6 @@ def _digest(value: Any, digest: Any) -> None:
     Raises:
         TypeError: for a value without a canonical form (then the call is not recorded).
     """
-    from grader.isolation.protocol import KerasObjectSpec, ModelSpec, OptimizerSpec
 
     if value is None or isinstance(value, (bool, str)):
         digest.update(f"{type(value).__name__}:{value!r};".encode())
@@ -73,8 +77,6 @@ def _digest(value: Any, digest: Any) -> None:
     elif isinstance(value, KerasObjectSpec):
         _digest(["keras", json.dumps(value.config, sort_keys=True, default=str)], digest)
     elif hasattr(value, "get_weights") and hasattr(value, "to_json"):  # a Keras model
-        from grader.measuring.models import describe_model
-
         _digest(describe_model(value), digest)
     elif hasattr(value, "get_config") and not isinstance(value, type):  # initializer, ...
         config = json.dumps(value.get_config(), sort_keys=True, default=str)
@@ -120,23 +122,17 @@ def call_key(name: str, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any
 
 def _plain(value: Any) -> tuple[Any, bool]:
     """A value as JSON-ready data, and whether it was a live Keras model."""
-    from grader.isolation.protocol import encode
-    from grader.worker.serve import plain_result
 
     plain = plain_result(value)
-    from grader.isolation.protocol import ModelSpec
 
     return encode(plain), isinstance(plain, ModelSpec) and plain is not value
 
 
 def _live(data: Any, model: bool) -> Any:
     """A recorded value back as the caller had it (a live model rebuilt)."""
-    from grader.isolation.protocol import decode
 
     value = decode(data)
     if model:
-        from grader.measuring.models import rebuild_model
-
         return rebuild_model(value)
     return value
 
@@ -200,7 +196,7 @@ class LiveReference:
         return str(inspect.signature(getattr(self.module(part), name)))
 
     def train_step(self, real: Callable[..., Any], model: Any, *args: Any) -> Any:
-        """The grader's trusted clipped step (:func:`grader.worker.serve.trusted_train_step`),
+        """The grader's trusted clipped step (:func:`grader.worker.calls.trusted_train_step`),
         recorded with the weights it leaves when recording."""
         key = _step_key(model, *args) if self.recording is not None else None
         result = real(model, *args)
@@ -280,19 +276,18 @@ def trusted_steps() -> Iterator[None]:
     """Inside the block, the worker's trusted clipped step goes through the source: computed
     (and recorded) by the full package, replayed from the recorded values in a kit, whose
     worker does not hold the step's code (:mod:`grader.course.kit`)."""
-    from grader.worker import serve as worker
 
-    real = worker.trusted_train_step
+    real = calls.trusted_train_step
 
     def step(model: Any, optimizer: Any, x: Any, y: Any, clip_norm: float) -> Any:
         return source().train_step(real, model, optimizer, x, y, clip_norm)
 
-    saved = worker.TRUSTED_HELPERS.get("clipped_train_step")
-    worker.TRUSTED_HELPERS["clipped_train_step"] = step
+    saved = calls.TRUSTED_HELPERS.get("clipped_train_step")
+    calls.TRUSTED_HELPERS["clipped_train_step"] = step
     try:
         yield
     finally:
-        worker.TRUSTED_HELPERS["clipped_train_step"] = saved
+        calls.TRUSTED_HELPERS["clipped_train_step"] = saved
 
 
 _source: LiveReference | RecordedValues | None = None

@@ -8,8 +8,8 @@ dtype policy, the backend), Keras's global distribution and the rest of its glob
 determinism, JIT, TF32, device placement), NumPy's error and print settings, environment
 variables, the working directory. :func:`run_keeping_state` takes a fingerprint of all of
 these before a test and after it; when they differ, it puts them back and the test scores
-nothing, with a message. :mod:`grader.measuring.models` already keeps a student's model config from
-naming anything that could change them: this is the second line.
+nothing, with a message. :mod:`grader.measuring.vetting` already keeps a student's model config
+from naming anything that could change them: this is the second line.
 
 Random state is different: rebuilding a model draws fresh weights (overwritten at once)
 and a layer without a seed takes one from Python's generator, so a measurement changes
@@ -75,6 +75,7 @@ def _try(read: Callable[[], Any]) -> str:
 def _keras_settings() -> dict[str, str]:
     if "keras" not in sys.modules:
         return {}
+    # lazy: TensorFlow and Keras load only in a process that grades a part which needs them
     import keras
     from keras.src.backend.common import global_state
 
@@ -115,6 +116,7 @@ def _tensorflow_settings() -> dict[str, str]:
     if "tensorflow" not in sys.modules:
         return {}
     tf = sys.modules["tensorflow"]
+    # lazy: TensorFlow and Keras load only in a process that grades a part which needs them
     from tensorflow.python.framework import config as tf_config
     from tensorflow.python.framework import ops
 
@@ -225,6 +227,7 @@ def capture() -> Snapshot:
     keras_globals = keras_config = custom_objects = None
     generator_state = tf_seed = tf_generator = tf_generator_state = eager = None
     if "keras" in sys.modules:
+        # lazy: TensorFlow and Keras load only in a process that grades a part which needs them
         import keras
         from keras.src.backend.common import global_state
         from keras.src.saving import object_registration
@@ -243,6 +246,7 @@ def capture() -> Snapshot:
         generator_state = _seed_generator_state(generator) if generator is not None else None
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]
+        # lazy: TensorFlow and Keras load only in a process that grades a part which needs them
         from tensorflow.python.eager import context
         from tensorflow.python.ops import stateful_random_ops
 
@@ -282,6 +286,7 @@ def restore_random_state(snapshot: Snapshot) -> None:
     random.setstate(snapshot.python_random)
     np.random.set_state(snapshot.numpy_random)
     if snapshot.keras_globals is not None and "keras" in sys.modules:
+        # lazy: TensorFlow and Keras load only in a process that grades a part which needs them
         from keras.src.backend.common import global_state
 
         for key in _KERAS_RANDOM:
@@ -290,6 +295,7 @@ def restore_random_state(snapshot: Snapshot) -> None:
         if generator is not None and snapshot.seed_generator_state is not None:
             generator.state.assign(snapshot.seed_generator_state)
     if snapshot.tf_seed is not None and "tensorflow" in sys.modules:
+        # lazy: TensorFlow and Keras load only in a process that grades a part which needs them
         from tensorflow.python.eager import context
         from tensorflow.python.ops import stateful_random_ops
 
@@ -316,6 +322,7 @@ def restore(snapshot: Snapshot) -> None:
             del os.environ[key]
         os.environ.update(snapshot.environment)
     if snapshot.keras_globals is not None and "keras" in sys.modules:
+        # lazy: TensorFlow and Keras load only in a process that grades a part which needs them
         import keras
         from keras.src.backend.common import global_state
 
@@ -327,6 +334,7 @@ def restore(snapshot: Snapshot) -> None:
             if key not in _KERAS_EXCLUDED:
                 setattr(tracker, key, value)
         if snapshot.keras_custom_objects is not None:
+            # lazy: TensorFlow and Keras load only in a process that grades a part which needs them
             from keras.src.saving import object_registration
 
             for registry, saved in zip(

@@ -17,6 +17,7 @@ import numpy as np
 
 from grader.checks.parts.clipping import RUN_DEPTH
 from grader.checks.parts.deep_sigmoid import CONTRACT_SIZES
+from grader.measuring.measure import DenseStack
 
 
 def _stack(activation: str, depth: int) -> Any:
@@ -24,9 +25,8 @@ def _stack(activation: str, depth: int) -> Any:
 
     Only its layout counts: the weights are placeholders of the right rank.
     """
+    # lazy: Keras loads through import_tensorflow (quietly), when a grading process warms up
     import keras
-
-    from grader.measuring.measure import DenseStack
 
     hidden = keras.activations.get(activation)
     kernels = [np.zeros((1, 1), np.float32) for _ in range(depth + 1)]

@@ -19,7 +19,7 @@ otherwise:
 
 In a student kit the answers are the values recorded on the public cases
 (:mod:`grader.checks.expected`). ``clipped_train_step`` works on live Keras objects, so ``train_with_clipping`` is run with
-a step written in the worker instead (:func:`grader.worker.serve.trusted_train_step`).
+a step written in the worker instead (:func:`grader.worker.calls.trusted_train_step`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ import numpy as np
 from grader.assignment import functions_of
 from grader.checks import expected
 from grader.isolation.protocol import KerasObjectSpec, ModelSpec, OptimizerSpec, decode, encode
+from grader.measuring.rebuild import deserialize_safely
+from grader.quiet import import_tensorflow
+from grader.worker.calls import plain_result
 
 #: Contract functions whose arguments or results are live objects, never answered here.
 LIVE_OBJECT_FUNCTIONS = {"dense_grad_norms", "clipped_train_step", "train_with_clipping"}
@@ -108,8 +111,6 @@ def within_bounds(name: str, args: list[Any], kwargs: dict[str, Any]) -> str:
 def _keras_object(value: Any) -> Any:
     """Rebuild a serialised built-in Keras object (safe mode: no custom code)."""
     if isinstance(value, KerasObjectSpec):
-        from grader.measuring.models import deserialize_safely
-
         return deserialize_safely(value.config)
     return value
 
@@ -164,10 +165,7 @@ def reference_value(
     if too_big:
         raise ValueError(f"the call is larger than the contract's cases: {too_big}")
     if part != "chain_rule":
-        from grader.quiet import import_tensorflow
-
         import_tensorflow()
-    from grader.worker.serve import plain_result
 
     function = getattr(expected.reference(part), name)
 
@@ -189,6 +187,7 @@ def _with_fresh_names(run: Any) -> Any:
     grade the class, and an answer kept for the next student (:data:`_ANSWERS`) is the
     one a fresh build would give.
     """
+    # lazy: Keras loads through import_tensorflow (quietly) before a builder is answered
     from keras.src.backend.common import global_state  # the counters' home (Keras 3)
 
     saved = global_state.get_global_attribute("object_name_uids")

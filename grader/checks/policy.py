@@ -20,8 +20,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-#: Top-level modules part 1 may not use.
-AUTODIFF_MODULES = ("tensorflow", "keras", "jax", "torch", "autograd")
+from grader.isolation.libraries import AUTODIFF_MODULES, CLIPPING_ARRAY_FUNCTIONS
+
 #: Library functions part 3's array functions may not call, by qualified name.
 CLIP_FUNCTIONS = (
     "tensorflow.clip_by_value",
@@ -37,9 +37,6 @@ CLIP_FUNCTIONS = (
 DYNAMIC_NAMES = ("exec", "eval", "compile", "__import__", "importlib", "sys.modules", "builtins")
 #: Functions that reach a module's attributes by a computed name.
 _REFLECTION = ("getattr", "vars")
-
-#: Part 3's functions that must be written from array operations.
-CLIPPING_ARRAY_FUNCTIONS = ("clip_by_value", "clip_by_norm", "global_norm", "clip_by_global_norm")
 
 
 @dataclass
@@ -254,6 +251,7 @@ def find_violations(part: str, source: str | list[str]) -> dict[str, str]:
 def _transform(cell: str) -> str:
     """A cell as IPython runs it: magics and shell escapes turned into plain calls."""
     try:
+        # lazy: IPython loads only when a notebook's cells are read, not for a .py submission
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:  # pragma: no cover - IPython is a dependency
         return cell

@@ -15,6 +15,8 @@ the constants below or its own phrase.
 
 from __future__ import annotations
 
+import builtins
+import importlib
 import os
 import zlib
 from collections.abc import Callable, Iterator
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.assignment import FUNCTIONS, NUMPY_ONLY_PARTS, PARTS
 from grader.assignment import function as contract_function
 from grader.checks import expected as expected_values
 from grader.checks.compare import (
@@ -36,6 +39,7 @@ from grader.checks.compare import (
 )
 from grader.checks.mistakes import describe, diagnose
 from grader.checks.runner import CallOutcome, Runner
+from grader.quiet import import_tensorflow
 from grader.results import CaseResult, TestResult
 
 #: Seed of the public cases a student can see and run.
@@ -307,7 +311,6 @@ def message(expected: str, received: str, hint: str, report: str = "") -> str:
 
 def contract_signature(function: str) -> str:
     """The contract's signature of a function, e.g. ``chain_forward(x, w, b)``."""
-    from grader.assignment import FUNCTIONS
 
     part = next(f.part for f in FUNCTIONS if f.name == function)
     return function + expected_values.signature(part, function)
@@ -316,7 +319,6 @@ def contract_signature(function: str) -> str:
 def _builtin_name(name: str, base: type[BaseException]) -> bool:
     """Whether ``name`` is a built-in class derived from ``base`` (a name the student's code
     cannot choose freely, unlike its own classes')."""
-    import builtins
 
     value = getattr(builtins, name, None)
     return isinstance(value, type) and issubclass(value, base)
@@ -539,8 +541,6 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
         result.notes_details.extend(context.notes_details)
         result.figures.extend(context.figures)
     except PolicyViolation as violation:
-        from grader.assignment import NUMPY_ONLY_PARTS
-
         numpy_only = violation.part in NUMPY_ONLY_PARTS
         rule = (
             "part 1 derives gradients by hand with NumPy only and may not use tensorflow, "
@@ -618,13 +618,8 @@ def import_checks(part: str | None = None) -> None:
 
     TensorFlow is imported first, quietly, for the parts that need it.
     """
-    import importlib
-
-    from grader.assignment import NUMPY_ONLY_PARTS, PARTS
 
     for name in [part] if part else PARTS:
         if name not in NUMPY_ONLY_PARTS:
-            from grader.quiet import import_tensorflow
-
             import_tensorflow()
         importlib.import_module(f"grader.checks.parts.{name}")

@@ -10,6 +10,7 @@ so a check sees the same values either way.
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Callable
@@ -18,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.expected import trusted_steps
 from grader.checks.oracle import TRUSTED, answer_callback, helpers_of
 from grader.isolation.protocol import ProtocolError, decode, encode
 from grader.isolation.sandbox import PartSandboxes, Sandbox, WorkerFailure
 from grader.submission import PartCode
+from grader.worker.loading import Worker
 
 
 @dataclass
@@ -94,7 +97,6 @@ class CallOutcome:
 
 def _is_builtin_exception(name: str) -> bool:
     """Whether ``name`` is a built-in exception's (a class the student cannot name freely)."""
-    import builtins
 
     value = getattr(builtins, name, None)
     return isinstance(value, type) and issubclass(value, BaseException)
@@ -185,7 +187,7 @@ def call_message(
         args: positional arguments (plain data, models as ModelSpec).
         kwargs: keyword arguments.
         kinds: per argument, the form the function receives it in (see
-            :func:`grader.worker.serve.convert_argument`).
+            :func:`grader.worker.calls.convert_argument`).
         state_of: indices of model arguments whose weights to return after the call.
         record: a helper whose results to record during the call.
         build_dim: input width to build a returned model that has no weights yet.
@@ -387,8 +389,6 @@ class InProcessRunner(Runner):
         self.functions = functions
 
     def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
-        from grader.checks.expected import trusted_steps
-        from grader.worker.serve import Worker
 
         allowed = message["helpers"]
         worker = Worker(ask=lambda m: json.loads(json.dumps(answer_callback(part, allowed, m))))

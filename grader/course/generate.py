@@ -464,6 +464,7 @@ def release_assignment(root: Path = ROOT) -> list[Path]:
     Raises:
         RuntimeError: if nbgrader fails to release a notebook.
     """
+    # lazy: nbgrader loads only to release the assignment, not to check the generated files
     from nbgrader.converters import GenerateAssignment, NbGraderException
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config

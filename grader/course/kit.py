@@ -62,13 +62,23 @@ KIT_MODULES = (
     "checks/parts/remedies.py",
     "isolation/__init__.py",
     "isolation/jail.py",
+    "isolation/libraries.py",
     "isolation/protocol.py",
     "isolation/sandbox.py",
     "measuring/__init__.py",
     "measuring/measure.py",
-    "measuring/models.py",
+    "measuring/optimizers.py",
+    "measuring/plain.py",
+    "measuring/rebuild.py",
+    "measuring/vetting.py",
     "worker/__init__.py",
     "worker/__main__.py",
+    "worker/calls.py",
+    "worker/confine.py",
+    "worker/guards.py",
+    "worker/limits.py",
+    "worker/loading.py",
+    "worker/reaping.py",
     "worker/serve.py",
 )
 #: The kit's packages: the folders of :data:`KIT_MODULES`.
@@ -91,7 +101,7 @@ KIT_DEPENDENCIES = ("tensorflow>=2.16", "keras>=3", "numpy>=1.26", "matplotlib>=
 #: The lessons' demonstrations (:mod:`grader.demos`) ship whole: in a kit they build with
 #: the student's own Part 2 code and measure with :mod:`grader.measuring.measure`, never the reference.
 WITHHELD = {
-    "worker/serve.py": ("trusted_train_step",),
+    "worker/calls.py": ("trusted_train_step",),
 }
 #: What a withheld function says when called, per module (default: "withheld from the
 #: student kit").
@@ -121,6 +131,7 @@ def record_public_values(seed: int | None = None, tests: list[str] | None = None
     Raises:
         KitError: when the reference does not pass its own checks.
     """
+    # lazy: the command line imports this module; the checks and NumPy load only when a kit is built
     from grader.checks import expected
     from grader.checks.registry import PUBLIC_SEED, import_checks, run_check
     from grader.checks.runner import InProcessRunner

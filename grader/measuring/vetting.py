@@ -1,4 +1,4 @@
-"""Keras models and optimizers to and from plain data, rebuilt from an allow-list.
+"""A received model's config, vetted against an allow-list before anything is built.
 
 A model crosses the process boundary as its JSON config and its weights
 (:class:`~grader.isolation.protocol.ModelSpec`); an optimizer as its class name and config
@@ -19,13 +19,14 @@ the grader rebuilds in two steps, and the config never reaches Keras's name reso
    the element-wise ``keras.ops`` functions of :data:`SAFE_FUNCTION_NAMES`, initializers
    of :data:`ALLOWED_INITIALIZERS`, dtype policies of :data:`ALLOWED_DTYPE_POLICIES`, no
    regularizer and no constraint. Every key of every accepted config must be known and
-   its value plain (a number, a bool, None, a name from a list, a short list of numbers);
-   anything else raises :class:`ModelRebuildError` naming the offending place, e.g.
+   its value plain (a number, a bool, None, a name from a list, a short list of numbers:
+   :mod:`grader.measuring.plain`); anything else raises
+   :class:`~grader.measuring.plain.ModelRebuildError` naming the offending place, e.g.
    ``layers[3].config.activation: keras.distribution.set_distribution is not an allowed
    activation``. Vetting is pure Python over dicts and lists: nothing is looked up or
    called. Sizes are bounded too (layers, units, parameters), so a config cannot make the
    grader allocate gigabytes before the weights are checked.
-2. :func:`build_model` makes the model with explicit constructors
+2. :func:`grader.measuring.rebuild.build_model` makes the model with explicit constructors
    (``keras.layers.Dense(units=..., activation=...)``) from the vetted values, each class
    and function taken from this module's tables. Keras's deserialiser is never called on
    the student's data, so no ``module``, ``class_name`` or ``registered_name`` the student
@@ -34,41 +35,22 @@ the grader rebuilds in two steps, and the config never reaches Keras's name reso
 The model's ``compile_config`` is dropped unread: the grader never compiles a student's
 model (it measures with its own loss and optimizer), so nothing in it is deserialised.
 
-Optimizers (:func:`rebuild_optimizer`) follow the same rule: a class of
-:data:`ALLOWED_OPTIMIZERS`, known config keys, plain values, an explicit constructor.
+Optimizers (:mod:`grader.measuring.optimizers`) follow the same rule: a class of an
+allow-list, known config keys, plain values, an explicit constructor.
 
-A model this module refuses (a student's own activation function, a custom layer) is not
+A model the grader refuses (a student's own activation function, a custom layer) is not
 measured in the grader's process; the checks measure it elsewhere or say why not.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import reprlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from grader.isolation.protocol import ModelSpec, OptimizerSpec
-
-
-class ModelRebuildError(ValueError):
-    """A model or optimizer config that the grader does not rebuild in its own process.
-
-    Attributes:
-        path: where in the config the problem is (``layers[2].config.activation``), or
-            ``""`` for the whole config.
-        problem: what is wrong there, without the path.
-    """
-
-    def __init__(self, problem: str, path: str = "") -> None:
-        super().__init__(f"{path}: {problem}" if path else problem)
-        self.path = path
-        self.problem = problem
-
+from grader.isolation.protocol import ModelSpec
+from grader.measuring import plain
+from grader.measuring.plain import ModelRebuildError
 
 #: Element-wise functions of keras.ops a model may use as activations. Keras saves such a
 #: function by its name only; these names are resolved to these functions, nothing else.
@@ -194,7 +176,6 @@ ALLOWED_MODELS = ("Sequential",)
 MAX_LAYERS = 512
 MAX_UNITS = 4096
 MAX_PARAMETERS = 20_000_000
-MAX_NAME_LENGTH = 256
 
 _LAYER_MODULES = ("keras.layers",)
 _MODEL_MODULES = ("keras", "keras.models")
@@ -203,110 +184,7 @@ _FUNCTION_MODULES = ("builtins", "keras.activations", "keras.ops")
 _POLICY_MODULES = ("keras", "keras.dtype_policies")
 
 
-# -- plain values ----------------------------------------------------------------------
-
-
-_SHORT = reprlib.Repr()
-_SHORT.maxstring = _SHORT.maxother = 80
-
-
-def _describe(value: Any) -> str:
-    """A short description of a config value for a message."""
-    if isinstance(value, dict):
-        module, name = value.get("module"), value.get("class_name")
-        if name == "function" and isinstance(value.get("config"), str):
-            name = value["config"]
-        parts = [p if type(p) is str else _SHORT.repr(p) for p in (module, name) if p is not None]
-        text = ".".join(parts) or "a dict"
-    else:
-        text = _SHORT.repr(value)  # bounded in depth and length, whatever the student sent
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _fail(path: str, problem: str) -> ModelRebuildError:
-    return ModelRebuildError(problem, path)
-
-
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
-
-
-Validator = Callable[[Any, str], Any]
-
-
-def _number(low: float = -math.inf, high: float = math.inf, *, low_open: bool = False):
-    def check(value: Any, path: str) -> Any:
-        if not _is_number(value):
-            raise _fail(path, f"{_describe(value)} is not a finite number")
-        if value < low or value > high or (low_open and value == low):
-            bound = f"> {low}" if low_open else f">= {low}"
-            raise _fail(path, f"{value!r} is out of range ({bound}, <= {high})")
-        return value
-
-    return check
-
-
-def _integer(low: int, high: int) -> Validator:
-    def check(value: Any, path: str) -> Any:
-        if type(value) is not int or not low <= value <= high:
-            raise _fail(path, f"{_describe(value)} is not a whole number from {low} to {high}")
-        return value
-
-    return check
-
-
-def _optional(inner: Validator) -> Validator:
-    def check(value: Any, path: str) -> Any:
-        return None if value is None else inner(value, path)
-
-    return check
-
-
-def _boolean(value: Any, path: str) -> bool:
-    if type(value) is not bool:
-        raise _fail(path, f"{_describe(value)} is not true or false")
-    return value
-
-
-def _false(value: Any, path: str) -> bool:
-    if value is not False and value is not None:
-        raise _fail(path, f"{_describe(value)} is not allowed here (only false)")
-    return False
-
-
-def _nothing(value: Any, path: str) -> None:
-    if value is not None:
-        raise _fail(
-            path,
-            f"{_describe(value)} is not allowed: the grader rebuilds models without "
-            "regularizers, constraints or quantisation",
-        )
-    return None
-
-
-def _name(value: Any, path: str) -> str:
-    if type(value) is not str or not 0 < len(value) <= MAX_NAME_LENGTH:
-        raise _fail(
-            path, f"{_describe(value)} is not a name of at most {MAX_NAME_LENGTH} characters"
-        )
-    return value
-
-
-def _choice(*allowed: Any) -> Validator:
-    def check(value: Any, path: str) -> Any:
-        if type(value) is not str or value not in allowed:
-            raise _fail(path, f"{_describe(value)} is not one of {', '.join(map(str, allowed))}")
-        return value
-
-    return check
-
-
-def _seed(value: Any, path: str) -> int | None:
-    if value is None:
-        return None
-    if type(value) is not int or not -(2**31) <= value < 2**32:
-        raise _fail(path, f"{_describe(value)} is not a seed (a whole number or null)")
-    return value
+# -- shapes and axes ----------------------------------------------------------------------
 
 
 def _axes(value: Any, path: str) -> list[int] | None:
@@ -318,7 +196,7 @@ def _axes(value: Any, path: str) -> list[int] | None:
         or not 0 < len(value) <= 2
         or any(type(a) is not int or not -2 <= a <= 1 for a in value)
     ):
-        raise _fail(path, f"{_describe(value)} is not a list of kernel axes")
+        raise plain.refused(path, f"{plain.describe(value)} is not a list of kernel axes")
     return list(value)
 
 
@@ -328,7 +206,7 @@ def _feature_axis(value: Any, path: str) -> Any:
         return value
     if type(value) is list and len(value) == 1 and type(value[0]) is int and value[0] in (-1, 1):
         return list(value)
-    raise _fail(path, f"{_describe(value)} is not the feature axis (-1 or 1, or [-1])")
+    raise plain.refused(path, f"{plain.describe(value)} is not the feature axis (-1 or 1, or [-1])")
 
 
 def _dims(value: Any, path: str, what: str) -> list[int | None]:
@@ -340,9 +218,9 @@ def _dims(value: Any, path: str, what: str) -> list[int | None]:
         or type(value[1]) is not int
         or not 0 < value[1] <= MAX_UNITS
     ):
-        raise _fail(
+        raise plain.refused(
             path,
-            f"{_describe(value)} is not {what} of the form [null, features] with at most "
+            f"{plain.describe(value)} is not {what} of the form [null, features] with at most "
             f"{MAX_UNITS} features",
         )
     return list(value)
@@ -377,9 +255,9 @@ def _function_name(name: Any, path: str) -> Activation:
         return Activation(name, "activations")
     if type(name) is str and name in SAFE_FUNCTION_NAMES:
         return Activation(name, "ops")
-    raise _fail(
+    raise plain.refused(
         path,
-        f"{_describe(name)} is not an allowed activation (built-in activations by name, or "
+        f"{plain.describe(name)} is not an allowed activation (built-in activations by name, or "
         "element-wise keras.ops functions such as keras.ops.sin)",
     )
 
@@ -408,25 +286,25 @@ def vet_activation(value: Any, path: str = "activation") -> Activation:
             and value.get("registered_name") in ("function", None)
         ):
             return _function_name(value.get("config"), path)
-        raise _fail(
+        raise plain.refused(
             path,
-            f"{_describe(value)} is not an allowed activation (built-in activations by name, "
+            f"{plain.describe(value)} is not an allowed activation (built-in activations by name, "
             "or element-wise keras.ops functions such as keras.ops.sin)",
         )
     return _function_name(value, path)
 
 
-_INITIALIZER_ARGUMENTS: dict[str, Validator] = {
-    "value": _number(),
-    "mean": _number(),
-    "stddev": _number(0.0),
-    "minval": _number(),
-    "maxval": _number(),
-    "scale": _number(0.0, low_open=True),
-    "mode": _choice("fan_in", "fan_out", "fan_avg"),
-    "distribution": _choice("truncated_normal", "untruncated_normal", "uniform"),
-    "gain": _number(),
-    "seed": _seed,
+_INITIALIZER_ARGUMENTS: dict[str, plain.Validator] = {
+    "value": plain.number(),
+    "mean": plain.number(),
+    "stddev": plain.number(0.0),
+    "minval": plain.number(),
+    "maxval": plain.number(),
+    "scale": plain.number(0.0, low_open=True),
+    "mode": plain.choice("fan_in", "fan_out", "fan_avg"),
+    "distribution": plain.choice("truncated_normal", "untruncated_normal", "uniform"),
+    "gain": plain.number(),
+    "seed": plain.seed,
     "input_axes": _axes,
     "output_axes": _axes,
 }
@@ -452,9 +330,9 @@ def vet_initializer(value: Any, path: str = "initializer") -> Initializer:
             return Initializer(_INITIALIZER_ALIASES[value])
         if value in _INITIALIZER_KEYS:
             return Initializer(value)
-        raise _fail(path, f"{_describe(value)} is not an allowed initializer")
+        raise plain.refused(path, f"{plain.describe(value)} is not an allowed initializer")
     if not isinstance(value, dict):
-        raise _fail(path, f"{_describe(value)} is not an allowed initializer")
+        raise plain.refused(path, f"{plain.describe(value)} is not an allowed initializer")
     class_name = value.get("class_name")
     if (
         not set(value) <= {"module", "class_name", "config", "registered_name"}
@@ -463,19 +341,19 @@ def vet_initializer(value: Any, path: str = "initializer") -> Initializer:
         or type(class_name) is not str
         or class_name not in _INITIALIZER_KEYS
     ):
-        raise _fail(
+        raise plain.refused(
             path,
-            f"{_describe(value)} is not an allowed initializer (built-in keras.initializers "
+            f"{plain.describe(value)} is not an allowed initializer (built-in keras.initializers "
             "classes only)",
         )
     config = value.get("config") or {}
     if not isinstance(config, dict):
-        raise _fail(f"{path}.config", f"{_describe(config)} is not a config")
+        raise plain.refused(f"{path}.config", f"{plain.describe(config)} is not a config")
     known = _INITIALIZER_KEYS[class_name]
     arguments = []
     for key, item in config.items():
         if key not in known:
-            raise _fail(f"{path}.config", f"{key!r} is not an argument of {class_name}")
+            raise plain.refused(f"{path}.config", f"{key!r} is not an argument of {class_name}")
         arguments.append((key, _INITIALIZER_ARGUMENTS[key](item, f"{path}.config.{key}")))
     return Initializer(class_name, tuple(arguments))
 
@@ -499,93 +377,119 @@ def vet_dtype_policy(value: Any, path: str = "dtype") -> str | None:
             and isinstance(config, dict)
             and set(config) == {"name"}
         ):
-            raise _fail(path, f"{_describe(value)} is not an allowed dtype policy")
+            raise plain.refused(path, f"{plain.describe(value)} is not an allowed dtype policy")
         name = config["name"]
     if type(name) is not str or name not in ALLOWED_DTYPE_POLICIES:
-        raise _fail(
+        raise plain.refused(
             path,
-            f"{_describe(name)} is not an allowed dtype policy "
+            f"{plain.describe(name)} is not an allowed dtype policy "
             f"({', '.join(ALLOWED_DTYPE_POLICIES)})",
         )
     return name
 
 
+def vet_keras_object(config: Any) -> Activation | Initializer:
+    """Vet a serialised activation or initializer (a helper's argument, not a model).
+
+    Args:
+        config: what ``keras.saving.serialize_keras_object`` wrote for a built-in
+            initializer or activation.
+
+    Returns:
+        the vetted activation or initializer.
+
+    Raises:
+        ModelRebuildError: for anything that is not an allowed activation or initializer.
+    """
+    if isinstance(config, dict) and config.get("class_name") == "function":
+        return vet_activation(config, "the object")
+    if isinstance(config, dict) and config.get("module") in _INITIALIZER_MODULES:
+        return vet_initializer(config, "the object")
+    if type(config) is str and config in ALLOWED_INITIALIZERS:
+        return vet_initializer(config, "the object")
+    if type(config) is str:
+        return vet_activation(config, "the object")
+    raise ModelRebuildError(f"{plain.describe(config)} is not an allowed activation or initializer")
+
+
 # -- layers -------------------------------------------------------------------------------
 
 _REGULARIZERS_AND_CONSTRAINTS = {
-    f"{w}_{kind}": _nothing for w in ("beta", "gamma") for kind in ("regularizer", "constraint")
+    f"{w}_{kind}": plain.nothing
+    for w in ("beta", "gamma")
+    for kind in ("regularizer", "constraint")
 }
 
 #: Per layer class: its config keys and how each is vetted. Every key a layer's config
 #: holds must be listed; a missing key takes the constructor's default.
-LAYER_KEYS: dict[str, dict[str, Validator]] = {
+LAYER_KEYS: dict[str, dict[str, plain.Validator]] = {
     "Dense": {
-        "units": _integer(1, MAX_UNITS),
+        "units": plain.integer(1, MAX_UNITS),
         "activation": vet_activation,
-        "use_bias": _boolean,
+        "use_bias": plain.boolean,
         "kernel_initializer": vet_initializer,
         "bias_initializer": vet_initializer,
-        "kernel_regularizer": _nothing,
-        "bias_regularizer": _nothing,
-        "kernel_constraint": _nothing,
-        "bias_constraint": _nothing,
-        "quantization_config": _nothing,
-        "lora_rank": _nothing,
-        "lora_alpha": _nothing,
+        "kernel_regularizer": plain.nothing,
+        "bias_regularizer": plain.nothing,
+        "kernel_constraint": plain.nothing,
+        "bias_constraint": plain.nothing,
+        "quantization_config": plain.nothing,
+        "lora_rank": plain.nothing,
+        "lora_alpha": plain.nothing,
     },
     "Activation": {"activation": vet_activation},
     "ReLU": {
-        "max_value": _optional(_number(0.0)),
-        "negative_slope": _number(0.0),
-        "threshold": _number(),
+        "max_value": plain.optional(plain.number(0.0)),
+        "negative_slope": plain.number(0.0),
+        "threshold": plain.number(),
     },
-    "LeakyReLU": {"negative_slope": _number(0.0)},
-    "ELU": {"alpha": _number()},
+    "LeakyReLU": {"negative_slope": plain.number(0.0)},
+    "ELU": {"alpha": plain.number()},
     "LayerNormalization": {
         "axis": _feature_axis,
-        "epsilon": _number(0.0, low_open=True),
-        "center": _boolean,
-        "scale": _boolean,
-        "rms_scaling": _boolean,
+        "epsilon": plain.number(0.0, low_open=True),
+        "center": plain.boolean,
+        "scale": plain.boolean,
+        "rms_scaling": plain.boolean,
         "beta_initializer": vet_initializer,
         "gamma_initializer": vet_initializer,
         **_REGULARIZERS_AND_CONSTRAINTS,
     },
     "BatchNormalization": {
         "axis": _feature_axis,
-        "momentum": _number(0.0, 1.0),
-        "epsilon": _number(0.0, low_open=True),
-        "center": _boolean,
-        "scale": _boolean,
+        "momentum": plain.number(0.0, 1.0),
+        "epsilon": plain.number(0.0, low_open=True),
+        "center": plain.boolean,
+        "scale": plain.boolean,
         "beta_initializer": vet_initializer,
         "gamma_initializer": vet_initializer,
         "moving_mean_initializer": vet_initializer,
         "moving_variance_initializer": vet_initializer,
         **_REGULARIZERS_AND_CONSTRAINTS,
-        "synchronized": _false,
-        "renorm": _false,
-        "renorm_clipping": _nothing,
-        "renorm_momentum": _number(0.0, 1.0),
+        "synchronized": plain.false,
+        "renorm": plain.false,
+        "renorm_clipping": plain.nothing,
+        "renorm_momentum": plain.number(0.0, 1.0),
     },
     "UnitNormalization": {"axis": _feature_axis},
-    "RMSNormalization": {"axis": _feature_axis, "epsilon": _number(0.0, low_open=True)},
-    "Dropout": {"rate": _number(0.0, 1.0), "seed": _seed, "noise_shape": _nothing},
-    "GaussianNoise": {"stddev": _number(0.0), "seed": _seed},
+    "RMSNormalization": {"axis": _feature_axis, "epsilon": plain.number(0.0, low_open=True)},
+    "Dropout": {"rate": plain.number(0.0, 1.0), "seed": plain.seed, "noise_shape": plain.nothing},
+    "GaussianNoise": {"stddev": plain.number(0.0), "seed": plain.seed},
 }
 #: Keys every layer's config has besides its own.
-_COMMON_LAYER_KEYS: dict[str, Validator] = {
-    "name": _name,
-    "trainable": _boolean,
+_COMMON_LAYER_KEYS: dict[str, plain.Validator] = {
+    "name": plain.name,
+    "trainable": plain.boolean,
     "dtype": vet_dtype_policy,
-    "activity_regularizer": _nothing,
+    "activity_regularizer": plain.nothing,
 }
-_INPUT_LAYER_KEYS: dict[str, Validator] = {
+_INPUT_LAYER_KEYS: dict[str, plain.Validator] = {
     "batch_shape": _shape,
-    "dtype": _choice(*ALLOWED_DTYPE_POLICIES[:4]),
-    "sparse": _false,
-    "ragged": _false,
-    "optional": _false,
-    "name": _name,
+    "dtype": plain.choice(*ALLOWED_DTYPE_POLICIES[:4]),
+    "sparse": plain.false,
+    "ragged": plain.false,
+    "optional": plain.false,
+    "name": plain.name,
 }
 #: The layer classes a model may hold: the contract's Dense stacks, an input layer, and
 #: what ``build_healthy_mlp`` may put between the Dense layers ("any activation,
@@ -605,7 +509,7 @@ class LayerPlan:
 
 @dataclass
 class ModelPlan:
-    """A vetted Sequential model: what :func:`build_model` constructs."""
+    """A vetted Sequential model: what :func:`grader.measuring.rebuild.build_model` constructs."""
 
     name: str | None
     trainable: bool
@@ -618,54 +522,47 @@ class ModelPlan:
 def _record(value: Any, path: str, modules: tuple[str, ...], kind: str) -> tuple[str, dict]:
     """The class name and config of a ``{"module", "class_name", "config", ...}`` record."""
     if not isinstance(value, dict):
-        raise _fail(path, f"{_describe(value)} is not a {kind} record")
+        raise plain.refused(path, f"{plain.describe(value)} is not a {kind} record")
     unknown = set(value) - {"module", "class_name", "config", "registered_name", "build_config"}
     if unknown:
-        raise _fail(path, f"unknown keys {_describe(sorted(map(str, unknown)))} in a {kind} record")
+        raise plain.refused(
+            path, f"unknown keys {plain.describe(sorted(map(str, unknown)))} in a {kind} record"
+        )
     if value.get("module") not in modules:
-        raise _fail(
-            f"{path}.module", f"{_describe(value.get('module'))} is not a Keras {kind} module"
+        raise plain.refused(
+            f"{path}.module", f"{plain.describe(value.get('module'))} is not a Keras {kind} module"
         )
     if value.get("registered_name") is not None:
-        raise _fail(
+        raise plain.refused(
             f"{path}.registered_name",
-            f"{_describe(value.get('registered_name'))}: registered (custom) objects are not allowed",
+            f"{plain.describe(value.get('registered_name'))}: registered (custom) objects are "
+            "not allowed",
         )
     config = value.get("config")
     if not isinstance(config, dict):
-        raise _fail(f"{path}.config", f"{_describe(config)} is not a config")
+        raise plain.refused(f"{path}.config", f"{plain.describe(config)} is not a config")
     return value.get("class_name"), config
-
-
-def _vet_keys(config: dict, keys: dict[str, Validator], path: str, what: str) -> dict[str, Any]:
-    arguments = {}
-    for key, value in config.items():
-        if key not in keys:
-            shown = _describe(key).strip("'")
-            raise _fail(f"{path}.{shown}", f"{what} has no setting {_describe(key)}")
-        vetted = keys[key](value, f"{path}.{key}")
-        if vetted is not None:
-            arguments[key] = vetted
-    return arguments
 
 
 def _vet_layer(value: Any, path: str) -> LayerPlan:
     class_name, config = _record(value, path, _LAYER_MODULES, "layer")
     if type(class_name) is not str or class_name not in ALLOWED_LAYERS:
-        raise _fail(
+        raise plain.refused(
             f"{path}.class_name",
-            f"{_describe(class_name)} is not an allowed layer ({', '.join(ALLOWED_LAYERS)})",
+            f"{plain.describe(class_name)} is not an allowed layer ({', '.join(ALLOWED_LAYERS)})",
         )
     build_config = value.get("build_config")
     if build_config is not None:  # read by nothing: the model is built from its input
         if not isinstance(build_config, dict) or set(build_config) - {"input_shape"}:
-            raise _fail(f"{path}.build_config", f"{_describe(build_config)} is not a build config")
+            raise plain.refused(
+                f"{path}.build_config", f"{plain.describe(build_config)} is not a build config"
+            )
         _dims(build_config.get("input_shape"), f"{path}.build_config.input_shape", "a shape")
     if class_name == "InputLayer":
         keys = _INPUT_LAYER_KEYS
     else:
         keys = {**_COMMON_LAYER_KEYS, **LAYER_KEYS[class_name]}
-    return LayerPlan(class_name, _vet_keys(config, keys, f"{path}.config", class_name))
+    return LayerPlan(class_name, plain.vet_keys(config, keys, f"{path}.config", class_name))
 
 
 def _parameters(layer: LayerPlan, width: int) -> tuple[int, int]:
@@ -686,13 +583,13 @@ def vet_model_config(config: Any) -> ModelPlan:
         config: the parsed output of ``model.to_json()``.
 
     Returns:
-        the plain plan :func:`build_model` constructs.
+        the plain plan :func:`grader.measuring.rebuild.build_model` constructs.
 
     Raises:
         ModelRebuildError: naming the first place in the config that is not allowed.
     """
     if not isinstance(config, dict):
-        raise _fail("", f"{_describe(config)} is not a model config")
+        raise plain.refused("", f"{plain.describe(config)} is not a model config")
     unknown = set(config) - {
         "module",
         "class_name",
@@ -702,36 +599,43 @@ def vet_model_config(config: Any) -> ModelPlan:
         "compile_config",
     }
     if unknown:
-        raise _fail("", f"unknown keys {_describe(sorted(map(str, unknown)))} in the model config")
+        raise plain.refused(
+            "", f"unknown keys {plain.describe(sorted(map(str, unknown)))} in the model config"
+        )
     class_name = config.get("class_name")
     if type(class_name) is not str or class_name not in ALLOWED_MODELS:
-        raise _fail(
+        raise plain.refused(
             "class_name",
-            f"{_describe(class_name)} is not an allowed model class: the contract asks for a "
+            f"{plain.describe(class_name)} is not an allowed model class: the contract asks for a "
             "keras.Sequential",
         )
     if config.get("module") not in _MODEL_MODULES:
-        raise _fail("module", f"{_describe(config.get('module'))} is not Keras's model module")
+        raise plain.refused(
+            "module", f"{plain.describe(config.get('module'))} is not Keras's model module"
+        )
     if config.get("registered_name") is not None:
-        raise _fail("registered_name", "registered (custom) model classes are not allowed")
+        raise plain.refused("registered_name", "registered (custom) model classes are not allowed")
     if not isinstance(config.get("compile_config") or {}, dict):
-        raise _fail("compile_config", "is not a config")  # dropped unread: never compiled
+        raise plain.refused("compile_config", "is not a config")  # dropped unread: never compiled
     inner = config.get("config")
     if not isinstance(inner, dict):
-        raise _fail("config", f"{_describe(inner)} is not a config")
+        raise plain.refused("config", f"{plain.describe(inner)} is not a config")
     unknown = set(inner) - {"name", "trainable", "dtype", "layers", "build_input_shape"}
     if unknown:
-        raise _fail(
-            "config", f"unknown keys {_describe(sorted(map(str, unknown)))} in a Sequential config"
+        raise plain.refused(
+            "config",
+            f"unknown keys {plain.describe(sorted(map(str, unknown)))} in a Sequential config",
         )
-    name = _name(inner["name"], "config.name") if "name" in inner else None
-    trainable = _boolean(inner.get("trainable", True), "config.trainable")
+    name = plain.name(inner["name"], "config.name") if "name" in inner else None
+    trainable = plain.boolean(inner.get("trainable", True), "config.trainable")
     vet_dtype_policy(inner.get("dtype"), "config.dtype")
     layers = inner.get("layers")
     if type(layers) is not list or not layers:
-        raise _fail("config.layers", f"{_describe(layers)} is not a non-empty list of layers")
+        raise plain.refused(
+            "config.layers", f"{plain.describe(layers)} is not a non-empty list of layers"
+        )
     if len(layers) > MAX_LAYERS:
-        raise _fail("config.layers", f"{len(layers)} layers are more than {MAX_LAYERS}")
+        raise plain.refused("config.layers", f"{len(layers)} layers are more than {MAX_LAYERS}")
     plans = [_vet_layer(layer, f"layers[{i}]") for i, layer in enumerate(layers)]
     build_shape = inner.get("build_input_shape")
     if build_shape is None and isinstance(config.get("build_config"), dict):
@@ -740,170 +644,36 @@ def vet_model_config(config: Any) -> ModelPlan:
         not isinstance(config["build_config"], dict)
         or set(config["build_config"]) - {"input_shape"}
     ):
-        raise _fail("build_config", f"{_describe(config['build_config'])} is not a build config")
+        raise plain.refused(
+            "build_config", f"{plain.describe(config['build_config'])} is not a build config"
+        )
     if build_shape is not None:
         build_shape = _shape(build_shape, "config.build_input_shape")
     for index, layer in enumerate(plans[1:], 1):
         if layer.class_name == "InputLayer":
-            raise _fail(f"layers[{index}]", "an input layer can only come first")
+            raise plain.refused(f"layers[{index}]", "an input layer can only come first")
     input_layer = None
     if plans[0].class_name == "InputLayer":
         input_layer = plans.pop(0).arguments
         if "batch_shape" not in input_layer:
-            raise _fail("layers[0].config", "the input layer has no batch_shape")
+            raise plain.refused("layers[0].config", "the input layer has no batch_shape")
         shape = input_layer["batch_shape"]
     elif build_shape is not None:
         shape = build_shape
     else:
-        raise _fail("config.layers", "the model has no input shape (no input layer, not built)")
+        raise plain.refused(
+            "config.layers", "the model has no input shape (no input layer, not built)"
+        )
     plan = ModelPlan(name, trainable, shape, input_layer, plans)
     width = shape[1]
     for layer in plans:
         count, width = _parameters(layer, width)
         plan.parameters += count
     if plan.parameters > MAX_PARAMETERS:
-        raise _fail(
+        raise plain.refused(
             "config.layers", f"{plan.parameters} weights are more than the {MAX_PARAMETERS} allowed"
         )
     return plan
-
-
-# -- building -----------------------------------------------------------------------------
-
-
-def _activation_function(activation: Activation) -> Any:
-    import keras
-
-    module = keras.activations if activation.source == "activations" else keras.ops
-    return getattr(module, activation.name)
-
-
-def _initializer_object(initializer: Initializer) -> Any:
-    import keras
-
-    return getattr(keras.initializers, initializer.class_name)(**dict(initializer.arguments))
-
-
-def _constructed(value: Any) -> Any:
-    if isinstance(value, Activation):
-        return _activation_function(value)
-    if isinstance(value, Initializer):
-        return _initializer_object(value)
-    return value
-
-
-def build_model(plan: ModelPlan) -> Any:
-    """Construct a vetted model with explicit Keras constructors.
-
-    Args:
-        plan: the output of :func:`vet_model_config`.
-
-    Returns:
-        the built ``keras.Sequential`` (fresh weights; set them afterwards).
-    """
-    import keras
-
-    layers: list[Any] = []
-    if plan.input_layer is not None:
-        layers.append(keras.layers.InputLayer(**plan.input_layer))
-    for layer in plan.layers:
-        cls = getattr(keras.layers, layer.class_name)
-        layers.append(cls(**{k: _constructed(v) for k, v in layer.arguments.items()}))
-    # Every weight is set from the received data right after (rebuild_model), so the
-    # layers are built with zeros and get their initializers back afterwards: drawing
-    # weights only to overwrite them (an orthogonal kernel's QR, say) was about half of a
-    # rebuild's time. The initializers' seeds are fixed when they are constructed, so
-    # skipping their calls changes no random state.
-    initializers = _swap_initializers(layers, keras.initializers.Zeros())
-    try:
-        model = keras.Sequential(layers, trainable=plan.trainable, name=plan.name)
-        if not model.built:
-            model.build(tuple(plan.input_shape))
-    finally:
-        for layer, name, initializer in initializers:
-            setattr(layer, name, initializer)
-    return model
-
-
-def _swap_initializers(layers: list[Any], replacement: Any) -> list[tuple[Any, str, Any]]:
-    """Put ``replacement`` in every ``*_initializer`` attribute; return what was there."""
-    import keras
-
-    swapped = []
-    for layer in layers:
-        for name, value in list(vars(layer).items()):
-            if name.endswith("_initializer") and isinstance(value, keras.initializers.Initializer):
-                swapped.append((layer, name, value))
-                setattr(layer, name, replacement)
-    return swapped
-
-
-#: Float dtypes whose weights a plain stack takes as Keras's ``set_weights`` would (cast
-#: to float32); any other dtype goes through Keras, which decides.
-_STACK_WEIGHT_DTYPES = ("float32", "float64")
-
-
-def plain_dense_stack(
-    plan: ModelPlan, weights: list[Any]
-) -> tuple[list[Any], list[Any], list[Any]] | None:
-    """A model that is only float32 Dense layers, read from plain data without Keras.
-
-    Building the Keras model costs about 0.2 s for the contract's 31 layers (a layer object
-    and two variables per layer), most of a check's time in the grader; measuring needs
-    only the weights and the activations. This reads them from the vetted config exactly as
-    :func:`rebuild_model` followed by :func:`grader.measuring.measure.dense_stack` would: the same
-    allow-list, the same activation functions, the weights cast to float32 as
-    ``set_weights`` casts them. Anything else (other layers, dtypes, weights that do not
-    fit) returns None, and the caller rebuilds the model with Keras, which gives the
-    figure or the error message as before.
-
-    Args:
-        plan: the vetted config (:func:`vetted_plan`).
-        weights: the received weights, in ``get_weights`` order.
-
-    Returns:
-        ``(kernels, biases, activations)`` per Dense layer (a bias None when the layer has
-        none), or None.
-    """
-    import keras
-
-    global_policy = keras.config.dtype_policy().name
-    shape = plan.input_shape
-    if not shape or type(shape[-1]) is not int or not plan.layers:
-        return None
-    kernels: list[Any] = []
-    biases: list[Any] = []
-    activations: list[Any] = []
-    remaining = iter(weights)
-    fan_in = shape[-1]
-    for layer in plan.layers:
-        arguments = layer.arguments
-        if layer.class_name != "Dense" or (arguments.get("dtype") or global_policy) != "float32":
-            return None
-        units = arguments["units"]
-        wanted = [(fan_in, units)] + ([(units,)] if arguments.get("use_bias", True) else [])
-        arrays = []
-        for shape_wanted in wanted:
-            array = next(remaining, None)
-            if (
-                not isinstance(array, np.ndarray)
-                or array.dtype.name not in _STACK_WEIGHT_DTYPES
-                or array.shape != shape_wanted
-            ):
-                return None
-            arrays.append(np.asarray(array, dtype=np.float32))
-        kernels.append(arrays[0])
-        biases.append(arrays[1] if len(arrays) > 1 else None)
-        activation = arguments.get("activation")
-        activations.append(
-            _activation_function(activation)
-            if isinstance(activation, Activation)
-            else keras.activations.get(None)
-        )
-        fan_in = units
-    if next(remaining, None) is not None:
-        return None
-    return kernels, biases, activations
 
 
 def vetted_plan(spec: ModelSpec) -> ModelPlan:
@@ -920,167 +690,3 @@ def vetted_plan(spec: ModelSpec) -> ModelPlan:
             f"the model's config is not JSON ({type(error).__name__})"
         ) from None
     return vet_model_config(config)
-
-
-def model_from_plan(plan: ModelPlan, weights: list[Any]) -> Any:
-    """Build a vetted plan with Keras and set the received weights.
-
-    Raises:
-        ModelRebuildError: when Keras refuses the vetted config, or the weights do not
-            fit it.
-    """
-    try:
-        model = build_model(plan)
-    except Exception as error:  # noqa: BLE001 - a vetted config Keras still refuses
-        raise ModelRebuildError(
-            f"the model could not be built from its config ({type(error).__name__}: "
-            f"{str(error)[:300]})"
-        ) from None
-    try:
-        model.set_weights(weights)
-    except Exception as error:  # noqa: BLE001
-        raise ModelRebuildError(f"the weights do not fit the model ({str(error)[:300]})") from None
-    return model
-
-
-def rebuild_model(spec: ModelSpec) -> Any:
-    """Rebuild a Keras model from plain data, from allowed built-in parts only.
-
-    Args:
-        spec: the model's config and weights.
-
-    Returns:
-        the rebuilt keras.Sequential with the weights set.
-
-    Raises:
-        ModelRebuildError: when the config holds anything outside the allow-list (the
-            message names where), or the weights do not fit it.
-    """
-    return model_from_plan(vetted_plan(spec), spec.weights)
-
-
-def describe_model(model: Any) -> ModelSpec:
-    """Return a Keras model as plain data.
-
-    Args:
-        model: a built Keras model.
-
-    Returns:
-        ModelSpec with the model's JSON config and weights.
-    """
-    import numpy as np
-
-    return ModelSpec(model.to_json(), [np.asarray(w) for w in model.get_weights()])
-
-
-def rebuild_keras_object(config: Any) -> Any:
-    """Rebuild a serialised activation or initializer from the allow-list.
-
-    Args:
-        config: what ``keras.saving.serialize_keras_object`` wrote for a built-in
-            initializer or activation.
-
-    Returns:
-        the initializer object or the activation function.
-
-    Raises:
-        ModelRebuildError: for anything that is not an allowed activation or initializer.
-    """
-    if isinstance(config, dict) and config.get("class_name") == "function":
-        return _activation_function(vet_activation(config, "the object"))
-    if isinstance(config, dict) and config.get("module") in _INITIALIZER_MODULES:
-        return _initializer_object(vet_initializer(config, "the object"))
-    if type(config) is str and config in ALLOWED_INITIALIZERS:
-        return _initializer_object(vet_initializer(config, "the object"))
-    if type(config) is str:
-        return _activation_function(vet_activation(config, "the object"))
-    raise ModelRebuildError(f"{_describe(config)} is not an allowed activation or initializer")
-
-
-#: The former name of :func:`rebuild_keras_object`, kept for its callers.
-deserialize_safely = rebuild_keras_object
-
-
-# -- optimizers ---------------------------------------------------------------------------
-
-_POSITIVE = _number(0.0, low_open=True)
-_OPTIMIZER_COMMON: dict[str, Validator] = {
-    "name": _name,
-    "learning_rate": _POSITIVE,
-    "weight_decay": _optional(_number(0.0)),
-    "clipnorm": _optional(_POSITIVE),
-    "global_clipnorm": _optional(_POSITIVE),
-    "clipvalue": _optional(_POSITIVE),
-    "use_ema": _boolean,
-    "ema_momentum": _number(0.0, 1.0),
-    "ema_overwrite_frequency": _optional(_integer(1, 2**31)),
-    "loss_scale_factor": _optional(_POSITIVE),
-    "gradient_accumulation_steps": _optional(_integer(1, 2**31)),
-}
-#: The optimizer classes rebuilt, and their own config keys: SGD is the contract's; Adam
-#: and RMSprop are the two others a course on training deep networks shows.
-OPTIMIZER_KEYS: dict[str, dict[str, Validator]] = {
-    "SGD": {"momentum": _number(0.0, 1.0), "nesterov": _boolean},
-    "Adam": {
-        "beta_1": _number(0.0, 1.0),
-        "beta_2": _number(0.0, 1.0),
-        "epsilon": _POSITIVE,
-        "amsgrad": _boolean,
-    },
-    "RMSprop": {
-        "rho": _number(0.0, 1.0),
-        "momentum": _number(0.0, 1.0),
-        "epsilon": _POSITIVE,
-        "centered": _boolean,
-    },
-}
-ALLOWED_OPTIMIZERS = tuple(OPTIMIZER_KEYS)
-
-
-def vet_optimizer_config(class_name: Any, config: Any) -> dict[str, Any]:
-    """Check an optimizer's class and config against the allow-list; call nothing.
-
-    Returns:
-        the keyword arguments of the class's constructor.
-
-    Raises:
-        ModelRebuildError: for another class, an unknown key or a value that is not plain.
-    """
-    if type(class_name) is not str or class_name not in OPTIMIZER_KEYS:
-        raise _fail(
-            "class_name",
-            f"{_describe(class_name)} is not an allowed optimizer ({', '.join(ALLOWED_OPTIMIZERS)})",
-        )
-    if not isinstance(config, dict):
-        raise _fail("config", f"{_describe(config)} is not a config")
-    keys = {**_OPTIMIZER_COMMON, **OPTIMIZER_KEYS[class_name]}
-    return _vet_keys(config, keys, "config", class_name)
-
-
-def describe_optimizer(optimizer: Any) -> OptimizerSpec:
-    """Return a Keras optimizer as plain data (class name and config)."""
-    config = {}
-    for key, value in optimizer.get_config().items():
-        if value is None or type(value) in (bool, int, float, str):
-            config[key] = value
-        else:
-            config[key] = float(value) if hasattr(value, "__float__") else repr(value)
-    return OptimizerSpec(type(optimizer).__name__, config)
-
-
-def rebuild_optimizer(spec: OptimizerSpec) -> Any:
-    """Rebuild a Keras optimizer of an allowed built-in class from its config.
-
-    Args:
-        spec: the optimizer's class name and config.
-
-    Returns:
-        a new optimizer of that class.
-
-    Raises:
-        ModelRebuildError: for a class or a config outside the allow-list.
-    """
-    import keras
-
-    arguments = vet_optimizer_config(spec.class_name, spec.config)
-    return getattr(keras.optimizers, spec.class_name)(**arguments)

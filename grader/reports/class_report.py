@@ -20,8 +20,9 @@ from urllib.parse import quote
 
 from grader.assignment import FUNCTIONS
 from grader.checks.mistakes import MISTAKES
-from grader.reports.figures import COLOURS, _png
-from grader.reports.html import _SCRIPT, _STYLE
+from grader.reports.figures import COLOURS, integer_locator, png_of, pyplot
+from grader.reports.html import PAGE_SCRIPT, PAGE_STYLE
+from grader.reports.store import read_report, write_atomically
 from grader.results import points
 
 #: Okabe-Ito colours besides those of :data:`grader.reports.figures.COLOURS`.
@@ -30,7 +31,7 @@ MEDIAN_COLOUR = "#CC79A7"
 
 #: Why a submission is flagged, and the phrases of the grader's feedback that say so (the
 #: reports are plain data; these phrases come from grader.grade, grader.isolation.sandbox and
-#: grader.worker.serve, and tests/grader/reports/test_class_report.py checks them on real reports).
+#: grader.worker.calls, and tests/grader/reports/test_class_report.py checks them on real reports).
 FLAGS: dict[str, tuple[str, ...]] = {
     "edited test cells": ("Flagged: the autograded test cells",),
     "library rules broken": ("Scored 0: ",),
@@ -127,19 +128,9 @@ def summarise(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
 # -- plots ---------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def score_histogram(students: list[dict[str, Any]]) -> str:
     """The distribution of total scores, with the mean and the median (a PNG, base64)."""
-    plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
+    plt = pyplot()
 
     maximum = max((s["max_score"] for s in students), default=100.0) or 100.0
     scores = [s["score"] for s in students]
@@ -167,17 +158,17 @@ def score_histogram(students: list[dict[str, Any]]) -> str:
         )
         axes.legend(fontsize=8)
     axes.set_xlim(0, maximum)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(integer_locator())
     axes.set_xlabel(f"total score (out of {points(maximum)})")
     axes.set_ylabel("students")
     axes.set_title("Score distribution", fontsize=10)
     axes.grid(alpha=0.3, axis="y")
-    return _png(figure)
+    return png_of(figure)
 
 
 def pass_rates(functions: list[dict[str, Any]], size: int) -> str:
     """The share of the class that passed each function (a PNG, base64)."""
-    plt = _pyplot()
+    plt = pyplot()
 
     names = [f["name"] for f in functions][::-1]
     rates = [100 * f["rate"] for f in functions][::-1]
@@ -196,7 +187,7 @@ def pass_rates(functions: list[dict[str, Any]], size: int) -> str:
     axes.set_title("Pass rate of each function", fontsize=10)
     axes.tick_params(axis="y", labelsize=7)
     axes.grid(alpha=0.3, axis="x")
-    return _png(figure)
+    return png_of(figure)
 
 
 # -- the page ------------------------------------------------------------------------
@@ -273,8 +264,8 @@ def render_class_html(summary: dict[str, Any]) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Exploding gradients: class report</title>
-<style>{_STYLE}</style>
-<script>{_SCRIPT}</script>
+<style>{PAGE_STYLE}</style>
+<script>{PAGE_SCRIPT}</script>
 </head>
 <body>
 <h1>Exploding gradients: class report</h1>
@@ -309,8 +300,6 @@ def write_class_report(out: Path, names: list[str]) -> Path:
     Returns:
         the page's path.
     """
-    from grader.scale.batch import read_report, write_atomically
-
     reports = {}
     for name in names:
         report = (read_report(Path(out) / "reports" / f"{name}.json") or {}).get("report")

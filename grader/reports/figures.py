@@ -23,12 +23,30 @@ COLOURS = {
 STYLES = {"student": ("-", "o"), "reference": ("--", "s"), "unclipped": (":", "^")}
 
 
-def _png(figure: Any) -> str:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (no display needed), imported on first use."""
+    # lazy: matplotlib takes about a second to import; only a page with plots loads it
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # lazy: after the backend is chosen
+
+    return plt
+
+
+def integer_locator() -> Any:
+    """A tick locator at whole numbers, for axes that count layers, steps or students."""
+    # lazy: matplotlib takes about a second to import; only a page with plots loads it
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
+def png_of(figure: Any) -> str:
+    """The figure as a base64-encoded PNG, to inline in a page; the figure is closed."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
+    pyplot().close(figure)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -49,11 +67,7 @@ def _line(axes: Any, values: list[float] | None, who: str, label: str) -> None:
 
 def per_layer(data: dict[str, Any]) -> str:
     """A per-layer quantity on a log scale: the student's against the reference's."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6.4, 3.4))
     _line(axes, data.get("reference"), "reference", "reference")
     _line(axes, data.get("student"), "student", "yours")
@@ -65,14 +79,12 @@ def per_layer(data: dict[str, Any]) -> str:
     _name_last_point(axes, data)
     axes.grid(alpha=0.3, which="both")
     axes.legend()
-    return _png(figure)
+    return png_of(figure)
 
 
 def _whole_number_ticks(axes: Any) -> None:
     """Layers and steps are counted: ticks at whole numbers only."""
-    from matplotlib.ticker import MaxNLocator
-
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(integer_locator())
 
 
 def _name_last_point(axes: Any, data: dict[str, Any]) -> None:
@@ -93,11 +105,7 @@ def _name_last_point(axes: Any, data: dict[str, Any]) -> None:
 
 def training(data: dict[str, Any]) -> str:
     """Loss per step (yours, the reference's, unclipped) and the global norms against the threshold."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, (losses, norms) = plt.subplots(1, 2, figsize=(9.6, 3.4))
     _line(losses, data.get("reference"), "reference", "reference, clipped")
     _line(losses, data.get("student"), "student", "yours, clipped")
@@ -121,7 +129,7 @@ def training(data: dict[str, Any]) -> str:
     _whole_number_ticks(norms)
     norms.grid(alpha=0.3, which="both")
     norms.legend(fontsize=8)
-    return _png(figure)
+    return png_of(figure)
 
 
 RENDERERS = {"per_layer": per_layer, "training": training}

@@ -37,6 +37,7 @@ def write_report(database: Path, student: str, report: dict[str, Any]) -> int:
     Raises:
         ValueError: when the gradebook does not know the assignment.
     """
+    # lazy: nbgrader and SQLAlchemy load only when a batch fills a gradebook
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy.exc import SAWarning
 

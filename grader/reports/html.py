@@ -24,7 +24,8 @@ from typing import Any
 from grader.reports.figures import render
 from grader.results import HIDDEN_VALUES_KEPT, INSTRUCTORS_VIEW, PLOTS_ON_PUBLIC, points
 
-_STYLE = """
+#: The style of every page the grader writes (the student's page, the class report).
+PAGE_STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
        color: #111; background: #fff; line-height: 1.45; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
@@ -40,8 +41,8 @@ pre { white-space: pre-wrap; background: #f6f6f6; padding: .5rem; border-radius:
 img { max-width: 100%; height: auto; display: block; margin: .5rem 0; }
 @media print { details { break-inside: avoid; } }
 """
-# Marks the page once every image has loaded (read by the browser test).
-_SCRIPT = """
+#: Marks the page once every image has loaded (read by the browser test).
+PAGE_SCRIPT = """
 window.addEventListener("load", function () {
   var images = Array.prototype.slice.call(document.images);
   var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
@@ -123,8 +124,8 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Feedback: {html.escape(str(report.get("submission", "")))}</title>
-<style>{_STYLE}</style>
-<script>{_SCRIPT}</script>
+<style>{PAGE_STYLE}</style>
+<script>{PAGE_SCRIPT}</script>
 </head>
 <body>
 <h1>Exploding gradients: {heading}</h1>

@@ -25,102 +25,33 @@
 from __future__ import annotations
 
 import csv
-import hashlib
+import ctypes
 import io
 import json
 import os
 import secrets
-import stat
+import shutil
+import signal
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
 
-from grader.assignment import ASSIGNMENT, FUNCTIONS
-
-_PACKAGE = Path(__file__).resolve().parent.parent  # the grader package
-_PART_SUFFIXES = (".py", ".ipynb")
-
-
-@dataclass(frozen=True)
-class Student:
-    """A student's name and the folder holding their part files."""
-
-    name: str
-    folder: Path
-
-
-def find_students(root: Path) -> list[Student]:
-    """The students of a submissions folder, by name.
-
-    Args:
-        root: a folder with one subfolder per student; a student's files may sit in a
-            further ``<assignment>`` folder (nbgrader's layout).
-
-    Returns:
-        the students, sorted by name.
-    """
-    students = []
-    for entry in sorted(Path(root).iterdir()):
-        if not entry.is_dir() or entry.name.startswith("."):
-            continue
-        folder = entry / ASSIGNMENT if (entry / ASSIGNMENT).is_dir() else entry
-        students.append(Student(entry.name, folder))
-    return students
-
-
-def _digest_files(paths: list[Path], base: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(str(path.relative_to(base)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def grader_version() -> str:
-    """A digest of the grader's and the reference's code: a change means regrading."""
-    files = [*_PACKAGE.rglob("*.py"), *(_PACKAGE.parent / "solutions").glob("*.py")]
-    return _digest_files([f for f in files if f.is_file()], _PACKAGE.parent)
-
-
-def fingerprint(student: Student, version: str, seed: int) -> str:
-    """What a report was made from: the student's files, the grader and the seed."""
-    # lstat, not is_file(): a link or a FIFO named like a part file is never followed or
-    # read here (it could point at /dev/zero); its name alone goes into the digest, and
-    # grading refuses it with a message.
-    named = [p for p in student.folder.iterdir() if p.suffix.lower() in _PART_SUFFIXES]
-    files = [p for p in named if stat.S_ISREG(p.lstat().st_mode)]
-    others = sorted(p.name for p in named if p not in files)
-    seed_digest = hashlib.sha256(str(seed).encode()).hexdigest()
-    return hashlib.sha256(
-        (_digest_files(files, student.folder) + repr(others) + version + seed_digest).encode()
-    ).hexdigest()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write a file so that a reader sees the old content or the new, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def read_report(path: Path) -> dict[str, Any] | None:
-    """A stored report, or None when there is none or it cannot be read."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and "report" in data else None
-
+from grader.assignment import FUNCTIONS
+from grader.isolation.jail import remove_temporary_folders
+from grader.quiet import import_tensorflow
+from grader.reports.class_report import write_class_report
+from grader.reports.store import read_report, store_report, write_atomically
+from grader.results import points, ungraded_report
+from grader.scale.students import Student, find_students, fingerprint, grader_version
+from grader.secret import hidden_seed
+from grader.submission import SubmissionError
 
 # -- the worker processes -------------------------------------------------------------
 
@@ -139,7 +70,6 @@ def scratch_prefix(batch: str) -> str:
 def _release_sandbox(close: bool) -> None:
     """In a pool process: end the sandbox (``close``, or ``stop`` at once) and remove its
     folder."""
-    import shutil
 
     global _SANDBOX
     sandbox, _SANDBOX = _SANDBOX, None
@@ -162,7 +92,6 @@ def _close_sandbox() -> None:
 
 def _on_terminate(signum: int, frame: Any) -> None:
     """In a pool process: SIGTERM (the batch was interrupted or died) ends it cleanly, now."""
-    import shutil
 
     try:
         _discard_sandbox()
@@ -171,7 +100,6 @@ def _on_terminate(signum: int, frame: Any) -> None:
         # the task pipe (the worker ends normally) a moment before this signal arrives.
         if _SCRATCH is not None:
             shutil.rmtree(_SCRATCH, ignore_errors=True)
-        from grader.isolation.jail import remove_temporary_folders
 
         remove_temporary_folders()
         os._exit(128 + signum)
@@ -184,20 +112,15 @@ def _start_worker(hide: str, batch: str) -> None:
     the batch when it is interrupted or by the kernel when it dies (even by kill -9),
     removes the sandbox's processes and folder before this process ends.
     """
-    import signal
-    import tempfile
-    from multiprocessing.util import Finalize
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_terminate)
     try:
-        import ctypes
-
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         pass
+    # lazy: the batch's own process never runs student code; only its pool processes load the sandbox and NumPy
     from grader.isolation.sandbox import PartSandboxes
-    from grader.quiet import import_tensorflow
 
     global _SANDBOX, _SCRATCH
     scratch = Path(tempfile.gettempdir()) / f"{scratch_prefix(batch)}{os.getpid()}"
@@ -217,8 +140,6 @@ def _stop_workers(pool: ProcessPoolExecutor, batch: str, grace: float = 0.3) -> 
     TensorFlow) is killed, and its sandbox dies with it (PR_SET_PDEATHSIG). A process
     killed before it could clean up leaves its folder; it is removed here.
     """
-    import shutil
-    import tempfile
 
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
@@ -236,34 +157,17 @@ def _stop_workers(pool: ProcessPoolExecutor, batch: str, grace: float = 0.3) -> 
 
 def _grade_one(folder: str) -> dict[str, Any]:
     """In a pool process: grade one student's folder; never raise."""
+    # lazy: the batch's own process never grades; only its pool processes load the checks and NumPy
     from grader.grade import grade_submission
-    from grader.submission import SubmissionError
 
     try:
         return grade_submission(folder, sandbox=_SANDBOX).to_dict()
     except SubmissionError as error:
-        return _empty_report(folder, str(error))
+        return ungraded_report(folder, str(error))
     except Exception as error:  # noqa: BLE001 - one student must never stop the batch
-        return _empty_report(
+        return ungraded_report(
             folder, f"the grader failed on this submission: {type(error).__name__}: {error}"
         )
-
-
-def _html(report: dict[str, Any]) -> str:
-    """The student's HTML feedback page; a plot that cannot be drawn never stops the batch."""
-    from grader.reports.html import render_html
-
-    try:
-        return render_html(report)
-    except Exception as error:  # noqa: BLE001
-        return f"<!DOCTYPE html><p>The feedback page could not be drawn: {type(error).__name__}</p>"
-
-
-def _empty_report(folder: str, reason: str) -> dict[str, Any]:
-    from grader.results import Report, TestResult
-
-    tests = [TestResult(f.test_name, f.points, verdict=reason) for f in FUNCTIONS]
-    return Report(folder, tests, notes=[reason]).to_dict()
 
 
 # -- the batch ------------------------------------------------------------------------
@@ -279,7 +183,6 @@ class Progress:
 
     def update(self, student: str, score: float) -> None:
         """Count one more student graded."""
-        from grader.results import points
 
         self.done += 1
         elapsed = time.monotonic() - self.started
@@ -331,7 +234,6 @@ def grade_class(
         grader.scale.cluster.ClusterError: when the cluster cannot grade (the reports stored
             so far are kept).
     """
-    from grader.grade import hidden_seed
 
     root, out = Path(root), Path(out)
     students = find_students(root)
@@ -348,6 +250,7 @@ def grade_class(
     bar = Progress(len(todo)) if progress and todo else None
     graded = 0
     if todo and scheduler:
+        # lazy: Dask is imported only for a run with --scheduler
         from grader.scale.cluster import grade_on_cluster
 
         def store(student: Student, report: dict[str, Any], page: str | None) -> None:
@@ -391,17 +294,10 @@ def grade_class(
                         try:
                             report = future.result()
                         except Exception as error:  # noqa: BLE001 - e.g. a worker killed
-                            report = _empty_report(str(student.folder), f"grading stopped: {error}")
-                        record = {
-                            "student": student.name,
-                            "fingerprint": prints[student.name],
-                            "report": report,
-                        }
-                        # The page first: the JSON report marks the student as done.
-                        write_atomically(out / "reports" / f"{student.name}.html", _html(report))
-                        write_atomically(
-                            out / "reports" / f"{student.name}.json", json.dumps(record, indent=1)
-                        )
+                            report = ungraded_report(
+                                str(student.folder), f"grading stopped: {error}"
+                            )
+                        store_report(out, student.name, prints[student.name], report)
                         graded += 1
                         if on_report:
                             on_report(student.name, report)
@@ -423,30 +319,12 @@ def grade_class(
     if bar:
         bar.close()
     summary = write_tables(out, [s.name for s in students], graded)
-    from grader.reports.class_report import write_class_report
 
     try:
         write_class_report(out, [s.name for s in students])
     except Exception as error:  # noqa: BLE001 - the grades are written; the page is a bonus
         print(f"class.html could not be drawn: {type(error).__name__}: {error}", file=sys.stderr)
     return summary
-
-
-def store_report(
-    out: Path, name: str, print_: str, report: dict[str, Any], page: str | None = None
-) -> None:
-    """Write one student's page and JSON record atomically; the record marks them done.
-
-    Args:
-        out: the output folder.
-        name: the student.
-        print_: the :func:`fingerprint` the report was made from.
-        report: the report.
-        page: the student's HTML page (drawn from the report when None).
-    """
-    record = {"student": name, "fingerprint": print_, "report": report}
-    write_atomically(out / "reports" / f"{name}.html", _html(report) if page is None else page)
-    write_atomically(out / "reports" / f"{name}.json", json.dumps(record, indent=1))
 
 
 def write_tables(out: Path, names: list[str], graded: int) -> dict[str, Any]:

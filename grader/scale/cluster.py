@@ -18,7 +18,7 @@
   reads it with :func:`json.loads` and checks its shape: nothing the student controls is
   unpickled on the client. A task that failed is never asked for its exception either.
 - The client writes each report atomically as it arrives (the same records and progress line
-  as the local batch, see :func:`grader.scale.batch.store_report`), so a run that is stopped and
+  as the local batch, see :func:`grader.reports.store.store_report`), so a run that is stopped and
   started again resumes exactly like the local one.
 - A worker killed in the middle of a student: the scheduler sends the student to another
   worker; the client gets one result per student, so no report is lost or written twice.
@@ -54,8 +54,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from distributed import Client, get_worker, wait
+
 # Imported here, not at the top of grader.scale.batch: only a run with --scheduler needs Dask.
 from distributed.diagnostics.plugin import WorkerPlugin
+
+from grader.grade import grade_submission
+from grader.isolation.sandbox import PartSandboxes
+from grader.quiet import import_tensorflow
+from grader.reports.store import student_page
+from grader.results import ungraded_report
+from grader.scale.students import grader_version
+from grader.submission import NotPlainFile, SubmissionError, read_bytes
 
 #: Writes to the Dask worker's log (Dask configures the ``distributed`` loggers): which
 #: worker graded whom, and when.
@@ -85,7 +95,7 @@ class GradingPlugin(WorkerPlugin):
 
     Args:
         seed: the hidden cases' seed.
-        version: the client's :func:`grader.scale.batch.grader_version`; a worker with another
+        version: the client's :func:`grader.scale.students.grader_version`; a worker with another
             version takes no students (its grades would differ).
     """
 
@@ -114,16 +124,12 @@ class GradingPlugin(WorkerPlugin):
 
     def _start(self) -> dict[str, Any]:
         try:
-            from grader.scale.batch import grader_version
-
             if grader_version() != self.version:
                 return {
                     "ok": False,
                     "error": "it runs another version of the grader than the client "
                     "(install the same version of the package on every machine)",
                 }
-            from grader.isolation.sandbox import PartSandboxes
-            from grader.quiet import import_tensorflow
 
             self.root = Path(tempfile.mkdtemp(prefix="grading-submissions-"))
             sandbox = PartSandboxes(hide=[self.root])  # part 1's worker and the others'
@@ -161,9 +167,6 @@ class GradingPlugin(WorkerPlugin):
         return self._executor.submit(self._grade, label, files).result()
 
     def _grade(self, label: str, files: dict[str, bytes]) -> str:
-        from grader.grade import grade_submission
-        from grader.scale.batch import _empty_report, _html
-        from grader.submission import SubmissionError
 
         folder = Path(tempfile.mkdtemp(dir=self.root))
         LOG.info("grading started: %s", label)
@@ -175,14 +178,14 @@ class GradingPlugin(WorkerPlugin):
             report = grade_submission(folder, seed=self.seed, sandbox=self.sandbox).to_dict()
             report["submission"] = label
         except SubmissionError as error:
-            report = _empty_report(label, str(error))
+            report = ungraded_report(label, str(error))
         except Exception as error:  # noqa: BLE001 - one student must never stop the batch
-            report = _empty_report(
+            report = ungraded_report(
                 label, f"the grader failed on this submission: {type(error).__name__}: {error}"
             )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        page = _html(report)
+        page = student_page(report)
         LOG.info("grading ended: %s", label)
         return json.dumps({"report": report, "html": page})
 
@@ -226,20 +229,18 @@ def grade_files(plugin_name: str, label: str, files: dict[str, bytes]) -> str:
     Raises:
         ClusterError: when this worker has no grading sandbox for the run.
     """
-    from distributed import get_worker
 
     return _find_plugin(get_worker(), plugin_name).grade(label, files)
 
 
 def read_files(folder: Path) -> dict[str, bytes]:
     """The part files of a student's folder, by name (what is sent to a worker)."""
-    from grader.submission import NotPlainFile, _read_bytes
 
     files = {}
     for p in sorted(Path(folder).iterdir()):
         if p.suffix.lower() in PART_SUFFIXES:
             try:  # never follows a link, opens a FIFO or a device (grader.submission)
-                files[p.name] = _read_bytes(p)
+                files[p.name] = read_bytes(p)
             except (NotPlainFile, OSError):
                 continue  # not sent: the worker reports the part as missing
     return files
@@ -308,7 +309,7 @@ def grade_on_cluster(
 
     Args:
         scheduler: the scheduler's address, e.g. ``tcp://10.0.0.1:8786``.
-        students: the :class:`grader.scale.batch.Student` objects to grade.
+        students: the :class:`grader.scale.students.Student` objects to grade.
         seed: the hidden seed.
         version: the client's grader version.
         store: writes one student's report and page (None: to be drawn), called in this
@@ -322,9 +323,6 @@ def grade_on_cluster(
         ClusterError: when the scheduler cannot be reached or no worker can grade; the
             students stored so far are kept, and a run again grades the rest.
     """
-    from distributed import Client, wait
-
-    from grader.scale.batch import _empty_report
 
     try:
         client = Client(
@@ -386,9 +384,9 @@ def grade_on_cluster(
                     try:
                         report, page = parse_answer(future.result(), label)
                     except ValueError as error:
-                        report = _empty_report(label, f"grading stopped: {error}")
+                        report = ungraded_report(label, f"grading stopped: {error}")
                 else:  # e.g. the workers grading it died; its exception is not read
-                    report = _empty_report(
+                    report = ungraded_report(
                         label,
                         "grading stopped: the cluster gave up on this submission "
                         f"(task {future.status}: the workers grading it died)",
@@ -497,27 +495,3 @@ def local_cluster(
             process.wait(timeout=60)
         for log in logs:
             log.close()
-
-
-def students_per_minute(submissions: Path, workers: int, folder: Path) -> float:
-    """Grade a class on a local Dask cluster of ``workers`` workers; the students per minute.
-
-    The clock runs from the batch's start (the workers' sandboxes warming included) to its
-    end, as for the local batch; starting the cluster is not counted.
-
-    Args:
-        submissions: one folder per student.
-        workers: Dask workers (one grading sandbox each).
-        folder: scratch for the cluster's logs and the batch's output (emptied first).
-
-    Returns:
-        students graded per minute.
-    """
-    from grader.scale.batch import find_students, grade_class
-
-    shutil.rmtree(folder, ignore_errors=True)
-    with local_cluster(workers, Path(folder) / "cluster") as (address, _):
-        started = time.monotonic()
-        grade_class(submissions, Path(folder) / "out", progress=False, scheduler=address)
-        elapsed = time.monotonic() - started
-    return 60 * len(find_students(submissions)) / elapsed

@@ -26,7 +26,7 @@ from grader.checks.registry import (
 )
 from grader.isolation.protocol import OptimizerSpec
 from grader.measuring.measure import train_full_batch
-from grader.measuring.models import describe_model, rebuild_model
+from grader.measuring.rebuild import describe_model, rebuild_model
 from grader.quiet import import_tensorflow
 from grader.results import CaseResult
 
@@ -366,6 +366,7 @@ RUN_DEPTH, RUN_WIDTH = 6, 16
 
 def exploding_model(seed: int, input_dim: int = 5, depth: int = 4, width: int = 8) -> Any:
     """A ReLU MLP with weights of standard deviation 2/sqrt(fan_in): its first steps explode."""
+    # lazy: Keras loads through import_tensorflow (quietly) when a check that needs it runs
     import keras
 
     build_mlp = reference_of("deep_sigmoid").build_mlp
@@ -379,6 +380,7 @@ def exploding_model(seed: int, input_dim: int = 5, depth: int = 4, width: int = 
 
 def _reference_step(spec, x, y, clip_norm, rate):
     """The reference step on a fresh copy of the model: its result and the weights after."""
+    # lazy: Keras loads through import_tensorflow (quietly) when a check that needs it runs
     import keras
 
     model = rebuild_model(spec)
@@ -394,6 +396,7 @@ def _reference_run(spec, x, y, clip_norm, rate, steps):
 
 def _default_rate_run(spec, x, y, clip_norm, steps):
     """The reference's clipped steps with SGD's default learning rate (a known mistake)."""
+    # lazy: Keras loads through import_tensorflow (quietly) when a check that needs it runs
     import keras
 
     model = rebuild_model(spec)
@@ -426,6 +429,7 @@ def _unclipped_weights(spec, x, y, rate):
 def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
     """One step replayed from the same weights: loss, norms before and after, weights after."""
     import_tensorflow()
+    # lazy: Keras loads through import_tensorflow (quietly) when a check that needs it runs
     import keras
 
     hint = (

@@ -41,7 +41,8 @@ from grader.measuring.measure import (
     rebuild_for_measuring,
     standard_normal_data,
 )
-from grader.measuring.models import ModelRebuildError, describe_model, rebuild_model
+from grader.measuring.plain import ModelRebuildError
+from grader.measuring.rebuild import describe_model, rebuild_model
 from grader.quiet import import_tensorflow
 from grader.results import CaseResult
 
@@ -247,6 +248,7 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
 def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
     """Per-Dense-layer kernel gradient norms against the reference on the same models."""
     import_tensorflow()
+    # lazy: Keras loads through import_tensorflow (quietly) when a check that needs it runs
     import keras
 
     build_mlp = reference_of("deep_sigmoid").build_mlp

@@ -203,7 +203,7 @@ from grader.results import CaseResult, TestResult
 
 def run():
     from grader.measuring.measure import gradient_norms, train_full_batch
-    from grader.measuring.models import describe_model, rebuild_model
+    from grader.measuring.rebuild import describe_model, rebuild_model
     from solutions.deep_sigmoid import build_mlp
 
     model = rebuild_model(describe_model(build_mlp(3, 2, 4, seed=1)))
@@ -264,7 +264,8 @@ def build_exploding_mlp(input_dim, depth, width, seed=None):
 
 def test_hostile_model_config_is_refused_before_keras_sees_it():
     """Is the batch test's forged config refused by the allow-list (quick check)?"""
-    from grader.measuring.models import ModelRebuildError, describe_model, rebuild_model
+    from grader.measuring.plain import ModelRebuildError
+    from grader.measuring.rebuild import describe_model, rebuild_model
 
     namespace: dict = {}
     exec(compile("import keras\n" + HOSTILE_TAIL, "hostile", "exec"), namespace)

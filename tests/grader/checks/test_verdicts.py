@@ -306,19 +306,26 @@ def test_the_report_is_written_for_a_deeply_nested_notebook(tmp_path):
     assert "nested too deeply" in result.stdout and "internal error" not in result.stderr
 
 
-#: An in-place sgd_update that switches the worker's own check for changed inputs off.
+#: An in-place sgd_update that switches the worker's own check for changed inputs off, in
+#: whichever of the worker's modules holds it (and ``__main__``, as the worker may run).
 TAMPERED = """
 
 import sys
 
-for _name in ("__main__", "grader.worker.serve"):  # the worker runs as __main__
+_replaced = []
+for _name in list(sys.modules):
+    if _name != "__main__" and not _name.startswith("grader.worker"):
+        continue
     _module = sys.modules.get(_name)
     if _module is not None and hasattr(_module, "_fingerprint"):
         _module._fingerprint = lambda value: None
         _module.after_state = lambda value: None
+        _replaced.append(_name)
 
 
 def sgd_update(param, grad, learning_rate):
+    if not _replaced:  # nothing to switch off was found: a correct update, which scores
+        return param - learning_rate * grad
     param -= learning_rate * grad
     return param
 """

@@ -179,7 +179,7 @@ def test_the_body_search_finds_a_reference_body() -> None:
     withholds it, is the reference's clipped_train_step)?"""
     from grader.course.kit import withhold
 
-    worker = (ROOT / "grader" / "worker" / "serve.py").read_text(encoding="utf-8")
+    worker = (ROOT / "grader" / "worker" / "calls.py").read_text(encoding="utf-8")
     lines = _solution_bodies()["clipping.clipped_train_step"]
     assert sum(line in worker for line in lines) >= len(lines) / 2
     kept = withhold(worker, ("trusted_train_step",))

@@ -249,7 +249,7 @@ class _ForgingRunner(Runner):
     """Returns a model the grader cannot rebuild, then a forged measurement of it."""
 
     def __init__(self, forged: dict) -> None:
-        from grader.measuring.models import describe_model
+        from grader.measuring.rebuild import describe_model
 
         self.spec = describe_model(_own_activation_model(8, 20, 32))
         self.forged = forged
@@ -304,7 +304,7 @@ def test_the_jailed_measurement_of_a_rebuildable_model_equals_the_graders(
     part, function, kind, extra, runner_for, rng
 ):
     """Measured in a fresh worker, does a model the grader can rebuild give the grader's figures?"""
-    from grader.measuring.models import rebuild_model
+    from grader.measuring.rebuild import rebuild_model
 
     runner = runner_for(part, _corpus(extra) if extra else "")
     depth, width, steps = 20, 32, 200 if kind == "healthy" else 0

@@ -2,7 +2,7 @@
 
 Three shortcuts serve the grader's speed (issue 13): a plain Dense stack is read from its
 plain data without building a Keras model (:func:`grader.measuring.measure.rebuild_for_measuring`),
-Keras rebuilds skip drawing weights they overwrite (:func:`grader.measuring.models.build_model`),
+Keras rebuilds skip drawing weights they overwrite (:func:`grader.measuring.rebuild.build_model`),
 and a remembered reference run is keyed without the models' names
 (:func:`grader.checks.expected.call_key`). Each is checked against the slow road it replaces,
 and each refusal against the message the slow road gives.
@@ -18,13 +18,9 @@ import pytest
 from grader.checks.expected import call_key
 from grader.isolation.protocol import ModelSpec
 from grader.measuring import measure
-from grader.measuring.models import (
-    ModelRebuildError,
-    describe_model,
-    plain_dense_stack,
-    rebuild_model,
-    vetted_plan,
-)
+from grader.measuring.plain import ModelRebuildError
+from grader.measuring.rebuild import describe_model, plain_dense_stack, rebuild_model
+from grader.measuring.vetting import vetted_plan
 from solutions.deep_sigmoid import build_exploding_mlp, build_mlp
 from solutions.remedies import build_healthy_mlp
 

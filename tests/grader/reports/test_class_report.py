@@ -18,9 +18,9 @@ from grader.reports.class_report import (
     summarise,
     write_class_report,
 )
-from grader.scale.batch import store_report
+from grader.reports.store import store_report
+from tests.browser import browser, chromium
 from tests.grader.conftest import write_submission
-from tests.grader.reports.test_report_html import _browser, _chromium
 from tests.paths import ROOT
 
 PART_ONE = sum(f.points for f in functions_of("chain_rule"))
@@ -165,18 +165,18 @@ def test_class_report_of_a_graded_class_has_the_known_counts_and_flags(known_cla
 
 
 @pytest.mark.slow
-def test_class_report_renders_in_a_real_browser(known_class, tmp_path):
+def test_class_report_renders_in_a_realbrowser(known_class, tmp_path):
     """In headless Chromium, is class.html not blank, every image loaded, and the counts visible?"""
-    binary = _chromium()
+    binary = chromium()
     page = (known_class / "class.html").as_uri()
-    dom = _browser(binary, tmp_path / "profile1", "--dump-dom", page).stdout
+    dom = browser(binary, tmp_path / "profile1", "--dump-dom", page).stdout
     images = int(re.search(r'data-images="(\d+)"', dom).group(1))
     loaded = int(re.search(r'data-images-loaded="(\d+)"', dom).group(1))
     assert images == 2 and loaded == 2
     assert re.search(r'data-mistake="chain_rule.sgd_update:update_sign">.*?>4<', dom)
     assert "10 students; mean" in dom
     shot = tmp_path / "shot.png"
-    _browser(binary, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1200,1600", page)
+    browser(binary, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1200,1600", page)
     from PIL import Image
 
     histogram = Image.open(shot).convert("L").histogram()

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from grader.reports.html import render_html
 from grader.results import CaseResult, Report, TestResult
+from tests.browser import browser, chromium
 from tests.paths import ROOT
 
 
@@ -164,7 +162,7 @@ def test_per_layer_plot_has_whole_number_ticks_and_names_the_output_layer(monkey
     import grader.reports.figures as figures
 
     drawn = []
-    monkeypatch.setattr(figures, "_png", lambda figure: drawn.append(figure) or "")
+    monkeypatch.setattr(figures, "png_of", lambda figure: drawn.append(figure) or "")
     norms = [10.0**-k for k in range(21)][::-1]
     figures.per_layer(
         {
@@ -185,50 +183,10 @@ def test_per_layer_plot_has_whole_number_ticks_and_names_the_output_layer(monkey
     plt.close(drawn[0])
 
 
-def _chromium() -> str:
-    """The Chromium binary, installed from Debian's packages when missing (as root)."""
-    for name in ("chromium", "chromium-browser"):
-        if shutil.which(name):
-            return shutil.which(name)
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip(
-            "Chromium is not installed and cannot be installed here (needs root and apt-get)"
-        )
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
-        if result.returncode != 0:
-            pytest.skip(
-                f"Chromium could not be installed: {' '.join(command)} failed: {result.stderr[-300:]}"
-            )
-    return shutil.which("chromium") or pytest.skip("Chromium installed but not found on PATH")
-
-
-def _browser(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=5000",
-    ]
-    return subprocess.run([binary, *flags, *args], capture_output=True, text=True, timeout=180)
-
-
 @pytest.mark.slow
-def test_report_renders_in_a_real_browser(tmp_path):
+def test_report_renders_in_a_realbrowser(tmp_path):
     """In headless Chromium, is the page not blank, every image loaded, and the score visible?"""
-    binary = _chromium()
+    binary = chromium()
     page = tmp_path / "report.html"
     result = subprocess.run(
         [
@@ -249,13 +207,13 @@ def test_report_renders_in_a_real_browser(tmp_path):
         timeout=900,
     )
     assert result.returncode == 0, result.stderr
-    dom = _browser(binary, tmp_path / "profile1", "--dump-dom", page.as_uri()).stdout
+    dom = browser(binary, tmp_path / "profile1", "--dump-dom", page.as_uri()).stdout
     images = int(re.search(r'data-images="(\d+)"', dom).group(1))
     loaded = int(re.search(r'data-images-loaded="(\d+)"', dom).group(1))
     assert images >= 3 and loaded == images
     assert re.search(r'id="score">[\d.]+ / 100<', dom)
     shot = tmp_path / "shot.png"
-    _browser(
+    browser(
         binary,
         tmp_path / "profile2",
         f"--screenshot={shot}",

@@ -20,9 +20,9 @@ from grader.checks.runner import SubprocessRunner
 from grader.course.sources import reference_source
 from grader.grade import grade_submission
 from grader.isolation import jail
+from grader.isolation.libraries import AUTODIFF_MODULES, autodiff_entry
 from grader.isolation.sandbox import PartSandboxes, Sandbox
 from grader.submission import PartCode
-from grader.worker.serve import AUTODIFF_MODULES, autodiff_entry
 from tests.grader.conftest import write_submission
 from tests.paths import ROOT
 
@@ -63,7 +63,7 @@ def test_autodiff_entries_are_the_libraries_and_their_metadata():
 def test_the_grader_modules_of_a_worker_import_no_autodiff_library():
     """After importing every grader module a worker uses, is no autodiff library loaded?"""
     modules = ", ".join(name for name in jail.WORKER_MODULES if name != "grader")
-    code = f"import {modules}\nfrom grader.worker.serve import autodiff_loaded\nprint(autodiff_loaded())"
+    code = f"import {modules}\nfrom grader.worker.guards import autodiff_loaded\nprint(autodiff_loaded())"
     result = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n{code}"],
         capture_output=True,

@@ -1,0 +1,35 @@
+"""The libraries the library rules name: the autodiff libraries and the clip functions' owners.
+
+A NumPy-only part (:data:`grader.assignment.NUMPY_ONLY_PARTS`) may not reach an autodiff
+library, and Part 3's array functions may not call a library clip function. The rules are
+read in the code by :mod:`grader.checks.policy` and enforced while the code runs by the
+worker's guards (:mod:`grader.worker.guards`); the jail (:mod:`grader.isolation.jail`)
+covers the autodiff libraries' files in the NumPy-only worker's file system. All three take
+the names from here. Standard library only: the jail sends this module to the worker
+(:data:`grader.isolation.jail.WORKER_MODULES`).
+"""
+
+from __future__ import annotations
+
+#: The autodiff libraries a NumPy-only part may not reach (top-level names).
+AUTODIFF_MODULES = ("tensorflow", "keras", "jax", "torch", "autograd", "tf_keras")
+#: Folders of a Python folder that hold those libraries' files: their packages, the native
+#: packages they load (jaxlib, torchgen, functorch) and, by the same names, their
+#: ``*.dist-info`` and ``*.libs`` folders and plugins (``tensorflow_io_gcs_filesystem``).
+AUTODIFF_FOLDERS = (*AUTODIFF_MODULES, "jaxlib", "torchgen", "functorch")
+#: Part 3's functions that must be written from array operations (no library clip call).
+CLIPPING_ARRAY_FUNCTIONS = ("clip_by_value", "clip_by_norm", "global_norm", "clip_by_global_norm")
+
+
+def autodiff_entry(name: str) -> bool:
+    """Whether an entry of a Python folder belongs to an autodiff library.
+
+    Args:
+        name: a file or folder name in ``site-packages`` (``tensorflow``,
+            ``keras-3.15.1.dist-info``, ``torch.libs``, ``tensorflow_cpu-2.21.0.dist-info``).
+
+    Returns:
+        True for the libraries' packages, modules, metadata and native folders.
+    """
+    base = name.replace("-", ".").split(".")[0].lower()
+    return any(base == folder or base.startswith(folder + "_") for folder in AUTODIFF_FOLDERS)
