@@ -24,6 +24,7 @@ SLOWEST_FIRST: tuple[str, ...] = (
     "tests/grader/measuring/test_models.py::test_fuzz_every_registered_keras_callable_in_every_slot",
     "tests/grader/scale/test_cluster.py",  # dask workers, each importing TensorFlow
     "tests/test_notebooks.py",  # every notebook run in a kernel
+    "tests/test_docs.py",  # every command of the README and the guides
     "tests/grader/scale/test_batch.py",  # batch processes, each importing TensorFlow
     "tests/grader/checks/test_corpus.py",
     "tests/grader/test_hostile.py",

@@ -1,6 +1,8 @@
-"""Do the README's nbgrader steps work as written in a fresh clone, and keep the .py stubs?
+"""Do the instructors' guide's nbgrader steps work as written in a fresh clone, and keep the
+.py stubs?
 
-A newcomer clones the repository and runs the nbgrader block of the README from its root:
+A newcomer clones the repository and runs the nbgrader block of docs/instructors.md from its
+root:
 ``nbgrader generate_assignment ... --force`` must release the assignment (not skip it),
 keep the plain-module stubs, and make the gradebook that ``batch --gradebook`` fills,
 with no warning on stderr.
@@ -22,11 +24,15 @@ from tests.paths import ROOT
 pytestmark = pytest.mark.slow
 
 
+#: The guide that holds the nbgrader steps.
+GUIDE = ROOT / "docs" / "instructors.md"
+
+
 def nbgrader_block() -> list[str]:
-    """The commands of the README's nbgrader block, comments removed."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The commands of the instructors' guide's nbgrader block, comments removed."""
+    text = GUIDE.read_text(encoding="utf-8")
     blocks = [b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if "generate_assignment" in b]
-    assert len(blocks) == 1, "the README must have one block with the nbgrader steps"
+    assert len(blocks) == 1, f"{GUIDE.name} must have one block with the nbgrader steps"
     return [line.split("  #")[0].strip() for line in blocks[0].splitlines() if line.strip()]
 
 
@@ -34,7 +40,7 @@ def nbgrader_block() -> list[str]:
     shutil.which("git") is None or shutil.which("nbgrader") is None,
     reason="needs git and the nbgrader command",
 )
-def test_readme_nbgrader_steps_work_in_a_fresh_clone_and_keep_the_stubs(tmp_path):
+def test_nbgrader_steps_work_in_a_fresh_clone_and_keep_the_stubs(tmp_path):
     """Run as written in a clone: is the assignment released, are the stubs kept, is the
     gradebook made and filled, and is stderr free of warnings?"""
     clone = tmp_path / "clone"

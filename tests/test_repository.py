@@ -1,4 +1,5 @@
-"""Do the README's commands, CI and the code's style agree with what the repository holds?"""
+"""Do the README's commands, CI, the documents' links and the code's style agree with what the
+repository holds?"""
 
 from __future__ import annotations
 
@@ -41,10 +42,37 @@ def test_ruff_finds_nothing():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_readme_links_point_to_files_that_exist():
-    """Does every relative link in the README lead to a file of the repository?"""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    links = [link for link in re.findall(r"\]\(([^)#]+)\)", text) if "://" not in link]
-    assert links
-    for link in links:
-        assert (ROOT / link).exists(), link
+#: The documents people read: the README, CONTRIBUTING.md and the guides.
+DOCUMENTS = ("README.md", "CONTRIBUTING.md", "docs/*.md")
+
+
+def test_readme_is_short():
+    """Does the README stay at 120 lines at most, leaving the rest to the guides?"""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 120, len(lines)
+
+
+def _anchors(path):
+    """The anchors of a Markdown file's headings, as GitHub makes them."""
+    prose = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
+    headings = re.findall(r"^#+ (.+)$", prose, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_document_links_point_to_files_that_exist():
+    """Does every relative link of the README, CONTRIBUTING.md and docs/ lead to a file of the
+    repository (and to a heading of it, for a link to a section)?"""
+    documents = sorted(path for pattern in DOCUMENTS for path in ROOT.glob(pattern))
+    assert len(documents) >= 7
+    checked = 0
+    for document in documents:
+        text = document.read_text(encoding="utf-8")
+        links = [link for link in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in link]
+        checked += len(links)
+        for link in links:
+            target, _, anchor = link.partition("#")
+            path = (document.parent / target).resolve() if target else document
+            assert path.exists() and path.is_relative_to(ROOT), f"{document.name}: {link}"
+            if anchor and path.suffix == ".md":
+                assert anchor in _anchors(path), f"{document.name}: {link}"
+    assert checked >= 20
