@@ -50,11 +50,11 @@ import grader.grade as grade
 from grader.assignment import ASSIGNMENT
 from grader.isolation import jail
 from grader.isolation.sandbox import PartSandboxes, Sandbox, descendants
+from grader.paths import ROOT
 from grader.quiet import import_tensorflow
 from grader.scale.batch import grade_class
 from grader.scale.students import find_students
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "correct"
 
 #: The issue's aims: (figure, how to compare, the aim).
@@ -220,7 +220,6 @@ def check_breakdown(path: Path = EXAMPLE, gradings: int = 2) -> list[dict[str, d
     Returns:
         per grading, ``{check: {"total", "student", "grader", "grader_cpu"}}`` in seconds.
     """
-
     import_tensorflow()
     current = ["setup"]
     waited: dict[str, float] = defaultdict(float)
@@ -296,7 +295,6 @@ def print_breakdown(results: list[dict[str, dict[str, float]]]) -> None:
 
 def _class_folder(root: Path, copies: int) -> Path:
     """``copies`` students in nbgrader's layout, alternating the two examples."""
-
     submitted = root / "submitted"
     for index in range(copies):
         example = ["correct", "typical_mistakes"][index % 2]
@@ -310,7 +308,6 @@ def _peak_memory(process: subprocess.Popen, interval: float = 0.2) -> int:
     Each process's own high-water mark (``VmHWM``) is read, so a peak between two samples
     is not missed (only a process that lives less than one interval can be).
     """
-
     peak = 0
     while process.poll() is None:
         for pid in [process.pid, *descendants(process.pid)]:
@@ -346,7 +343,6 @@ def _nbgrader_seconds(course: Path) -> float:
     nbgrader runs ``alembic`` by name: :func:`_environment` puts this interpreter's ``bin``
     folder first on PATH, so an environment that is not activated works too.
     """
-
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
     nbgrader = [sys.executable, "-m", "nbgrader"]
@@ -369,7 +365,6 @@ def class_figures(
     Returns:
         the figures: ``batch``, ``marginal``, ``memory`` (MB), ``nbgrader``, ``speedup``.
     """
-
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -424,7 +419,6 @@ def dask_figures(
     Returns:
         ``dask1`` and ``dask2`` (students per minute), or nothing when skipped.
     """
-
     try:
         cluster = importlib.import_module("grader.scale.cluster")
     except ImportError:
@@ -492,7 +486,6 @@ def suite_run(command: list[str]) -> tuple[float, int, str, list[str]]:
         seconds, pytest's exit status, its last summary line (``N passed in ...``), and
         the lines of its ``--durations`` table.
     """
-
     with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
         started = time.perf_counter()
         status = subprocess.run(

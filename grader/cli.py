@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import gc
-import json
 import os
 import sys
 from pathlib import Path
@@ -38,13 +37,11 @@ from typing import NoReturn
 from grader.course.kit import build_kit
 from grader.isolation.jail import missing_protections
 from grader.locate import UsageError, check_class_folder, resolve_submission
+from grader.reports.formats import FORMATS, render
 from grader.reports.gradebook import write_report
-from grader.reports.html import render_html
-from grader.results import Report, points
+from grader.results import points
 from grader.scale.batch import grade_class
 from grader.submission import SubmissionError
-
-FORMATS = ("text", "json", "gradescope", "html")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,13 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _kit(args: argparse.Namespace) -> int:
-
     print(f"Student kit written: {build_kit(args.out)}")
     return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
-
     if args.workers < 1:
         return _error("--workers must be at least 1")
     try:
@@ -189,7 +184,6 @@ def _end_interrupted_batch(out: Path) -> None:
     interpreter's teardown, which takes seconds on a busy machine (freeing NumPy's and
     matplotlib's state). The pool is released first, so its semaphores are removed.
     """
-
     print(
         f"{program_name()}: interrupted; the reports written so far are kept in "
         f"{out / 'reports'}: run the same command again to grade the others.",
@@ -203,28 +197,6 @@ def _end_interrupted_batch(out: Path) -> None:
 
 def _maybe_points(value: float | None) -> str:
     return "-" if value is None else points(value)
-
-
-def render(report: Report, form: str, details: bool = False) -> str:
-    """The report in the requested format.
-
-    Args:
-        report: the report.
-        form: one of :data:`FORMATS`.
-        details: the instructor's view of the text and HTML reports (the hidden cases'
-            values and texts); JSON holds them anyway, Gradescope shows them after the due
-            date.
-
-    Returns:
-        the report's text.
-    """
-    if form == "json":
-        return json.dumps(report.to_dict(), indent=2) + "\n"
-    if form == "gradescope":
-        return json.dumps(report.to_gradescope(), indent=2) + "\n"
-    if form == "html":
-        return render_html(report.to_dict(), details=details)
-    return report.to_text(full=details)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -113,7 +113,6 @@ def _is_stub(node: ast.FunctionDef) -> bool:
 def _stub_sites(cells: list[tuple[str, str]]) -> set[tuple[str, int]]:
     """Where the cells define a stub: (the file name the grader's loader compiles the cell
     under, the definition's first line), as a function's code object records them."""
-
     sites = set()
     for label, source in cells:
         try:
@@ -151,7 +150,6 @@ def load_part(path: Path) -> LoadedPart:
     Raises:
         OSError: when the file cannot be looked at (it vanished, say).
     """
-
     path = Path(path).absolute()
     stamp = _stamp(path)
     cached = _LOADED.get(path)
@@ -240,13 +238,11 @@ def student_function(name: str, folder: Path | str | None = None) -> Callable[..
 
 def _from_reference() -> bool:
     """Whether the reference answers (the full package) or the student's own code (a kit)."""
-
     return isinstance(expected.source(), expected.LiveReference)
 
 
 def _part2(name: str) -> Callable[..., Any]:
     """Part 2's ``name``: the reference's in the full package, the student's in a kit."""
-
     if _from_reference():
         return getattr(expected.source().module(PART), name)
     return student_function(name)

@@ -81,7 +81,6 @@ def _notebook_source(namespace: dict[str, Any], function: Callable[..., Any] | N
 def _run(
     spec: Function, target: Callable[..., Any] | None, namespace: dict[str, Any]
 ) -> TestResult:
-
     functions = dict(namespace)
     if target is not None:
         functions[spec.name] = target
@@ -139,7 +138,6 @@ def grade(test_name: str, function: Callable[..., Any]) -> float:
     Raises:
         AssertionError: with the points, when no point was earned (not in a kit).
     """
-
     spec = contract_function(test_name)
     if not has_hidden_cases():
         result = _run(spec, function, _namespace())

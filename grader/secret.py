@@ -20,6 +20,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from grader.paths import ROOT
+
 #: Environment variable holding the instructor's secret for the hidden cases.
 SEED_VARIABLE = "GRADER_SEED"
 #: Environment variable naming another secret file (default: :func:`secret_path`).
@@ -36,7 +38,7 @@ def secret_path() -> Path:
     named = os.environ.get(FILE_VARIABLE, "").strip()
     if named:
         return Path(named)
-    return Path(__file__).resolve().parent.parent / SECRET_NAME
+    return ROOT / SECRET_NAME
 
 
 def _in_notebook() -> bool:

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.assignment import ASSIGNMENT, PARTS
+from grader.paths import ROOT
 
 #: The released student notebooks, against which test cells are compared.
-RELEASE_DIR = Path(__file__).resolve().parent.parent / "exercises" / ASSIGNMENT
+RELEASE_DIR = ROOT / "exercises" / ASSIGNMENT
 #: Cell tags of the course's own cells, which are not the student's code.
 COURSE_CELL_TAGS = {"demo", "self-check"}
 

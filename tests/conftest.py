@@ -19,9 +19,9 @@ import pytest  # noqa: E402
 #: them, so that no long test starts when the other worker is about to run out of work.
 SLOWEST_FIRST: tuple[str, ...] = (
     "tests/grader/course/test_kit.py",  # a wheel, a virtual environment, the kit's notebooks run
-    "tests/grader/reports/test_nbgrader.py",  # nbgrader autograde of three students; a batch
+    "tests/grader/reports/test_gradebook.py",  # nbgrader autograde of three students; a batch
     "tests/grader/test_attacks.py",  # a batch of 21 students, the attacks graded alone
-    "tests/grader/measuring/test_models.py::test_fuzz_every_registered_keras_callable_in_every_slot",
+    "tests/grader/measuring/test_rebuild.py::test_fuzz_every_registered_keras_callable_in_every_slot",
     "tests/grader/scale/test_cluster.py",  # dask workers, each importing TensorFlow
     "tests/test_notebooks.py",  # every notebook run in a kernel
     "tests/test_docs.py",  # every command of the README and the guides

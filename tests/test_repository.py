@@ -76,3 +76,15 @@ def test_document_links_point_to_files_that_exist():
             if anchor and path.suffix == ".md":
                 assert anchor in _anchors(path), f"{document.name}: {link}"
     assert checked >= 20
+
+
+def test_the_slowest_first_list_names_tests_that_exist():
+    """Does every entry of the suite's slowest-first order still name a test file (and, where
+    given, a test function of it), so that a moved test is not silently scheduled last?"""
+    from tests.conftest import SLOWEST_FIRST
+
+    for entry in SLOWEST_FIRST:
+        path, _, function = entry.partition("::")
+        assert (ROOT / path).is_file(), entry
+        if function:
+            assert f"def {function}(" in (ROOT / path).read_text(encoding="utf-8"), entry

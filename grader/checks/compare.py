@@ -211,8 +211,3 @@ def _tidy_numpy_report(text: str) -> str:
     if any(line.startswith("x and y nan location mismatch") for line in lines):
         kept.append("NaN in different places.")
     return "\n".join(kept)
-
-
-def same_value(received: Any, expected: Any, tolerance: Tolerance) -> bool:
-    """Whether two values agree within tolerance (False for anything non-numeric)."""
-    return compare_arrays(received, expected, tolerance).ok

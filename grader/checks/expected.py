@@ -35,11 +35,12 @@ import numpy as np
 
 from grader.isolation.protocol import KerasObjectSpec, ModelSpec, OptimizerSpec, decode, encode
 from grader.measuring.rebuild import describe_model, rebuild_model
+from grader.paths import PACKAGE
 from grader.worker import calls
 from grader.worker.calls import plain_result
 
 #: The recorded values' file inside a kit's ``grader`` package (absent from the full package).
-RECORDED_FILE = Path(__file__).resolve().parents[1] / "recorded_values.json"
+RECORDED_FILE = PACKAGE / "recorded_values.json"
 
 
 class NotRecorded(LookupError):
@@ -52,7 +53,6 @@ def _digest(value: Any, digest: Any) -> None:
     Raises:
         TypeError: for a value without a canonical form (then the call is not recorded).
     """
-
     if value is None or isinstance(value, (bool, str)):
         digest.update(f"{type(value).__name__}:{value!r};".encode())
     elif isinstance(value, (int, float, np.generic)) and np.ndim(value) == 0:
@@ -122,7 +122,6 @@ def call_key(name: str, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any
 
 def _plain(value: Any) -> tuple[Any, bool]:
     """A value as JSON-ready data, and whether it was a live Keras model."""
-
     plain = plain_result(value)
 
     return encode(plain), isinstance(plain, ModelSpec) and plain is not value
@@ -130,7 +129,6 @@ def _plain(value: Any) -> tuple[Any, bool]:
 
 def _live(data: Any, model: bool) -> Any:
     """A recorded value back as the caller had it (a live model rebuilt)."""
-
     value = decode(data)
     if model:
         return rebuild_model(value)
@@ -276,7 +274,6 @@ def trusted_steps() -> Iterator[None]:
     """Inside the block, the worker's trusted clipped step goes through the source: computed
     (and recorded) by the full package, replayed from the recorded values in a kit, whose
     worker does not hold the step's code (:mod:`grader.course.kit`)."""
-
     real = calls.trusted_train_step
 
     def step(model: Any, optimizer: Any, x: Any, y: Any, clip_norm: float) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.checks.parts.clipping import RUN_DEPTH
 from grader.checks.parts.deep_sigmoid import CONTRACT_SIZES
-from grader.measuring.measure import DenseStack
+from grader.measuring.stack import DenseStack
 
 
 def _stack(activation: str, depth: int) -> Any:

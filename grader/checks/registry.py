@@ -311,7 +311,6 @@ def message(expected: str, received: str, hint: str, report: str = "") -> str:
 
 def contract_signature(function: str) -> str:
     """The contract's signature of a function, e.g. ``chain_forward(x, w, b)``."""
-
     part = next(f.part for f in FUNCTIONS if f.name == function)
     return function + expected_values.signature(part, function)
 
@@ -319,7 +318,6 @@ def contract_signature(function: str) -> str:
 def _builtin_name(name: str, base: type[BaseException]) -> bool:
     """Whether ``name`` is a built-in class derived from ``base`` (a name the student's code
     cannot choose freely, unlike its own classes')."""
-
     value = getattr(builtins, name, None)
     return isinstance(value, type) and issubclass(value, base)
 
@@ -618,7 +616,6 @@ def import_checks(part: str | None = None) -> None:
 
     TensorFlow is imported first, quietly, for the parts that need it.
     """
-
     for name in [part] if part else PARTS:
         if name not in NUMPY_ONLY_PARTS:
             import_tensorflow()

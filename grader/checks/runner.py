@@ -97,7 +97,6 @@ class CallOutcome:
 
 def _is_builtin_exception(name: str) -> bool:
     """Whether ``name`` is a built-in exception's (a class the student cannot name freely)."""
-
     value = getattr(builtins, name, None)
     return isinstance(value, type) and issubclass(value, BaseException)
 
@@ -324,10 +323,10 @@ class SubprocessRunner(Runner):
         """Build a model with ``part.function`` in a FRESH process and measure it there.
 
         For a model the grader cannot rebuild from built-in parts: the worker loads the
-        part again in a new process and runs :func:`grader.measuring.measure.measure_in_worker` on
-        the model, returning plain data (layout, gradient norms, and for ``healthy`` the
-        losses of a training run), which the check reads with
-        :func:`grader.measuring.measure.read_measurement`.
+        part again in a new process and runs
+        :func:`grader.measuring.in_worker.measure_in_worker` on the model, returning plain
+        data (layout, gradient norms, and for ``healthy`` the losses of a training run),
+        which the check reads with :func:`grader.measuring.reading.read_measurement`.
 
         Args:
             part: the part.
@@ -336,7 +335,7 @@ class SubprocessRunner(Runner):
             data: the measuring inputs ``[x, y]``, and for ``healthy`` the training task's
                 ``[x, y, task_x, task_y]``.
             kwargs: its keyword arguments (``seed``).
-            kind: the measurement (:data:`grader.measuring.measure.MEASURE_KINDS`).
+            kind: the measurement (:data:`grader.measuring.in_worker.MEASURE_KINDS`).
             steps: SGD steps of the training run (``healthy``).
             learning_rate: their learning rate.
             seed: the seed set before the call.
@@ -389,7 +388,6 @@ class InProcessRunner(Runner):
         self.functions = functions
 
     def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
-
         allowed = message["helpers"]
         worker = Worker(ask=lambda m: json.loads(json.dumps(answer_callback(part, allowed, m))))
         worker.namespaces[part] = self.functions

@@ -20,8 +20,8 @@ import nbformat
 
 from grader.assignment import ASSIGNMENT, PARTS
 from grader.course.sources import reference_source, split_module
+from grader.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 RELEASE = ROOT / "exercises" / ASSIGNMENT
 EXAMPLES = ROOT / "examples"
 

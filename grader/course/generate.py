@@ -48,8 +48,8 @@ from nbformat.notebooknode import NotebookNode
 
 from grader.assignment import ASSIGNMENT, PARTS, function, functions_of
 from grader.course.sources import BEGIN, END, split_module, stub_out
+from grader.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRECTORY = "solutions"
 RELEASE_DIRECTORY = "exercises"
 LESSONS = Path(SOURCE_DIRECTORY) / "lessons"

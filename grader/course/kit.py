@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import ASSIGNMENT, FUNCTIONS
+from grader.paths import PACKAGE, ROOT
 
-PACKAGE = Path(__file__).resolve().parents[1]  # the grader package
-ROOT = PACKAGE.parent
 RELEASE = ROOT / "exercises" / ASSIGNMENT
 KIT_NAME = "exploding-gradients-kit"
 KIT_VERSION = "0.1.0"
@@ -44,6 +43,7 @@ KIT_MODULES = (
     "assignment.py",
     "demos.py",
     "notebook.py",
+    "paths.py",
     "quiet.py",
     "results.py",
     "submission.py",
@@ -66,10 +66,15 @@ KIT_MODULES = (
     "isolation/protocol.py",
     "isolation/sandbox.py",
     "measuring/__init__.py",
+    "measuring/data.py",
+    "measuring/in_worker.py",
+    "measuring/layout.py",
     "measuring/measure.py",
     "measuring/optimizers.py",
     "measuring/plain.py",
+    "measuring/reading.py",
     "measuring/rebuild.py",
+    "measuring/stack.py",
     "measuring/vetting.py",
     "worker/__init__.py",
     "worker/__main__.py",

@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 
 from grader.assignment import functions_of
+from grader.paths import ROOT
 
-SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
+SOLUTIONS_DIR = ROOT / "solutions"
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"

@@ -45,8 +45,8 @@ function changed its inputs (the after-state is computed in the student's proces
 compared in the grader), and the measurement of a model the grader cannot rebuild from
 built-in parts (the student's own activation or layer), made by the grader's measuring
 code in a fresh jailed process that loads the student's module; the grader checks that
-answer's form and sizes only (:func:`grader.measuring.measure.read_measurement`), and the feedback
-says where the model was measured.
+answer's form and sizes only (:func:`grader.measuring.reading.read_measurement`), and the
+feedback says where the model was measured.
 
 ``process`` mode (not Linux, no user namespaces, no ``bwrap``, or
 ``GRADER_ISOLATION=process``): a plain child process in a session of its own, with the
@@ -81,6 +81,7 @@ import tempfile
 from pathlib import Path
 
 from grader.isolation.libraries import autodiff_entry
+from grader.paths import PACKAGE
 
 #: Environment variable to force a mode: ``namespace`` or ``process``.
 MODE_VARIABLE = "GRADER_ISOLATION"
@@ -98,7 +99,10 @@ WORKER_MODULES = (
     "grader.measuring.vetting",
     "grader.measuring.rebuild",
     "grader.measuring.optimizers",
+    "grader.measuring.stack",
+    "grader.measuring.layout",
     "grader.measuring.measure",
+    "grader.measuring.in_worker",
     "grader.worker",
     "grader.worker.limits",
     "grader.worker.calls",
@@ -113,7 +117,6 @@ NOBODY = 65534
 WORK_DIR = "/tmp/work"
 #: Size of the zygote's private /tmp, in MiB (each submission gets its own, see worker).
 TMP_MB = 64
-_PACKAGE = Path(__file__).resolve().parent.parent  # the grader package
 #: The few files of /etc that Python and its libraries read.
 ETC_FILES = (
     "/etc/ld.so.cache",
@@ -343,7 +346,6 @@ def autodiff_paths(bound: list[str]) -> list[str]:
     Returns:
         the paths, sorted.
     """
-
     folders = {Path(p) for p in [*sys.path, *site.getsitepackages()] if p}
     # The system's Python folders lie in the bound /usr too.
     for pattern in ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages"):
@@ -371,7 +373,7 @@ def _cover(path: str) -> list[str]:
 
 def covered_paths(bound: list[str]) -> list[str]:
     """Course folders inside a bound Python folder (an installed package), to cover."""
-    course = {_PACKAGE}
+    course = {PACKAGE}
     try:
         # lazy: the reference is looked up only to hide it; the student kit has none
         import solutions
@@ -504,7 +506,7 @@ def worker_sources() -> dict[str, str]:
     """The worker's modules, by name, as sent to a jailed worker."""
     sources = {}
     for name in WORKER_MODULES:
-        path = _PACKAGE.joinpath(*name.split(".")[1:])
+        path = PACKAGE.joinpath(*name.split(".")[1:])
         path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
         sources[name] = path.read_text(encoding="utf-8")
     return sources

@@ -1,12 +1,15 @@
-"""The libraries the library rules name: the autodiff libraries and the clip functions' owners.
+"""The names the library rules share: the autodiff libraries, Part 3's array functions.
 
 A NumPy-only part (:data:`grader.assignment.NUMPY_ONLY_PARTS`) may not reach an autodiff
 library, and Part 3's array functions may not call a library clip function. The rules are
 read in the code by :mod:`grader.checks.policy` and enforced while the code runs by the
 worker's guards (:mod:`grader.worker.guards`); the jail (:mod:`grader.isolation.jail`)
 covers the autodiff libraries' files in the NumPy-only worker's file system. All three take
-the names from here. Standard library only: the jail sends this module to the worker
-(:data:`grader.isolation.jail.WORKER_MODULES`).
+the libraries' names and the array functions' names from here. The clip functions
+themselves are listed where each side recognises them: by qualified name in the syntax
+tree (``grader.checks.policy.CLIP_FUNCTIONS``) and by module attribute at run time
+(:mod:`grader.worker.guards`). Standard library only: the jail sends this module to the
+worker (:data:`grader.isolation.jail.WORKER_MODULES`).
 """
 
 from __future__ import annotations

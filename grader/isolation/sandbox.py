@@ -33,10 +33,10 @@ from typing import Any
 from grader.assignment import NUMPY_ONLY_PARTS
 from grader.isolation import jail
 from grader.isolation.protocol import MAX_MESSAGE_BYTES, ProtocolError, read_message, write_message
+from grader.paths import ROOT
 from grader.quiet import quiet_environment
 
 _HEADER_BYTES = 8
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerFailure(RuntimeError):
@@ -54,7 +54,7 @@ def worker_environment() -> dict[str, str]:
     env.update(quiet_environment())
     env.update(
         {
-            "PYTHONPATH": str(_PACKAGE_ROOT),
+            "PYTHONPATH": str(ROOT),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
             "MPLBACKEND": "Agg",

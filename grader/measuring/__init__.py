@@ -1,6 +1,15 @@
-"""Measuring Keras models as the contract states, from plain data the grader vetted.
+"""Measuring Keras models as the contract states: vetted, rebuilt, measured, read back.
 
-- :mod:`~grader.measuring.measure`: gradient norms and training runs;
+- :mod:`~grader.measuring.data`: the contract's data, the inputs models are measured on;
+- :mod:`~grader.measuring.layout`: a model's layout as the contract's rules read it;
+- :mod:`~grader.measuring.stack`: a plain stack of float32 Dense layers, held as its
+  weight arrays;
+- :mod:`~grader.measuring.measure`: gradient norms and training runs, in the grader's
+  process;
+- :mod:`~grader.measuring.in_worker`: the measurement of a model the grader cannot
+  rebuild, made in the student's worker;
+- :mod:`~grader.measuring.reading`: that measurement, read in the grader as hostile plain
+  data;
 - :mod:`~grader.measuring.plain`: the plain values of a received config, vetted one at a
   time;
 - :mod:`~grader.measuring.vetting`: a received model's config, vetted against an

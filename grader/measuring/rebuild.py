@@ -108,7 +108,7 @@ def plain_dense_stack(
     Building the Keras model costs about 0.2 s for the contract's 31 layers (a layer object
     and two variables per layer), most of a check's time in the grader; measuring needs
     only the weights and the activations. This reads them from the vetted config exactly as
-    :func:`rebuild_model` followed by :func:`grader.measuring.measure.dense_stack` would: the same
+    :func:`rebuild_model` followed by :func:`grader.measuring.stack.dense_stack` would: the same
     allow-list, the same activation functions, the weights cast to float32 as
     ``set_weights`` casts them. Anything else (other layers, dtypes, weights that do not
     fit) returns None, and the caller rebuilds the model with Keras, which gives the

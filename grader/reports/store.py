@@ -1,7 +1,7 @@
 """A class's output folder: each student's stored report and page, written atomically.
 
 ``reports/<student>.json`` holds ``{"student", "fingerprint", "report"}`` (the fingerprint
-says what the report was made from, see :func:`grader.scale.students.fingerprint`) and
+says what the report was made from, see :func:`grader.scale.freshness.fingerprint`) and
 ``reports/<student>.html`` the student's page. The page is written first: the JSON record
 marks the student as done, so a batch that is stopped at any moment and run again grades
 only the students without an up-to-date record (:mod:`grader.scale.batch`,

@@ -49,7 +49,8 @@ from grader.quiet import import_tensorflow
 from grader.reports.class_report import write_class_report
 from grader.reports.store import read_report, store_report, write_atomically
 from grader.results import points, ungraded_report
-from grader.scale.students import Student, find_students, fingerprint, grader_version
+from grader.scale.freshness import fingerprint, grader_version
+from grader.scale.students import Student, find_students
 from grader.secret import hidden_seed
 from grader.submission import SubmissionError
 
@@ -70,7 +71,6 @@ def scratch_prefix(batch: str) -> str:
 def _release_sandbox(close: bool) -> None:
     """In a pool process: end the sandbox (``close``, or ``stop`` at once) and remove its
     folder."""
-
     global _SANDBOX
     sandbox, _SANDBOX = _SANDBOX, None
     if sandbox is not None:
@@ -92,7 +92,6 @@ def _close_sandbox() -> None:
 
 def _on_terminate(signum: int, frame: Any) -> None:
     """In a pool process: SIGTERM (the batch was interrupted or died) ends it cleanly, now."""
-
     try:
         _discard_sandbox()
     finally:
@@ -112,7 +111,6 @@ def _start_worker(hide: str, batch: str) -> None:
     the batch when it is interrupted or by the kernel when it dies (even by kill -9),
     removes the sandbox's processes and folder before this process ends.
     """
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_terminate)
     try:
@@ -140,7 +138,6 @@ def _stop_workers(pool: ProcessPoolExecutor, batch: str, grace: float = 0.3) -> 
     TensorFlow) is killed, and its sandbox dies with it (PR_SET_PDEATHSIG). A process
     killed before it could clean up leaves its folder; it is removed here.
     """
-
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:
         if process.is_alive():
@@ -183,7 +180,6 @@ class Progress:
 
     def update(self, student: str, score: float) -> None:
         """Count one more student graded."""
-
         self.done += 1
         elapsed = time.monotonic() - self.started
         per = elapsed / self.done
@@ -234,7 +230,6 @@ def grade_class(
         grader.scale.cluster.ClusterError: when the cluster cannot grade (the reports stored
             so far are kept).
     """
-
     root, out = Path(root), Path(out)
     students = find_students(root)
     version, seed = grader_version(), hidden_seed()

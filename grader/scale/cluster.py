@@ -61,18 +61,18 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from grader.grade import grade_submission
 from grader.isolation.sandbox import PartSandboxes
+from grader.paths import ROOT
 from grader.quiet import import_tensorflow
 from grader.reports.store import student_page
 from grader.results import ungraded_report
-from grader.scale.students import grader_version
+from grader.scale.freshness import grader_version
+from grader.scale.students import PART_SUFFIXES  # the rest of a folder is never sent
 from grader.submission import NotPlainFile, SubmissionError, read_bytes
 
 #: Writes to the Dask worker's log (Dask configures the ``distributed`` loggers): which
 #: worker graded whom, and when.
 LOG = logging.getLogger("distributed.worker.grading")
 
-#: Suffixes of the files a student's folder is graded from (the rest is never sent).
-PART_SUFFIXES = (".py", ".ipynb")
 #: The largest report a worker may return, in characters.
 MAX_REPORT_CHARS = 64 * 2**20
 #: Seconds to reach the scheduler, and for a first worker to join it.
@@ -95,7 +95,7 @@ class GradingPlugin(WorkerPlugin):
 
     Args:
         seed: the hidden cases' seed.
-        version: the client's :func:`grader.scale.students.grader_version`; a worker with another
+        version: the client's :func:`grader.scale.freshness.grader_version`; a worker with another
             version takes no students (its grades would differ).
     """
 
@@ -167,7 +167,6 @@ class GradingPlugin(WorkerPlugin):
         return self._executor.submit(self._grade, label, files).result()
 
     def _grade(self, label: str, files: dict[str, bytes]) -> str:
-
         folder = Path(tempfile.mkdtemp(dir=self.root))
         LOG.info("grading started: %s", label)
         try:
@@ -229,13 +228,11 @@ def grade_files(plugin_name: str, label: str, files: dict[str, bytes]) -> str:
     Raises:
         ClusterError: when this worker has no grading sandbox for the run.
     """
-
     return _find_plugin(get_worker(), plugin_name).grade(label, files)
 
 
 def read_files(folder: Path) -> dict[str, bytes]:
     """The part files of a student's folder, by name (what is sent to a worker)."""
-
     files = {}
     for p in sorted(Path(folder).iterdir()):
         if p.suffix.lower() in PART_SUFFIXES:
@@ -323,7 +320,6 @@ def grade_on_cluster(
         ClusterError: when the scheduler cannot be reached or no worker can grade; the
             students stored so far are kept, and a run again grades the rest.
     """
-
     try:
         client = Client(
             scheduler, timeout=CONNECT_SECONDS
@@ -445,9 +441,7 @@ def local_cluster(
     processes: dict[str, subprocess.Popen] = {}
     logs = []
     base = {k: v for k, v in os.environ.items() if k != "GRADER_SEED"}  # workers get it by plugin
-    base["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2]), *filter(None, [base.get("PYTHONPATH")])]
-    )
+    base["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [base.get("PYTHONPATH")])])
     dask = [sys.executable, "-m", "dask"]  # the `dask` command of this environment
 
     def start(name: str, argv: list[str], extra: dict[str, str]) -> None:

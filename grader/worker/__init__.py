@@ -9,9 +9,10 @@ decides a score.
   :class:`~grader.worker.loading.Worker`;
 - :mod:`~grader.worker.calls`: calling a student's function, answered with plain data;
 - :mod:`~grader.worker.guards`: the run-time guards of what a part's code may reach;
-- :mod:`~grader.worker.confine`: the confinement of the worker's processes;
+- :mod:`~grader.worker.confine`: a submission's own namespaces, mounts and privileges (jail);
 - :mod:`~grader.worker.reaping`: the killing of what a submission's processes leave behind;
-- :mod:`~grader.worker.limits`: the resource limits the grader asked the worker to keep.
+- :mod:`~grader.worker.limits`: the resource limits the grader asked the worker to keep,
+  set on its processes.
 
 In the jail these modules are not imported from disk: the jail sends their sources
 (:data:`grader.isolation.jail.WORKER_MODULES`).

@@ -1,9 +1,10 @@
-"""The confinement of the worker's processes: their limits, namespaces, mounts, privileges.
+"""The confinement of a submission's processes in the jail: namespaces, mounts, privileges.
 
-:func:`apply_limits` sets the limits every process of the worker keeps; in jail mode
-:func:`isolate_submission` gives each submission new user, mount and PID namespaces of its
-own, fresh size-limited ``/tmp`` and ``/dev/shm``, its own ``/proc``, no capabilities,
-``no_new_privs`` and a process limit (:mod:`grader.isolation.jail` describes the whole jail).
+In jail mode :func:`isolate_submission` gives each submission new user, mount and PID
+namespaces of its own, fresh size-limited ``/tmp`` and ``/dev/shm``, its own ``/proc``, no
+capabilities, ``no_new_privs`` and a process limit; :func:`not_dumpable` keeps the warm
+worker's memory from its submissions (:mod:`grader.isolation.jail` describes the whole
+jail). The memory and file-size limits of every mode are :mod:`grader.worker.limits`'.
 """
 
 from __future__ import annotations
@@ -20,25 +21,6 @@ from grader.worker import limits
 
 #: Set to ``1`` by the sandbox when the worker runs in the jail (:mod:`grader.isolation.jail`).
 JAIL_VARIABLE = "GRADER_JAIL"
-
-
-def apply_limits() -> dict[str, int]:
-    """Set the memory and file-size limits the grader asked for (in the environment).
-
-    Returns:
-        the limits, in MB or counts (0 where there is none); the per-submission ones
-        (``processes``, ``scratch_mb``) are set by :func:`isolate_submission`.
-    """
-    wanted = limits.requested()
-    if wanted["memory_mb"]:
-        size = wanted["memory_mb"] * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    if wanted["output_mb"]:
-        size = wanted["output_mb"] * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return wanted
 
 
 # -- per-submission namespaces (jail mode) ----------------------------------------------

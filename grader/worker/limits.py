@@ -1,13 +1,14 @@
 """The resource limits the grader asked this worker to keep.
 
 The grader passes them in the environment (:mod:`grader.isolation.sandbox`); the worker sets
-them on its processes (:func:`grader.worker.confine.apply_limits`) and names them when code
-runs past one (:func:`grader.worker.calls.describe_error`).
+them on its processes (:func:`apply_limits`) and names them when code runs past one
+(:func:`grader.worker.calls.describe_error`).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 
 #: Each limit and the environment variable that holds it.
 VARIABLES = (
@@ -26,3 +27,25 @@ def requested() -> dict[str, int]:
     """The limits the grader asked for in the environment, in MB or counts (0 where there
     is none)."""
     return {key: int(os.environ.get(variable, "0") or 0) for key, variable in VARIABLES}
+
+
+def apply_limits() -> dict[str, int]:
+    """Set the memory and file-size limits the grader asked for (in the environment).
+
+    Returns:
+        the limits, in MB or counts (0 where there is none); the per-submission ones
+        (``processes``, ``scratch_mb``) are set by :func:`grader.worker.confine.isolate_submission`.
+    """
+    # lazy: resource is Unix-only; the notebook's runner imports this module on any system
+    import resource
+
+    wanted = requested()
+    if wanted["memory_mb"]:
+        size = wanted["memory_mb"] * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    if wanted["output_mb"]:
+        size = wanted["output_mb"] * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return wanted

@@ -20,7 +20,7 @@ import numpy as np
 from grader.assignment import NUMPY_ONLY_PARTS
 from grader.isolation.libraries import CLIPPING_ARRAY_FUNCTIONS
 from grader.isolation.protocol import decode, encode
-from grader.measuring.measure import measure_in_worker
+from grader.measuring.in_worker import measure_in_worker
 from grader.quiet import import_tensorflow
 from grader.worker.calls import (
     OwnHelper,
@@ -139,11 +139,11 @@ class Worker:
         """Build a model with the student's function and measure it with the grader's code.
 
         Used in a fresh process for a model the grader cannot rebuild from built-in parts
-        (:func:`grader.measuring.measure.measure_in_worker`, of the ``kind`` the message names:
+        (:func:`grader.measuring.in_worker.measure_in_worker`, of the ``kind`` the message names:
         ``exploding`` or ``healthy``). The measuring runs in the student's process because
         the model's own code must run; the function was captured when this module was
         imported, before any student code, and only plain data returns. The grader reads
-        the answer as hostile data (:func:`grader.measuring.measure.read_measurement`).
+        the answer as hostile data (:func:`grader.measuring.reading.read_measurement`).
         """
         namespace = self.namespaces.get(message["part"]) or {}
         function = namespace.get(message["function"])

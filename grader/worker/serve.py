@@ -20,7 +20,7 @@ from typing import Any
 from grader.isolation.protocol import read_message, write_message
 from grader.quiet import import_tensorflow, silence_tensorflow
 from grader.worker import guards, limits
-from grader.worker.confine import JAIL_VARIABLE, apply_limits, isolate_submission, not_dumpable
+from grader.worker.confine import JAIL_VARIABLE, isolate_submission, not_dumpable
 from grader.worker.guards import BLOCKED_MODULES, BlockSolutions, autodiff_loaded, guard_autodiff
 from grader.worker.loading import NOTEBOOK_HELPERS, Worker
 from grader.worker.reaping import kill_children, set_subreaper
@@ -78,7 +78,7 @@ def main() -> None:
     """Run the zygote: warm up, then fork one child per submission until the stream ends."""
     guards.IN_WORKER = True
 
-    limits.LIMITS.update(apply_limits())
+    limits.LIMITS.update(limits.apply_limits())
     silence_tensorflow()
     # Unbuffered: the zygote and its children read the same pipe, so no read-ahead.
     channel_in = os.fdopen(os.dup(0), "rb", buffering=0)

@@ -29,7 +29,8 @@ PACKAGE = ROOT / "grader"
 #: A name stands for a module or a whole folder.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # the vocabulary: the contract, a submission, results as data, the secret, quiet logs
-    ("grader", "grader.assignment", "grader.quiet", "grader.results", "grader.secret"),
+    ("grader", "grader.assignment", "grader.paths", "grader.quiet", "grader.results"),
+    ("grader.secret",),
     ("grader.submission",),
     ("grader.isolation",),  # where student code runs, seen from the grader
     ("grader.measuring",),  # measuring models from vetted plain data
@@ -399,3 +400,40 @@ def test_the_jail_sends_every_module_the_worker_imports_in_order():
         for imported in imports_of(name):
             if not imported.lazy and imported.target != name:
                 assert position[imported.target] < position[name], (name, imported.target)
+
+
+def _closure(roots: list[str]) -> set[str]:
+    """The grader modules ``roots`` import, lazy imports and the packages above included."""
+    edges = graph()
+    found: set[str] = set()
+    pending = list(roots)
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            parts = name.split(".")
+            pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+            pending.extend(edges[name])
+    return found
+
+
+def test_the_kit_ships_exactly_what_check_and_the_demos_import():
+    """Does KIT_MODULES hold the import closure of what a kit's notebook imports (the
+    self-check, the demonstrations, the quiet import, the worker), and no module that
+    grades on hidden cases, holds the secret or reads the reference?"""
+    from grader.assignment import PARTS
+    from grader.course.kit import KIT_MODULES
+
+    shipped = {
+        module_name(PACKAGE / relative) for relative in KIT_MODULES if relative.endswith(".py")
+    }
+    roots = ["grader.notebook", "grader.demos", "grader.quiet", "grader.worker.__main__"]
+    # grader.checks.registry.import_checks imports each part's checks by name
+    needed = _closure([*roots, *(f"grader.checks.parts.{part}" for part in PARTS)])
+    assert shipped == needed, (
+        f"missing from the kit: {sorted(needed - shipped)}; "
+        f"shipped but not needed: {sorted(shipped - needed)}"
+    )
+    forbidden = {"grader.grade", "grader.secret", "grader.cli"}
+    assert not shipped & forbidden
+    assert not any(name.startswith(("grader.course", "grader.scale")) for name in shipped)

@@ -29,19 +29,16 @@ from grader.checks.registry import (
     remembered,
 )
 from grader.isolation.protocol import ModelSpec
-from grader.measuring.measure import (
-    UnreadableMeasurement,
+from grader.measuring.data import standard_normal_data
+from grader.measuring.layout import (
     activation_name,
-    acts_as_sigmoid,
     dense_layers,
     first_activation,
-    gradient_norms,
     layout_problems,
-    read_measurement,
-    rebuild_for_measuring,
-    standard_normal_data,
 )
+from grader.measuring.measure import gradient_norms, rebuild_for_measuring
 from grader.measuring.plain import ModelRebuildError
+from grader.measuring.reading import UnreadableMeasurement, acts_as_sigmoid, read_measurement
 from grader.measuring.rebuild import describe_model, rebuild_model
 from grader.quiet import import_tensorflow
 from grader.results import CaseResult
@@ -58,7 +55,7 @@ def received_model(
     """Rebuild the model a call returned, or the failed case saying why not.
 
     With ``measuring``, a plain Dense stack comes back as the
-    :class:`grader.measuring.measure.DenseStack` the measuring code reads (no Keras model built,
+    :class:`grader.measuring.stack.DenseStack` the measuring code reads (no Keras model built,
     :func:`grader.measuring.measure.rebuild_for_measuring`), for checks that only lay it out and
     measure it.
     """
@@ -449,13 +446,13 @@ def measured_elsewhere(
             or layer) is measured elsewhere.
         args: the builder's arguments (input_dim, depth, width, seed).
         data: ``[x, y]`` for the gradient norms, then ``[task_x, task_y]`` for ``healthy``.
-        kind: the measurement (:data:`grader.measuring.measure.MEASURE_KINDS`).
+        kind: the measurement (:data:`grader.measuring.in_worker.MEASURE_KINDS`).
         steps: SGD steps of ``healthy``'s training run.
         learning_rate: their learning rate.
 
     Returns:
         the measurement's outcome (its value a record for
-        :func:`grader.measuring.measure.read_measurement`), or None when the model was not refused
+        :func:`grader.measuring.reading.read_measurement`), or None when the model was not refused
         for that reason (it was rebuilt here, or the call failed), or the runner has no
         worker.
     """
@@ -502,7 +499,7 @@ def measurement_case(
     """Read a worker's measurement, or the failed case saying why it cannot be used.
 
     Returns:
-        the read measurement (:func:`grader.measuring.measure.read_measurement`) and None, or None
+        the read measurement (:func:`grader.measuring.reading.read_measurement`) and None, or None
         and the failed case: the builder raised, or the answer is not a measurement's
         form (what the student's process wrote is not shown).
 
@@ -534,7 +531,8 @@ def measurement_case(
 
 def is_sigmoid(first_activation: str, values: list[float] | None = None) -> bool:
     """Whether a model's first activation is sigmoid: by name, or by its values at the
-    probe points for a student's own function (:func:`grader.measuring.measure.acts_as_sigmoid`)."""
+    probe points for a student's own function
+    (:func:`grader.measuring.reading.acts_as_sigmoid`)."""
     return first_activation == "sigmoid" or bool(values) and acts_as_sigmoid(values)
 
 

@@ -28,14 +28,9 @@ from grader.checks.registry import (
     message,
     register,
 )
-from grader.measuring.measure import (
-    first_activation,
-    gradient_norms,
-    healthy_layout_problems,
-    sine_task,
-    standard_normal_data,
-    train_full_batch,
-)
+from grader.measuring.data import sine_task, standard_normal_data
+from grader.measuring.layout import first_activation, healthy_layout_problems
+from grader.measuring.measure import gradient_norms, train_full_batch
 from grader.quiet import import_tensorflow
 from grader.results import CaseResult
 

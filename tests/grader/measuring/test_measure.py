@@ -12,6 +12,15 @@ from grader.checks.runner import CallOutcome, Runner, SubprocessRunner
 from grader.course.sources import reference_source
 from grader.isolation.protocol import decode, encode
 from grader.measuring import measure
+from grader.measuring.data import sine_task, standard_normal_data
+from grader.measuring.in_worker import ACTIVATION_PROBE, measure_in_worker
+from grader.measuring.reading import (
+    UNSHOWN_NAME,
+    UnreadableMeasurement,
+    acts_as_sigmoid,
+    read_measurement,
+)
+from grader.measuring.stack import DenseStack, dense_stack
 from grader.submission import load_submission
 from solutions.deep_sigmoid import build_exploding_mlp, build_mlp, dense_grad_norms
 from solutions.remedies import build_healthy_mlp
@@ -49,7 +58,7 @@ def _layer_norm_model():
 def test_compiled_gradient_norms_equal_the_eager_reference(build, rng):
     """On plain Dense stacks, are the compiled norms the reference's eager ones to float32 rounding?"""
     model = build()
-    assert measure.dense_stack(model) is not None
+    assert dense_stack(model) is not None
     input_dim = model.layers[0].kernel.shape[0]
     x = rng.standard_normal((64, input_dim)).astype(np.float32)
     y = rng.standard_normal((64, 1)).astype(np.float32)
@@ -81,7 +90,7 @@ def test_biasless_layers_and_other_activations_are_measured_right(rng):
             keras.layers.Dense(1),
         ]
     )
-    assert measure.dense_stack(model).layout[1] == (False, True, True)
+    assert dense_stack(model).layout[1] == (False, True, True)
     x = rng.standard_normal((8, 3)).astype(np.float32)
     y = rng.standard_normal((8, 1)).astype(np.float32)
     np.testing.assert_allclose(
@@ -92,7 +101,7 @@ def test_biasless_layers_and_other_activations_are_measured_right(rng):
 def test_a_model_with_other_layers_is_measured_through_keras(rng):
     """Is a model with a normalisation layer left to the reference's own code (and right)?"""
     model = _layer_norm_model()
-    assert measure.dense_stack(model) is None
+    assert dense_stack(model) is None
     x = rng.standard_normal((12, 4)).astype(np.float32)
     y = rng.standard_normal((12, 1)).astype(np.float32)
     np.testing.assert_array_equal(
@@ -108,7 +117,7 @@ def test_one_trace_serves_every_width_and_sample_count(rng):
         x = rng.standard_normal((samples, 8)).astype(np.float32)
         y = rng.standard_normal((samples, 1)).astype(np.float32)
         measure.gradient_norms(model, x, y)
-        norms = measure._compiled("norms", measure.dense_stack(model))
+        norms = measure._compiled("norms", dense_stack(model))
     assert norms.experimental_get_tracing_count() == 1
 
 
@@ -125,7 +134,7 @@ def test_compiled_training_equals_keras_sgd(build, steps, rng):
     model = build()
     before = [w.copy() for w in model.get_weights()]
     input_dim = model.layers[0].kernel.shape[0]
-    x, y = measure.sine_task(rng, input_dim)
+    x, y = sine_task(rng, input_dim)
     compiled = measure.train_full_batch(model, x, y, steps, 0.05)
     for weight, kept in zip(model.get_weights(), before):
         np.testing.assert_array_equal(weight, kept)
@@ -139,7 +148,7 @@ def test_compiled_training_equals_keras_sgd(build, steps, rng):
 def test_a_wrong_update_would_be_caught(rng):
     """Would the comparison with Keras fail for a step that ignored the learning rate?"""
     model = build_mlp(4, 3, 8, activation="tanh", seed=7)
-    x, y = measure.sine_task(rng, 4)
+    x, y = sine_task(rng, 4)
     eager = measure.train_keras(model, x, y, 30, 0.05)
     model = build_mlp(4, 3, 8, activation="tanh", seed=7)
     wrong = measure.train_full_batch(model, x, y, 30, 0.5)
@@ -169,7 +178,7 @@ def _genuine_answer(kind: str, steps: int, rng) -> dict:
     """What measure_in_worker answers for a small model, through the wire's encoding."""
     model = _own_activation_model()
     x, y = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((6, 1))
-    answer = measure.measure_in_worker(
+    answer = measure_in_worker(
         model, 4, 2, 5, x, y.astype(np.float32), x, y, kind=kind, steps=steps, learning_rate=0.05
     )
     return decode(json.loads(json.dumps(encode(answer))))
@@ -178,13 +187,13 @@ def _genuine_answer(kind: str, steps: int, rng) -> dict:
 @pytest.mark.parametrize("kind,steps", [("exploding", 0), ("healthy", 3)])
 def test_a_genuine_measurement_is_read_with_its_figures(kind, steps, rng):
     """Is measure_in_worker's own answer read whole: depth + 1 norms, the losses, the activation?"""
-    read = measure.read_measurement(_genuine_answer(kind, steps, rng), kind, 4, 2, 5, steps)
+    read = read_measurement(_genuine_answer(kind, steps, rng), kind, 4, 2, 5, steps)
     assert read["problems"] == []
     assert read["norms"].shape == (3,) and np.all(read["norms"] > 0)
     assert read["losses"].shape == ((steps,) if kind == "healthy" else (0,))
     assert read["first_activation"] == "own_tanh"
-    np.testing.assert_allclose(read["activation_values"], np.tanh(measure.ACTIVATION_PROBE), 1e-6)
-    assert not measure.acts_as_sigmoid(read["activation_values"])
+    np.testing.assert_allclose(read["activation_values"], np.tanh(ACTIVATION_PROBE), 1e-6)
+    assert not acts_as_sigmoid(read["activation_values"])
 
 
 def _forge(answer: dict, change) -> dict:
@@ -218,9 +227,9 @@ FORGERIES = {
 def test_a_forged_measurement_is_refused(forgery, rng):
     """Is an answer not of measure_in_worker's form and sizes refused, whatever it says?"""
     answer = _genuine_answer("healthy", 3, rng)
-    measure.read_measurement(answer, "healthy", 4, 2, 5, 3)  # the genuine one is read
-    with pytest.raises(measure.UnreadableMeasurement):
-        measure.read_measurement(_forge(answer, FORGERIES[forgery]), "healthy", 4, 2, 5, 3)
+    read_measurement(answer, "healthy", 4, 2, 5, 3)  # the genuine one is read
+    with pytest.raises(UnreadableMeasurement):
+        read_measurement(_forge(answer, FORGERIES[forgery]), "healthy", 4, 2, 5, 3)
 
 
 def test_names_from_the_worker_are_shown_only_when_they_are_identifiers(rng):
@@ -232,17 +241,17 @@ def test_names_from_the_worker_are_shown_only_when_they_are_identifiers(rng):
         layout["sequential"] = False
         layout["model_class"] = "x=0.123,y=-1.5"
 
-    read = measure.read_measurement(_forge(answer, rename), "healthy", 4, 2, 5, 3)
-    assert read["problems"] == [f"the model is a {measure.UNSHOWN_NAME}, not a keras.Sequential"]
+    read = read_measurement(_forge(answer, rename), "healthy", 4, 2, 5, 3)
+    assert read["problems"] == [f"the model is a {UNSHOWN_NAME}, not a keras.Sequential"]
 
 
 def test_a_sigmoid_is_told_by_its_values_whatever_its_name():
     """Is a student's own logistic function seen as sigmoid, and tanh or a shifted one not?"""
-    z = np.asarray(measure.ACTIVATION_PROBE)
-    assert measure.acts_as_sigmoid(list(1 / (1 + np.exp(-z))))
-    assert not measure.acts_as_sigmoid(list(np.tanh(z)))
-    assert not measure.acts_as_sigmoid(list(1 / (1 + np.exp(-z)) + 0.01))
-    assert not measure.acts_as_sigmoid([])
+    z = np.asarray(ACTIVATION_PROBE)
+    assert acts_as_sigmoid(list(1 / (1 + np.exp(-z))))
+    assert not acts_as_sigmoid(list(np.tanh(z)))
+    assert not acts_as_sigmoid(list(1 / (1 + np.exp(-z)) + 0.01))
+    assert not acts_as_sigmoid([])
 
 
 class _ForgingRunner(Runner):
@@ -308,8 +317,8 @@ def test_the_jailed_measurement_of_a_rebuildable_model_equals_the_graders(
 
     runner = runner_for(part, _corpus(extra) if extra else "")
     depth, width, steps = 20, 32, 200 if kind == "healthy" else 0
-    x, y = measure.standard_normal_data(rng, 8)
-    task_x, task_y = measure.sine_task(rng, 8)
+    x, y = standard_normal_data(rng, 8)
+    task_x, task_y = sine_task(rng, 8)
     outcome = runner.call(part, function, [8, depth, width], {"seed": 5}, build_dim=8, seed=11)
     model = rebuild_model(outcome.value)
     norms_here = measure.gradient_norms(model, x, y)
@@ -327,7 +336,7 @@ def test_the_jailed_measurement_of_a_rebuildable_model_equals_the_graders(
         timeout=180,
     )
     assert measured.ok, measured.error_sentence(function, full=True)
-    read = measure.read_measurement(measured.value, kind, 8, depth, width, steps)
+    read = read_measurement(measured.value, kind, 8, depth, width, steps)
     assert read["problems"] == []
     np.testing.assert_allclose(read["norms"], norms_here, rtol=NORMS_RTOL)
     if kind == "healthy":
@@ -415,7 +424,7 @@ def test_tracing_ahead_traces_each_layout_once_and_changes_no_figure(fresh_funct
     assert measure.trace_ahead(layouts) is measure.trace_ahead([])  # once per process
 
     model = build_healthy_mlp(8, 20, 32, seed=3)
-    stack = measure.dense_stack(model)
+    stack = dense_stack(model)
     x, y = rng.standard_normal((64, 8)), rng.standard_normal((64, 1))
     norms = measure.gradient_norms(model, x, y)
     losses = measure.train_full_batch(model, x, y, 5, 0.01)
@@ -433,7 +442,7 @@ def test_a_layout_that_fails_to_trace_ahead_fails_where_it_is_measured(fresh_fun
     def broken(h):
         raise ArithmeticError("this activation cannot be traced")
 
-    stack = measure.DenseStack(
+    stack = DenseStack(
         [np.ones((2, 3), np.float32), np.ones((3, 1), np.float32)],
         [np.zeros(3, np.float32), np.zeros(1, np.float32)],
         [broken, broken],

@@ -18,8 +18,10 @@ import pytest
 from grader.checks.expected import call_key
 from grader.isolation.protocol import ModelSpec
 from grader.measuring import measure
+from grader.measuring.layout import describe_layout, first_activation
 from grader.measuring.plain import ModelRebuildError
 from grader.measuring.rebuild import describe_model, plain_dense_stack, rebuild_model
+from grader.measuring.stack import DenseStack, dense_stack
 from grader.measuring.vetting import vetted_plan
 from solutions.deep_sigmoid import build_exploding_mlp, build_mlp
 from solutions.remedies import build_healthy_mlp
@@ -55,15 +57,15 @@ def test_a_plain_stack_equals_the_keras_rebuild(build, float64, rng):
         spec = ModelSpec(spec.config, [w.astype(np.float64) * (1 + 1e-7) for w in spec.weights])
     fast = measure.rebuild_for_measuring(spec)
     keras_model = rebuild_model(spec)
-    slow = measure.dense_stack(keras_model)
-    assert isinstance(fast, measure.DenseStack)
+    slow = dense_stack(keras_model)
+    assert isinstance(fast, DenseStack)
     for mine, theirs in zip(fast.kernels + fast.biases, slow.kernels + slow.biases):
         assert (mine is None and theirs is None) or (
             mine.dtype == theirs.dtype and np.array_equal(mine, theirs)
         )
     assert fast.activations == slow.activations
-    assert measure.describe_layout(fast) == measure.describe_layout(keras_model)
-    assert measure.first_activation(fast) == measure.first_activation(keras_model)
+    assert describe_layout(fast) == describe_layout(keras_model)
+    assert first_activation(fast) == first_activation(keras_model)
     x = rng.standard_normal((64, 8)).astype(np.float32)
     y = rng.standard_normal((64, 1)).astype(np.float32)
     np.testing.assert_array_equal(
@@ -126,7 +128,7 @@ def test_anything_else_takes_the_keras_road_with_its_own_result(spec):
         assert str(raised.value) == str(error)
     else:
         got = measure.rebuild_for_measuring(spec)
-        assert not isinstance(got, measure.DenseStack)
+        assert not isinstance(got, DenseStack)
         assert got.to_json() == expected.to_json()
         for mine, theirs in zip(got.get_weights(), expected.get_weights()):
             np.testing.assert_array_equal(mine, theirs)

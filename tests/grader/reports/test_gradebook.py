@@ -141,7 +141,7 @@ def test_feedback_and_export_are_written(course):
     assert rows["alice"] == pytest.approx(100)
 
 
-@pytest.mark.xdist_group("tests/grader/reports/test_nbgrader.py::batch")
+@pytest.mark.xdist_group("tests/grader/reports/test_gradebook.py::batch")
 def test_batch_writes_the_same_scores_into_a_gradebook(released, tmp_path, grader_scores):
     """Does `python -m grader batch --gradebook` record the jailed grader's scores (those of
     `python -m grader grade`, on the hidden cases) in nbgrader's gradebook?

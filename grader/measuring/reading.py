@@ -1,0 +1,168 @@
+"""A measurement made in the student's worker, read in the grader as hostile plain data.
+
+A model the grader cannot rebuild is measured where the student's code runs
+(:func:`grader.measuring.in_worker.measure_in_worker`), and that code can change anything in
+its process: the answer proves nothing by itself. In the grader's process it is checked for
+the form and sizes that function gives (anything else is :class:`UnreadableMeasurement`),
+names that are not identifiers are never shown, and the layout's problems are found again by
+the grader's own rules (:mod:`grader.measuring.layout`). The figures (the norms, the losses,
+the activation's values at the probe points, :func:`acts_as_sigmoid`) cannot be checked
+beyond that and are judged as they came; the feedback says where the model was measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.measuring.in_worker import ACTIVATION_PROBE
+from grader.measuring.layout import (
+    MAX_LAYOUT_LAYERS,
+    MAX_LAYOUT_NAMES,
+    MAX_NAME_CHARS,
+    healthy_layout_problems,
+    layout_problems,
+)
+
+#: Largest gap between an activation's values at
+#: :data:`~grader.measuring.in_worker.ACTIVATION_PROBE` and sigmoid's for it to count as a
+#: sigmoid.
+SIGMOID_TOLERANCE = 1e-3
+
+
+def acts_as_sigmoid(values: list[float]) -> bool:
+    """Whether an activation's values at :data:`~grader.measuring.in_worker.ACTIVATION_PROBE`
+    are sigmoid's.
+
+    Args:
+        values: the activation's values, as read from a worker's measurement
+            (:func:`read_measurement`).
+
+    Returns:
+        True when every probe point is within :data:`SIGMOID_TOLERANCE` of sigmoid.
+    """
+    if len(values) != len(ACTIVATION_PROBE):
+        return False
+    z = np.asarray(ACTIVATION_PROBE)
+    gap = np.abs(np.asarray(values, dtype=np.float64) - 1 / (1 + np.exp(-z)))
+    return bool(np.all(np.isfinite(gap)) and gap.max() <= SIGMOID_TOLERANCE)
+
+
+class UnreadableMeasurement(ValueError):
+    """A worker's measurement that is not of the form
+    :func:`grader.measuring.in_worker.measure_in_worker` returns."""
+
+
+def _numbers(value: Any, what: str, count: int | None = None, most: int = 0) -> list[float]:
+    if type(value) is not list:
+        raise UnreadableMeasurement(f"{what} is not a list")
+    if count is not None and len(value) != count:
+        raise UnreadableMeasurement(f"{what} has {len(value)} entries; expected {count}")
+    if most and len(value) > most:
+        raise UnreadableMeasurement(f"{what} has more than {most} entries")
+    if any(type(v) not in (int, float) for v in value):
+        raise UnreadableMeasurement(f"{what} holds something other than numbers")
+    return [float(v) for v in value]
+
+
+#: Shown instead of a name from a worker that is not a Python identifier (a class's or a
+#: function's name always is one), so free text from the student's process is never shown.
+UNSHOWN_NAME = "(a name that is not an identifier)"
+
+
+def _short(value: Any, what: str) -> str:
+    if type(value) is not str or len(value) > MAX_NAME_CHARS:
+        raise UnreadableMeasurement(f"{what} is not a short string")
+    return value if value.isidentifier() else UNSHOWN_NAME
+
+
+def _read_layout(value: Any) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise UnreadableMeasurement("the layout is not a record")
+    count = value.get("dense_count")
+    others = value.get("others")
+    dense = value.get("dense")
+    if type(count) is not int or count < 0:
+        raise UnreadableMeasurement("the Dense layer count is not a count")
+    if type(value.get("sequential")) is not bool:
+        raise UnreadableMeasurement("the model's kind is not said")
+    if type(others) is not list or len(others) > MAX_LAYOUT_NAMES:
+        raise UnreadableMeasurement("the other layers are not a short list")
+    if type(dense) is not list or len(dense) != min(count, MAX_LAYOUT_LAYERS):
+        raise UnreadableMeasurement("the Dense layers do not match their count")
+    layers = []
+    for layer in dense:
+        if type(layer) is not dict:
+            raise UnreadableMeasurement("a Dense layer is not a record")
+        units, fan_in = layer.get("units"), layer.get("fan_in")
+        if type(units) is not int or not (fan_in is None or type(fan_in) is int):
+            raise UnreadableMeasurement("a Dense layer's sizes are not integers")
+        layers.append(
+            {
+                "units": units,
+                "activation": _short(layer.get("activation"), "an activation's name"),
+                "fan_in": fan_in,
+            }
+        )
+    return {
+        "model_class": _short(value.get("model_class"), "the model's class"),
+        "sequential": value["sequential"],
+        "dense_count": count,
+        "others": [_short(name, "a layer's name") for name in others],
+        "dense": layers,
+    }
+
+
+def read_measurement(
+    value: Any, kind: str, input_dim: int, depth: int, width: int, steps: int = 0
+) -> dict[str, Any]:
+    """A worker's measurement, read as hostile plain data, with its layout's problems.
+
+    The worker runs the student's code, which can change anything in its process, so
+    its answer is checked for the form and sizes
+    :func:`grader.measuring.in_worker.measure_in_worker` gives before the grader judges it,
+    and the layout's problems are found here, in the grader's process, by the grader's
+    rules, from the plain record.
+
+    Args:
+        value: the decoded answer.
+        kind: the measurement asked for (:data:`grader.measuring.in_worker.MEASURE_KINDS`).
+        input_dim: the input width asked for.
+        depth: the hidden Dense layers asked for (a right layout has ``depth + 1`` norms).
+        width: the units per hidden layer asked for.
+        steps: the SGD steps asked for (a right ``healthy`` layout has that many losses).
+
+    Returns:
+        ``problems`` (sentences, empty when the layout is right), ``norms`` and
+        ``losses`` (float64 arrays, empty when the layout is wrong), ``first_activation``
+        (the first Dense layer's activation name) and ``activation_values`` (floats).
+
+    Raises:
+        UnreadableMeasurement: for an answer of any other form.
+    """
+    if type(value) is not dict:
+        raise UnreadableMeasurement("the measurement is not a record")
+    layout = _read_layout(value.get("layout"))
+    if kind == "healthy":
+        problems = healthy_layout_problems(layout, depth)
+    else:
+        problems = layout_problems(layout, input_dim, depth, width)
+    norms: list[float] = []
+    losses: list[float] = []
+    if not problems:
+        norms = _numbers(value.get("norms"), "the norms", count=depth + 1)
+        if kind == "healthy":
+            losses = _numbers(value.get("losses"), "the losses", count=steps)
+    probe = _numbers(
+        value.get("activation_values", []),
+        "the activation's values",
+        most=len(ACTIVATION_PROBE),
+    )
+    return {
+        "problems": problems,
+        "norms": np.asarray(norms, dtype=np.float64),
+        "losses": np.asarray(losses, dtype=np.float64),
+        "first_activation": layout["dense"][0]["activation"] if layout["dense"] else "",
+        "activation_values": probe,
+    }
