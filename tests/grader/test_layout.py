@@ -379,29 +379,6 @@ def test_an_unexplained_lazy_import_is_found(fake_package):
     assert unexplained_lazy_imports("grader.a") == ["grader/a.py:3"]
 
 
-def test_the_jail_sends_every_module_the_worker_imports_in_order():
-    """Does WORKER_MODULES hold each grader module the worker imports (lazy imports and the
-    packages above them included), each after the modules it imports at its head?"""
-    from grader.isolation.jail import WORKER_MODULES
-
-    edges = graph()
-    needed: set[str] = set()
-    pending = ["grader.worker.serve"]
-    while pending:
-        name = pending.pop()
-        if name not in needed:
-            needed.add(name)
-            parts = name.split(".")
-            pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
-            pending.extend(edges[name])
-    assert needed <= set(WORKER_MODULES), sorted(needed - set(WORKER_MODULES))
-    position = {name: index for index, name in enumerate(WORKER_MODULES)}
-    for name in WORKER_MODULES:
-        for imported in imports_of(name):
-            if not imported.lazy and imported.target != name:
-                assert position[imported.target] < position[name], (name, imported.target)
-
-
 def _closure(roots: list[str]) -> set[str]:
     """The grader modules ``roots`` import, lazy imports and the packages above included."""
     edges = graph()
@@ -415,6 +392,20 @@ def _closure(roots: list[str]) -> set[str]:
             pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))
             pending.extend(edges[name])
     return found
+
+
+def test_the_jail_sends_every_module_the_worker_imports_in_order():
+    """Does WORKER_MODULES hold each grader module the worker imports (lazy imports and the
+    packages above them included), each after the modules it imports at its head?"""
+    from grader.isolation.jail import WORKER_MODULES
+
+    needed = _closure(["grader.worker.serve"])
+    assert needed <= set(WORKER_MODULES), sorted(needed - set(WORKER_MODULES))
+    position = {name: index for index, name in enumerate(WORKER_MODULES)}
+    for name in WORKER_MODULES:
+        for imported in imports_of(name):
+            if not imported.lazy and imported.target != name:
+                assert position[imported.target] < position[name], (name, imported.target)
 
 
 def test_the_kit_ships_exactly_what_check_and_the_demos_import():
