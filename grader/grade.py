@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from grader.assignment import FUNCTIONS, NUMPY_ONLY_PARTS, PARTS
 from grader.checks.grader_state import run_keeping_state
@@ -21,9 +22,9 @@ from grader.isolation import jail
 from grader.isolation.sandbox import PartSandboxes, Sandbox
 from grader.measuring.measure import release_models, trace_ahead
 from grader.quiet import import_tensorflow
-from grader.results import Report, TestResult
+from grader.results import Report, TestResult, ungraded_report
 from grader.secret import SEED_VARIABLE, hidden_seed  # noqa: F401 - re-exported
-from grader.submission import PartCode, load_submission
+from grader.submission import PartCode, SubmissionError, load_submission
 
 #: Seconds one submission may take in all; the functions not started by then score 0.
 SUBMISSION_TIME_LIMIT = float(os.environ.get("GRADER_SUBMISSION_TIME_LIMIT", "900"))
@@ -215,4 +216,47 @@ def grade_submission(
         notes.append(jail.missing_protections(sandbox.mode))  # one line: what is unprotected
     report = Report(str(path), tests, notes=notes, cases="public" if public else "hidden")
     report.execution_time = time.monotonic() - started
+    return report
+
+
+def failure_report(submission: str, error: Exception) -> dict[str, Any]:
+    """The report of a submission the grader failed on: every test at zero, and the error.
+
+    Args:
+        submission: the submission's name in the report.
+        error: what the grader raised.
+
+    Returns:
+        the report's data.
+    """
+    reason = f"the grader failed on this submission: {type(error).__name__}: {error}"
+    return ungraded_report(submission, reason)
+
+
+def grade_class_member(
+    path: Path | str, label: str | None = None, **options: Any
+) -> dict[str, Any]:
+    """Grade one student of a class as plain data; one student never stops the class.
+
+    A folder that is not a submission gets a report of zeros that says why
+    (:class:`~grader.submission.SubmissionError`), and so does a failure of the grader
+    on it (:func:`failure_report`).
+
+    Args:
+        path: the student's folder.
+        label: the submission's name in the report (default: the path).
+        **options: passed to :func:`grade_submission` (``seed``, ``sandbox``).
+
+    Returns:
+        the report's data.
+    """
+    name = str(path) if label is None else label
+    try:
+        report = grade_submission(path, **options).to_dict()
+    except SubmissionError as error:
+        return ungraded_report(name, str(error))
+    except Exception as error:  # noqa: BLE001 - one student must never stop the class
+        return failure_report(name, error)
+    if label is not None:
+        report["submission"] = label
     return report

@@ -37,7 +37,7 @@ import numpy as np
 from grader.assignment import functions_of
 from grader.checks import expected
 from grader.isolation.protocol import KerasObjectSpec, ModelSpec, OptimizerSpec, decode, encode
-from grader.measuring.rebuild import deserialize_safely
+from grader.measuring.rebuild import rebuild_keras_object
 from grader.quiet import import_tensorflow
 from grader.worker.calls import plain_result
 
@@ -111,7 +111,7 @@ def within_bounds(name: str, args: list[Any], kwargs: dict[str, Any]) -> str:
 def _keras_object(value: Any) -> Any:
     """Rebuild a serialised built-in Keras object (safe mode: no custom code)."""
     if isinstance(value, KerasObjectSpec):
-        return deserialize_safely(value.config)
+        return rebuild_keras_object(value.config)
     return value
 
 

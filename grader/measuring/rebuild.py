@@ -226,7 +226,3 @@ def rebuild_keras_object(config: Any) -> Any:
         ModelRebuildError: for anything that is not an allowed activation or initializer.
     """
     return _constructed(vet_keras_object(config))
-
-
-#: The former name of :func:`rebuild_keras_object`, kept for its callers.
-deserialize_safely = rebuild_keras_object

@@ -52,7 +52,6 @@ from grader.results import points, ungraded_report
 from grader.scale.freshness import fingerprint, grader_version
 from grader.scale.students import Student, find_students
 from grader.secret import hidden_seed
-from grader.submission import SubmissionError
 
 # -- the worker processes -------------------------------------------------------------
 
@@ -155,16 +154,9 @@ def _stop_workers(pool: ProcessPoolExecutor, batch: str, grace: float = 0.3) -> 
 def _grade_one(folder: str) -> dict[str, Any]:
     """In a pool process: grade one student's folder; never raise."""
     # lazy: the batch's own process never grades; only its pool processes load the checks and NumPy
-    from grader.grade import grade_submission
+    from grader.grade import grade_class_member
 
-    try:
-        return grade_submission(folder, sandbox=_SANDBOX).to_dict()
-    except SubmissionError as error:
-        return ungraded_report(folder, str(error))
-    except Exception as error:  # noqa: BLE001 - one student must never stop the batch
-        return ungraded_report(
-            folder, f"the grader failed on this submission: {type(error).__name__}: {error}"
-        )
+    return grade_class_member(folder, sandbox=_SANDBOX)
 
 
 # -- the batch ------------------------------------------------------------------------

@@ -59,7 +59,7 @@ from distributed import Client, get_worker, wait
 # Imported here, not at the top of grader.scale.batch: only a run with --scheduler needs Dask.
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from grader.grade import grade_submission
+from grader.grade import failure_report, grade_class_member
 from grader.isolation.sandbox import PartSandboxes
 from grader.paths import ROOT
 from grader.quiet import import_tensorflow
@@ -67,7 +67,7 @@ from grader.reports.store import student_page
 from grader.results import ungraded_report
 from grader.scale.freshness import grader_version
 from grader.scale.students import PART_SUFFIXES  # the rest of a folder is never sent
-from grader.submission import NotPlainFile, SubmissionError, read_bytes
+from grader.submission import NotPlainFile, read_bytes
 
 #: Writes to the Dask worker's log (Dask configures the ``distributed`` loggers): which
 #: worker graded whom, and when.
@@ -174,14 +174,10 @@ class GradingPlugin(WorkerPlugin):
                 if Path(name).name != name or not name.lower().endswith(PART_SUFFIXES):
                     continue  # only part files, only inside the folder
                 (folder / name).write_bytes(bytes(content))
-            report = grade_submission(folder, seed=self.seed, sandbox=self.sandbox).to_dict()
-            report["submission"] = label
-        except SubmissionError as error:
-            report = ungraded_report(label, str(error))
         except Exception as error:  # noqa: BLE001 - one student must never stop the batch
-            report = ungraded_report(
-                label, f"the grader failed on this submission: {type(error).__name__}: {error}"
-            )
+            report = failure_report(label, error)
+        else:
+            report = grade_class_member(folder, label, seed=self.seed, sandbox=self.sandbox)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         page = student_page(report)

@@ -19,7 +19,7 @@ import numpy as np
 
 from grader.isolation.protocol import KerasObjectSpec, ModelSpec, OptimizerSpec, encode
 from grader.measuring.optimizers import describe_optimizer, rebuild_optimizer
-from grader.measuring.rebuild import describe_model, deserialize_safely, rebuild_model
+from grader.measuring.rebuild import describe_model, rebuild_keras_object, rebuild_model
 from grader.quiet import import_tensorflow
 from grader.worker import limits
 
@@ -43,7 +43,7 @@ def convert_argument(value: Any, kind: str | None) -> Any:
         return rebuild_optimizer(value)
     if isinstance(value, KerasObjectSpec):
         import_tensorflow()
-        return deserialize_safely(value.config)
+        return rebuild_keras_object(value.config)
     if kind == "list":
         return np.asarray(value).tolist()
     if kind == "tensor":
