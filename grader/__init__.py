@@ -12,6 +12,7 @@ The folders, in the order a submission meets them:
 
 At the top: the contract (``assignment``), loading a submission (``submission``,
 ``locate``), the hidden cases' secret (``secret``), results as data (``results``),
+what the student's code wrote made inert wherever a person reads it (``escaping``),
 grading one submission (``grade``), the command line (``cli``) and the benchmark. The
 modules that released notebooks import keep their names: ``notebook`` (``check``,
 ``grade``), ``demos`` and ``quiet``.

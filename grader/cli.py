@@ -12,9 +12,13 @@
     hidden report has none: a hidden case's plot shows its values). The JSON report of hidden
     cases (``grade --format json``, batch's ``reports/<student>.json``) is the instructor's
     file, plots' data included; Gradescope gets ``--format gradescope``, which holds none.
-``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL]``
+``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL --certificates DIR]``
     Grade a class, resumably, in parallel (:mod:`grader.scale.batch`), on this machine or on a
-    ``dask.distributed`` cluster (:mod:`grader.scale.cluster`).
+    ``dask.distributed`` cluster (:mod:`grader.scale.cluster`) that speaks mutual TLS
+    (:mod:`grader.scale.cluster_access`).
+``python -m grader certificates --out DIR``
+    Make a grading cluster's CA and certificates, and print the commands that start the
+    cluster with them (:mod:`grader.scale.certificates`).
 ``python -m grader kit --out DIR``
     Build the student kit: notebooks, stubs and a wheel without the answers (:mod:`grader.course.kit`).
 
@@ -35,6 +39,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from grader.course.kit import build_kit
+from grader.escaping import for_terminal
 from grader.isolation.jail import missing_protections
 from grader.locate import UsageError, check_class_folder, resolve_submission
 from grader.reports.formats import FORMATS, render
@@ -58,8 +63,12 @@ def program_name() -> str:
 
 
 def _error(message: str) -> int:
-    """Print a usage error as one line on stderr; return exit status 2."""
-    print(f"{program_name()}: error: {message}", file=sys.stderr)
+    """Print a usage error as one line on stderr; return exit status 2.
+
+    The message may name the student's files and folders: it is shown escaped, one line
+    (:func:`grader.escaping.for_terminal`).
+    """
+    print(f"{program_name()}: error: {for_terminal(message)}", file=sys.stderr)
     return 2
 
 
@@ -102,8 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--scheduler",
         metavar="URL",
-        help="grade on this dask.distributed cluster, e.g. tcp://10.0.0.1:8786 (--workers is "
+        help="grade on this dask.distributed cluster, e.g. tls://10.0.0.1:8786 (--workers is "
         "then the cluster's)",
+    )
+    batch.add_argument(
+        "--certificates",
+        type=Path,
+        metavar="DIR",
+        help="the cluster's certificates, as `certificates --out DIR` wrote them (for tls://)",
+    )
+    batch.add_argument(
+        "--insecure-local-cluster",
+        action="store_true",
+        help="allow an unencrypted, unauthenticated scheduler on this machine's loopback "
+        "(tcp://127.0.0.1:PORT): every user of this machine can connect to it",
     )
     check = verbs.add_parser("check", help="check a submission on the public cases")
     check.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
@@ -116,9 +137,35 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--output", type=Path, help="write the report to this file instead of stdout"
     )
+    certificates = verbs.add_parser(
+        "certificates", help="make a grading cluster's TLS certificates and print its commands"
+    )
+    certificates.add_argument(
+        "--out", type=Path, required=True, help="a new folder for the CA, certificates and keys"
+    )
     kit = verbs.add_parser("kit", help="build the student kit: notebooks and a wheel, no answers")
     kit.add_argument("--out", type=Path, required=True, help="the kit's folder")
     return parser
+
+
+def _certificates(args: argparse.Namespace) -> int:
+    # lazy: cryptography loads only for this verb
+    from grader.scale.certificates import VALID_DAYS, cluster_commands, write_certificates
+
+    try:
+        written = write_certificates(args.out)
+    except FileExistsError as error:
+        return _error(str(error))
+    except OSError as error:
+        return _error(
+            f"cannot write the certificates into {args.out}. Expected: a folder this user can "
+            f"make and write. Received: {error.strerror}. Hint: choose another --out folder"
+        )
+    print(
+        f"Certificates written to {for_terminal(args.out)} (a new CA, valid {VALID_DAYS} days; "
+        "keys readable by you only; the CA's key is not kept).\n" + cluster_commands(written)
+    )
+    return 0
 
 
 def _kit(args: argparse.Namespace) -> int:
@@ -129,6 +176,20 @@ def _kit(args: argparse.Namespace) -> int:
 def _batch(args: argparse.Namespace) -> int:
     if args.workers < 1:
         return _error("--workers must be at least 1")
+    if args.scheduler is None and (args.certificates or args.insecure_local_cluster):
+        return _error(
+            "--certificates and --insecure-local-cluster are options of a batch on a cluster. "
+            "Expected: --scheduler ADDRESS with them. Received: no --scheduler"
+        )
+    access = None
+    if args.scheduler is not None:
+        # lazy: Dask is imported only for a run with --scheduler
+        from grader.scale.cluster_access import AccessRefused, check_access
+
+        try:
+            access = check_access(args.scheduler, args.certificates, args.insecure_local_cluster)
+        except AccessRefused as error:
+            return _error(str(error))
     try:
         check_class_folder(args.submissions, f"{program_name()} grade")
     except UsageError as error:
@@ -149,7 +210,7 @@ def _batch(args: argparse.Namespace) -> int:
         print(missing_protections(), file=sys.stderr)  # one line: what is unprotected
     interrupted = False
     try:
-        if args.scheduler is None:
+        if access is None:
             summary = grade_class(
                 args.submissions, args.out, workers=args.workers, on_report=on_report
             )
@@ -159,10 +220,10 @@ def _batch(args: argparse.Namespace) -> int:
 
             try:
                 summary = grade_class(
-                    args.submissions, args.out, on_report=on_report, scheduler=args.scheduler
+                    args.submissions, args.out, on_report=on_report, scheduler=access
                 )
             except ClusterError as error:
-                print(f"{program_name()}: error: {error}", file=sys.stderr)
+                print(f"{program_name()}: error: {for_terminal(error)}", file=sys.stderr)
                 return 1
     except KeyboardInterrupt:
         interrupted = True
@@ -214,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{program_name()}: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the promise is: no traceback of our own
-        print(f"{program_name()}: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print(
+            f"{program_name()}: internal error: {type(error).__name__}: {for_terminal(error)}",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -251,6 +315,8 @@ def _main(argv: list[str] | None = None) -> int:
         return _batch(args)
     if args.verb == "kit":
         return _kit(args)
+    if args.verb == "certificates":
+        return _certificates(args)
     # lazy: the checks and NumPy load only for grade and check, not for a batch's own process or --help
     from grader.grade import grade_submission
 

@@ -15,9 +15,10 @@ checks' expected values:
   notebooks sit side by side) as the grader loads a submission (:mod:`grader.submission`
   reads the code cells without the lesson's own cells, :class:`grader.worker.loading.Worker` runs
   them into a module, magics commented out), once per kernel and again when the file
-  changes. The norms are measured by the
-  grader's own code (:func:`grader.measuring.measure.gradient_norms`), not by the student's
-  ``dense_grad_norms``. Until Part 2 is written, a demonstration raises
+  changes. The norms are measured by the student's own ``dense_grad_norms`` too, once it
+  passes its public check (:func:`verified_dense_grad_norms`): the kit holds no gradient
+  code of its own, since that code would be ``dense_grad_norms``' answer. Until Part 2 is
+  written (or while its ``dense_grad_norms`` fails), a demonstration raises
   ``NotImplementedError`` with one sentence saying what it needs.
 """
 
@@ -35,7 +36,9 @@ from typing import Any
 import numpy as np
 
 from grader.checks import expected
-from grader.measuring.measure import gradient_norms
+from grader.checks.measurer import OwnNorms
+from grader.checks.registry import PUBLIC_SEED, run_check
+from grader.checks.runner import InProcessRunner
 from grader.submission import read_module, read_notebook
 from grader.worker.loading import Worker, strip_notebook_only
 
@@ -201,16 +204,18 @@ def not_written(name: str, folder: Path, looked: list[LoadedPart]) -> str:
     return f"{start}, which {where} {verb}{why}: come back to this cell after Part 2."
 
 
-def student_function(name: str, folder: Path | str | None = None) -> Callable[..., Any]:
+def student_function(
+    name: str, folder: Path | str | None = None, announce: bool = True
+) -> Callable[..., Any]:
     """The student's own Part 2 function ``name``, from the first Part 2 file that defines it.
 
     Args:
         name: a function of ``deep_sigmoid`` (``build_mlp``, ``build_exploding_mlp``).
         folder: where the Part 2 files are (default: the working directory).
+        announce: whether its first use from a file prints a line saying so.
 
     Returns:
-        the function, as the student's code defines it; its first use from a file prints
-        a line saying so.
+        the function, as the student's code defines it.
 
     Raises:
         NotImplementedError: with :func:`not_written`'s sentence when no file is there or
@@ -229,7 +234,7 @@ def student_function(name: str, folder: Path | str | None = None) -> Callable[..
         looked.append(part)
         function = part.function(name)
         if function is not None and not part.is_stub(name):
-            if (name, part.path) not in _ANNOUNCED:
+            if announce and (name, part.path) not in _ANNOUNCED:
                 _ANNOUNCED.add((name, part.path))
                 print(f"This demonstration runs your own {name}, from {filename} as last saved.")
             return function
@@ -298,11 +303,60 @@ def exploding_mlp(input_dim: int, depth: int, width: int, seed: int | None = Non
     return build_exploding_mlp(input_dim, depth, width, seed)
 
 
+#: The student's dense_grad_norms as its public check found it, by the function (each
+#: function object is checked once; a redefinition is a new one).
+_VERIFIED: dict[Any, OwnNorms] = {}
+
+
+def verified_dense_grad_norms(namespace: dict[str, Any] | None = None) -> OwnNorms:
+    """The student's own ``dense_grad_norms``, once it passes its public check, or why not.
+
+    A kit measures models with it (:mod:`grader.checks.measurer`): the kit holds no
+    gradient code of its own. It is looked for in ``namespace`` first (a notebook's, with
+    the functions it calls), then in the Part 2 files of the working directory
+    (:func:`student_function`).
+
+    Args:
+        namespace: the student's functions by name, or None.
+
+    Returns:
+        the function when its public check passes; else None and the reason in words.
+    """
+    name = "dense_grad_norms"
+    functions = dict(namespace or {})
+    function = functions.get(name)
+    if not callable(function):
+        try:
+            function = student_function(name, announce=False)
+        except NotImplementedError as missing:
+            return OwnNorms(None, str(missing))
+        functions = dict(getattr(function, "__globals__", {}))  # its Part 2 file's namespace
+    if function in _VERIFIED:
+        return _VERIFIED[function]
+    functions[name] = function
+    result = run_check(f"{PART}.{name}", InProcessRunner(functions), PUBLIC_SEED, public=True)
+    if result.status == "passed":
+        own = OwnNorms(function)
+    elif result.cases:
+        passed = sum(case.passed for case in result.cases)
+        own = OwnNorms(
+            None,
+            f"your dense_grad_norms does not pass its public check yet ({passed} of "
+            f"{len(result.cases)} cases)",
+        )
+    else:
+        said = (result.verdict or "").splitlines()[0] if result.verdict else "it fails"
+        own = OwnNorms(None, f"your dense_grad_norms does not pass its public check yet: {said}")
+    _VERIFIED[function] = own
+    return own
+
+
 def kernel_grad_norms(model: Any, x: Any, y: Any) -> np.ndarray:
     """Return the gradient norm of every Dense kernel of a model, input side first.
 
     Measured by the reference ``deep_sigmoid.dense_grad_norms`` in the full package and by
-    the grader's own measuring code (:func:`grader.measuring.measure.gradient_norms`) in a kit.
+    the student's own, once it passes its public check, in a kit
+    (:func:`verified_dense_grad_norms`).
 
     Args:
         model: a Keras model.
@@ -312,8 +366,21 @@ def kernel_grad_norms(model: Any, x: Any, y: Any) -> np.ndarray:
     Returns:
         the Frobenius norm of dL/d(kernel) of every Dense layer, input side first, for
         L the mean squared error of ``model(x)`` against ``y``.
+
+    Raises:
+        NotImplementedError: in a kit, while the student's ``dense_grad_norms`` is not
+            written or does not pass its public check.
     """
     if _from_reference():
         return _part2("dense_grad_norms")(model, x, y)
-
-    return gradient_norms(model, np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32))
+    own = verified_dense_grad_norms()
+    if own.function is None:
+        if own.problem.startswith("This demonstration"):  # not written: not_written's sentence
+            raise NotImplementedError(own.problem)
+        raise NotImplementedError(
+            "This demonstration measures with your own dense_grad_norms from Part 2, but "
+            f"{own.problem}: make dense_grad_norms pass first, then come back to this cell."
+        )
+    student_function("dense_grad_norms")  # says once that the student's own function runs
+    norms = own.function(model, np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32))
+    return np.asarray(norms, dtype=np.float64)

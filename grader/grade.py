@@ -51,12 +51,24 @@ def _load_notes(part: str, loaded: dict) -> list[str]:
         notes.append(
             f"Loading {part} failed: {loaded.get('message', 'the worker did not answer')}."
         )
-    for error in loaded.get("errors", []):
+    errors = loaded.get("errors", [])
+    for error in errors[:_MAX_CELL_ERROR_NOTES]:
         text = f"{error['label']} raised {error['type']}"
         if error.get("message"):
-            text += f": {error['message']}"
+            text += f": {error['message'][:_CELL_ERROR_CHARS]}"
         notes.append(text + " (the rest of the code still counts).")
+    if len(errors) > _MAX_CELL_ERROR_NOTES:
+        notes.append(
+            f"{len(errors) - _MAX_CELL_ERROR_NOTES} more cells of {part} raised errors "
+            "(the first are listed above)."
+        )
     return notes
+
+
+#: A report names at most this many cells that raised while loading, each message cut to
+#: this length: a notebook of a thousand failing cells makes a report of a normal size.
+_MAX_CELL_ERROR_NOTES = 10
+_CELL_ERROR_CHARS = 500
 
 
 def grade_part(
@@ -97,7 +109,7 @@ def grade_part(
             "graded. Look for code outside functions that exits, loops or crashes."
         )
         return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
-    notes = code.problems + _load_notes(part, loaded) + _edited_test_notes(code)
+    notes = code.problems + _load_notes(part, runner.first_load(part)) + _edited_test_notes(code)
     cells = [source for _, source in code.cells]  # each cell read on its own
     violations = find_violations(part, cells)
     banned = forbidden_top_level_imports(part, cells)
@@ -193,6 +205,9 @@ def grade_submission(
         if submission.parts:
             sandbox.begin(submission.parts)  # fresh processes for this submission
         runner = SubprocessRunner(sandbox, submission.parts)
+        # Every part is loaded before any case runs, so that what its cells' errors say
+        # (shown in the report) cannot carry what the code saw of a hidden case.
+        runner.load_all()
         deadline = started + SUBMISSION_TIME_LIMIT
         tests: list[TestResult] = []
         # One file is one part handed in: the others are named once, not graded.
@@ -212,8 +227,9 @@ def grade_submission(
             f"Only {Path(path).name} was graded; not handed in: {', '.join(others)}. "
             "Grade the folder to grade every part."
         )
-    if submission.parts and jail.missing_protections(sandbox.mode):
-        notes.append(jail.missing_protections(sandbox.mode))  # one line: what is unprotected
+    isolation = jail.missing_protections(sandbox.mode, sandbox.memory_reason)
+    if submission.parts and isolation:
+        notes.append(isolation)  # one line: what is unprotected
     report = Report(str(path), tests, notes=notes, cases="public" if public else "hidden")
     report.execution_time = time.monotonic() - started
     return report

@@ -12,7 +12,10 @@ say that their scores are not protected.
 In a student kit (:mod:`grader.course.kit`) the expected values are the ones recorded from the
 reference on the public cases (:mod:`grader.checks.expected`), so ``check`` gives the full
 grader's verdicts on those cases; the kit has no hidden cases, and ``grade`` prints the
-public cases' points and leaves the grading to the instructor.
+public cases' points and leaves the grading to the instructor. A kit holds no gradient code
+of its own, so the checks that measure a model (``build_exploding_mlp``,
+``build_healthy_mlp``) measure it with the student's own ``dense_grad_norms`` once that
+passes its public check (:mod:`grader.checks.measurer`), and say so until it does.
 
 Importing this module does not import TensorFlow; the checks of parts 2-4 do, quietly.
 """
@@ -27,10 +30,12 @@ from typing import Any
 from grader.assignment import FUNCTIONS, Function
 from grader.assignment import function as contract_function
 from grader.checks.expected import has_hidden_cases
+from grader.checks.measurer import MEASURED_TESTS, measured_with
 from grader.checks.mistakes import describe
 from grader.checks.policy import find_violations
 from grader.checks.registry import PUBLIC_SEED, run_check
 from grader.checks.runner import InProcessRunner
+from grader.demos import verified_dense_grad_norms
 from grader.results import TestResult, points
 
 #: Printed by the test cells under ``nbgrader autograde`` (which sets NBGRADER_EXECUTION).
@@ -95,6 +100,10 @@ def _run(
             verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}",
         )
     # Public cases only: the hidden cases' secret never enters a student's kernel.
+    if spec.test_name in MEASURED_TESTS and not has_hidden_cases():
+        # A kit measures the models with the student's own dense_grad_norms, once it passes.
+        with measured_with(verified_dense_grad_norms(functions)):
+            return run_check(spec.test_name, InProcessRunner(functions), PUBLIC_SEED, public=True)
     return run_check(spec.test_name, InProcessRunner(functions), PUBLIC_SEED, public=True)
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.assignment import FUNCTIONS
+from grader.escaping import for_terminal
 
 
 @dataclass
@@ -222,11 +223,14 @@ class Report:
     def to_gradescope(self) -> dict[str, Any]:
         """The report in Gradescope's results.json schema.
 
-        Each test shows at once its score, which cases failed, what went wrong (each case's
-        category), the mistake and the hint; on hidden cases, the expected and received
-        values, the exception texts and the notes with hidden-case numbers are a second,
-        zero-point entry that Gradescope shows only after the due date. It holds no plot
-        data (``figures``): that stays in the instructor's JSON (:meth:`to_dict`).
+        Every text is declared plain ``text`` (Gradescope reads no markup in it, neither
+        HTML nor Markdown) and holds no control character but the newline
+        (:func:`grader.escaping.for_terminal`). Each test shows at once its score, which
+        cases failed, what went wrong (each case's category), the mistake and the hint; on
+        hidden cases, the expected and received values, the exception texts and the notes
+        with hidden-case numbers are a second, zero-point entry that Gradescope shows only
+        after the due date. It holds no plot data (``figures``): that stays in the
+        instructor's JSON (:meth:`to_dict`).
         """
         tests = []
         for t in self.tests:
@@ -243,7 +247,7 @@ class Report:
                     "score": t.score,
                     "max_score": t.max_score,
                     "status": t.status,
-                    "output": summary,
+                    "output": for_terminal(summary, lines=True),
                     "visibility": "visible",
                 }
             )
@@ -254,14 +258,17 @@ class Report:
                         "score": 0.0,
                         "max_score": 0.0,
                         "status": t.status,
-                        "output": t.full_output,
+                        "output": for_terminal(t.full_output, lines=True),
                         "visibility": "after_due_date",
                     }
                 )
         return {
             "score": self.score,
             "execution_time": round(self.execution_time, 3),
-            "output": self.summary(),
+            "output": for_terminal(self.summary(), lines=True),
+            "output_format": "text",
+            "test_output_format": "text",
+            "test_name_format": "text",
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": tests,
@@ -377,7 +384,8 @@ def render_feedback(test: TestResult, values: bool | None = None, full: bool = F
 
     The verdict, or how many cases passed; the first failed case with each distinct hint
     in full and the other failed cases named in one line each; every distinct hint once;
-    then the notes (and, when ``full``, the instructor's ``notes_details``).
+    then the notes (and, when ``full``, the instructor's ``notes_details``), each one
+    paragraph whose further lines are indented.
 
     Args:
         test: the test.
@@ -426,7 +434,8 @@ def render_feedback(test: TestResult, values: bool | None = None, full: bool = F
             lines.append(hint)
     for note in test.notes + (test.notes_details if full else []):
         lines.append("")
-        lines.append(note)
+        # A note is one paragraph: a newline in it (a student's text) starts an indented line.
+        lines.append(note.replace("\n", "\n  "))
     return "\n".join(lines).strip()
 
 
@@ -437,6 +446,13 @@ def render_text(report: Report, full: bool = False) -> str:
     the feedback shows each failed case's category, not its values (see
     :func:`render_case`), unless ``full``.
 
+    What the student's code controls (its exception texts, file names, the submission's
+    name) is text, never a command to the terminal: every control character but the
+    newline is shown escaped (:func:`grader.escaping.for_terminal`; the submission's name
+    is one line). Every line at the margin is the grader's own (the table, the totals, the
+    headings): the feedback is indented and a note's further lines too, so a newline in a
+    student's text starts an indented line, never a score line of its own.
+
     Args:
         report: the report.
         full: the instructor's view: the hidden cases' values and details too, under a
@@ -446,7 +462,7 @@ def render_text(report: Report, full: bool = False) -> str:
         the text, ending with a newline.
     """
     width = max([len(t.name) for t in report.tests] + [20])
-    lines = [f"Grading {report.submission} on the {report.cases} cases", ""]
+    lines = [f"Grading {for_terminal(report.submission)} on the {report.cases} cases", ""]
     if full and report.cases == "hidden":
         lines.insert(1, INSTRUCTORS_VIEW)
     lines.append(f"{'test':<{width}}  {'score':>13}  status")
@@ -471,7 +487,7 @@ def render_text(report: Report, full: bool = False) -> str:
             "ending in .py)."
         )
     for note in report.notes:
-        lines.append(note)
+        lines.append(note.replace("\n", "\n  "))  # further lines indented
     failed = [t for t in report.tests if t.status != "passed" and t.handed_in]
     if failed:
         lines.append("")
@@ -483,5 +499,5 @@ def render_text(report: Report, full: bool = False) -> str:
             lines.append("")
             lines.append(f"{t.name}  ({points(t.score)} / {points(t.max_score)})")
             text = render_feedback(t, values=report.shows_values, full=full)
-            lines.extend("  " + line if line else "" for line in text.splitlines())
-    return "\n".join(lines) + "\n"
+            lines.extend("  " + line if line else "" for line in text.split("\n"))
+    return for_terminal("\n".join(lines), lines=True) + "\n"

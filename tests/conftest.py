@@ -18,6 +18,7 @@ import pytest  # noqa: E402
 #: parameters). Under xdist they are handed out first and the short tests fill in around
 #: them, so that no long test starts when the other worker is about to run out of work.
 SLOWEST_FIRST: tuple[str, ...] = (
+    "tests/grader/course/test_kit_audit.py",  # every callable of the kit, in forked children
     "tests/grader/course/test_kit.py",  # a wheel, a virtual environment, the kit's notebooks run
     "tests/grader/reports/test_gradebook.py",  # nbgrader autograde of three students; a batch
     "tests/grader/test_attacks.py",  # a batch of 21 students, the attacks graded alone

@@ -28,7 +28,7 @@ from grader.course.sources import reference_source
 from tests.paths import ROOT
 
 #: The documents whose commands are tested.
-DOCUMENTS = ("README.md", "CONTRIBUTING.md", "docs/*.md")
+DOCUMENTS = ("README.md", "CONTRIBUTING.md", "SECURITY.md", "docs/*.md")
 #: A correct Part 1, the only part handed in: it grades in seconds (NumPy only).
 ONE_PART = {"chain_rule.py": reference_source("chain_rule")}
 #: The test's own secret, 32 hex digits as the guides ask.
@@ -125,6 +125,17 @@ RUN: dict[str, Run] = {
         ),
         again="2 of 2 students reported (0 graded in this run)",
     ),
+    "python -m grader certificates --out cluster-certificates": Run(
+        "instructors-cluster-certificates",
+        "temp",
+        files=tuple(
+            f"cluster-certificates/{name}.pem"
+            for name in ("ca", "scheduler", "scheduler-key", "worker", "worker-key")
+            + ("client", "client-key")
+        ),
+        text=("dask scheduler --port 8786", "dask worker tls://", "--certificates"),
+        holds={"cluster-certificates/worker-key.pem": ("PRIVATE KEY",)},
+    ),
     # docs/verdicts.md
     "python -m grader grade path/to/submission --format json --output report.json": Run(
         "verdicts-json-fields",
@@ -139,7 +150,7 @@ RUN: dict[str, Run] = {
             )
         },
     ),
-    # docs/security.md
+    # SECURITY.md
     "GRADER_ISOLATION=process python -m grader grade path/to/submission": Run(
         "security-plain-process", "temp", text=("Isolation: plain process",)
     ),
@@ -226,20 +237,23 @@ RUN_ELSEWHERE: dict[str, tuple[str, str]] = {
         "its venv fixture installs the kit's wheel with pip into a fresh virtual environment "
         "(with --no-index: TensorFlow is linked from this environment, not downloaded)",
     ),
-    "dask scheduler --port 8786": (
+    "dask scheduler --port 8786 --dashboard-address 127.0.0.1:8787 --tls-ca-file cluster-certificates/ca.pem --tls-cert cluster-certificates/scheduler.pem --tls-key cluster-certificates/scheduler-key.pem": (
         _CLUSTER,
-        "grader.scale.cluster.local_cluster starts `dask scheduler --port PORT` (on the "
-        "loopback, with ALLOWED_FAILURES=1); a daemon that runs until it is stopped",
+        "grader.scale.cluster.local_cluster starts `dask scheduler --port PORT` with the "
+        "--tls-* options and files of `python -m grader certificates` (on the loopback, with "
+        "ALLOWED_FAILURES=1, no dashboard); a daemon that runs until it is stopped. "
+        "tests/grader/scale/test_certificates.py checks every option against `--help`",
     ),
-    "dask worker tcp://SCHEDULER-HOST:8786 --nworkers 4 --nthreads 1": (
+    "dask worker tls://SCHEDULER-HOST:8786 --nworkers 4 --nthreads 1 --no-dashboard --tls-ca-file cluster-certificates/ca.pem --tls-cert cluster-certificates/worker.pem --tls-key cluster-certificates/worker-key.pem": (
         _CLUSTER,
-        "local_cluster starts `dask worker ADDRESS --nthreads 1`, one process per worker "
-        "(--no-nanny) where the guide asks for four; a daemon that runs until it is stopped",
+        "local_cluster starts `dask worker tls://ADDRESS --nthreads 1` with the worker's "
+        "--tls-* files, one process per worker (--no-nanny) where the guide asks for four; a "
+        "daemon that runs until it is stopped",
     ),
-    "GRADER_SEED=your-secret python -m grader batch submitted --out grading-output --scheduler tcp://SCHEDULER-HOST:8786": (
+    "GRADER_SEED=your-secret python -m grader batch submitted --out grading-output --scheduler tls://SCHEDULER-HOST:8786 --certificates cluster-certificates": (
         _CLUSTER,
-        "it runs this batch with --scheduler on the cluster local_cluster started, GRADER_SEED "
-        "in its environment, and compares it with the local run",
+        "it runs this batch with --scheduler and --certificates on the cluster local_cluster "
+        "started, GRADER_SEED in its environment, and compares it with the local run",
     ),
 }
 
@@ -288,11 +302,12 @@ def documented_commands() -> dict[str, list[str]]:
 
 
 def test_the_documents_have_commands():
-    """Are the README, CONTRIBUTING.md and each of the five guides there, with commands?"""
+    """Are the README, CONTRIBUTING.md, SECURITY.md and each of the four guides there, with
+    commands?"""
     names = [path.relative_to(ROOT).as_posix() for path in documents()]
-    for guide in ("students", "instructors", "self-learners", "verdicts", "security"):
+    for guide in ("students", "instructors", "self-learners", "verdicts"):
         assert f"docs/{guide}.md" in names
-    assert "README.md" in names and "CONTRIBUTING.md" in names
+    assert {"README.md", "CONTRIBUTING.md", "SECURITY.md"} <= set(names)
     assert len(documented_commands()) >= 20
 
 

@@ -43,7 +43,7 @@ def test_ruff_finds_nothing():
 
 
 #: The documents people read: the README, CONTRIBUTING.md and the guides.
-DOCUMENTS = ("README.md", "CONTRIBUTING.md", "docs/*.md")
+DOCUMENTS = ("README.md", "CONTRIBUTING.md", "SECURITY.md", "docs/*.md")
 
 
 def test_readme_is_short():

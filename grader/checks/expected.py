@@ -7,14 +7,18 @@ The checks never import ``solutions`` themselves. They ask this module:
   student's function calls, the models a case is built from);
 - :func:`computed` for a longer computation made from the reference (a training run),
   computed once per process for the same inputs;
+- :func:`simulated` for what a simulator of :mod:`grader.checks.simulators` gives on a
+  case's inputs (a known mistake's answer, a scale, a run without clipping), once per
+  process for the same inputs;
 - :func:`signature` for the contract's signature of a function, shown in hints.
 
 Two sources answer. :class:`LiveReference` (the instructor's full package) calls the
 reference solutions. :class:`RecordedValues` (the student kit, :mod:`grader.course.kit`) looks the
 same calls up in a JSON file recorded from the live reference on the public cases when the
-kit was built; the kit holds no reference code, so a call that was not recorded raises
-:class:`NotRecorded`. Calls are told apart by the function's name and a digest of their
-arguments, so the checks' code is one copy whichever source answers.
+kit was built; the kit holds no reference code and no simulator (both compute answers),
+so a call that was not recorded raises :class:`NotRecorded`. Calls are told apart by the
+function's name and a digest of their arguments, so the checks' code is one copy whichever
+source answers.
 
 The package holds recorded values only when it is a kit; then they are the source.
 """
@@ -189,15 +193,31 @@ class LiveReference:
         self._record(key, self._computed[key])
         return self._computed[key]
 
+    def simulated(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The simulator ``name`` run on the arguments, once per process for the same ones."""
+        # lazy: full package only: simulators compute answers (their switches at the
+        # defaults), so a kit holds none and looks their recorded values up instead
+        from grader.checks.simulators import SIMULATORS
+
+        key = call_key(f"simulated.{name}", args, kwargs)
+        if key not in self._computed:
+            self._computed[key] = SIMULATORS[name](*args, **kwargs)
+        self._record(key, self._computed[key])
+        return self._computed[key]
+
     def signature(self, part: str, name: str) -> str:
         """The reference's signature of ``part.name``, e.g. ``(x, w, b)``."""
         return str(inspect.signature(getattr(self.module(part), name)))
 
-    def train_step(self, real: Callable[..., Any], model: Any, *args: Any) -> Any:
-        """The grader's trusted clipped step (:func:`grader.worker.calls.trusted_train_step`),
-        recorded with the weights it leaves when recording."""
+    def train_step(self, model: Any, *args: Any) -> Any:
+        """The grader's trusted clipped step (:mod:`grader.worker.trusted_step`), recorded
+        with the weights it leaves when recording."""
+        # lazy: full package only: the trusted step is a right answer to
+        # clipped_train_step, so a kit replays the recorded steps instead
+        from grader.worker.trusted_step import trusted_train_step
+
         key = _step_key(model, *args) if self.recording is not None else None
-        result = real(model, *args)
+        result = trusted_train_step(model, *args)
         self._record(key, (result, [np.asarray(w) for w in model.get_weights()]))
         return result
 
@@ -247,11 +267,23 @@ class RecordedValues:
         key = call_key(f"{compute.__module__}.{compute.__qualname__}", inputs, {})
         return self._lookup(key, compute.__qualname__)
 
+    def simulated(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The recorded value of the simulator ``name`` on the arguments.
+
+        Raises:
+            NotRecorded: for a simulation that was not recorded.
+        """
+        try:
+            key = call_key(f"simulated.{name}", args, kwargs)
+        except TypeError as error:
+            raise NotRecorded(f"{name}'s arguments cannot be looked up: {error}") from None
+        return self._lookup(key, name)
+
     def signature(self, part: str, name: str) -> str:
         """The recorded signature of ``part.name``."""
         return self.signatures[f"{part}.{name}"]
 
-    def train_step(self, real: Callable[..., Any], model: Any, *args: Any) -> Any:
+    def train_step(self, model: Any, *args: Any) -> Any:
         """The trusted step replayed: the recorded result, the recorded weights set.
 
         Raises:
@@ -272,19 +304,21 @@ def _step_key(model: Any, optimizer: Any, x: Any, y: Any, clip_norm: Any) -> str
 @contextmanager
 def trusted_steps() -> Iterator[None]:
     """Inside the block, the worker's trusted clipped step goes through the source: computed
-    (and recorded) by the full package, replayed from the recorded values in a kit, whose
-    worker does not hold the step's code (:mod:`grader.course.kit`)."""
-    real = calls.trusted_train_step
+    (and recorded) by the full package, replayed from the recorded values in a kit, which
+    does not hold the step's code (:mod:`grader.course.kit`)."""
 
     def step(model: Any, optimizer: Any, x: Any, y: Any, clip_norm: float) -> Any:
-        return source().train_step(real, model, optimizer, x, y, clip_norm)
+        return source().train_step(model, optimizer, x, y, clip_norm)
 
     saved = calls.TRUSTED_HELPERS.get("clipped_train_step")
     calls.TRUSTED_HELPERS["clipped_train_step"] = step
     try:
         yield
     finally:
-        calls.TRUSTED_HELPERS["clipped_train_step"] = saved
+        if saved is None:  # a kit: no trusted step outside the block
+            calls.TRUSTED_HELPERS.pop("clipped_train_step", None)
+        else:
+            calls.TRUSTED_HELPERS["clipped_train_step"] = saved
 
 
 _source: LiveReference | RecordedValues | None = None
@@ -367,6 +401,24 @@ def computed(compute: Callable[..., Any], *inputs: Any) -> Any:
         NotRecorded: in a kit, for inputs whose value was not recorded.
     """
     return source().computed(compute, inputs)
+
+
+def simulated(name: str, *args: Any, **kwargs: Any) -> Any:
+    """What the simulator ``name`` gives on a case's inputs, from the source in use.
+
+    Args:
+        name: ``<part>.<function>`` of :mod:`grader.checks.simulators`.
+        *args: its inputs (arrays, numbers, model specs).
+        **kwargs: its switches.
+
+    Returns:
+        the value: run by the full package (once per process for the same inputs,
+        recorded while a kit is built), looked up in a kit.
+
+    Raises:
+        NotRecorded: in a kit, for inputs whose value was not recorded.
+    """
+    return source().simulated(name, args, kwargs)
 
 
 def signature(part: str, name: str) -> str:

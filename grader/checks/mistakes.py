@@ -1,9 +1,13 @@
 """Known mistakes: what each one is, and the hint that fixes it.
 
-A check diagnoses a wrong answer by computing what each known mistake would have
-returned on the same inputs (its *variant*) and asking :func:`diagnose` which of them
-the student's answer matches. Some mistakes are recognised by their symptom instead (a
-warning, a changed input, a policy violation); their checks name them directly.
+A check diagnoses a wrong answer by asking :func:`diagnose` which known mistake's answer
+on the same inputs (its *variant*) the student's answer matches. A variant that takes
+computing is named, not computed, in the check (:class:`Simulation`): the full package runs
+its simulator (:mod:`grader.checks.simulators`); the student kit, which holds no simulator
+(one with its switches at their defaults computes the right answer), compares with the
+value each mistake gave on that public case, recorded when the kit was built
+(:func:`grader.checks.expected.simulated`). Some mistakes are recognised by their symptom
+instead (a warning, a changed input, a policy violation); their checks name them directly.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from grader.checks.expected import simulated
 
 
 @dataclass(frozen=True)
@@ -303,7 +309,8 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     (
         "returns_gamma",
         "gamma returned instead of 1/gamma",
-        "The bound on the largest singular value is 1/gamma: 4 for sigmoid (gamma = 1/4), 1 for tanh.",
+        "The bound on the largest singular value is 1/gamma, the inverse of the activation's "
+        "largest slope gamma, not gamma itself.",
     ),
 )
 
@@ -312,6 +319,42 @@ def describe(mistake_id: str) -> str:
     """The line that names a mistake and its fix, for feedback."""
     mistake = MISTAKES[mistake_id]
     return f"Likely mistake: {mistake.title} [{mistake_id}]. {mistake.hint}"
+
+
+class Simulation:
+    """A known mistake's answer on a case, named rather than computed.
+
+    Calling it gives what the simulator ``name`` (``<part>.<function>`` of
+    :mod:`grader.checks.simulators`) returns on the case's inputs, from the source of
+    expected values: run in the full package, the value recorded for the public case in a
+    student kit (:func:`grader.checks.expected.simulated`; a case that was not recorded
+    raises, and then matches nothing in :func:`diagnose`).
+
+    Args:
+        name: the simulator's name.
+        *args: the case's inputs.
+        **kwargs: the simulator's switches.
+    """
+
+    def __init__(self, name: str, *args: Any, **kwargs: Any) -> None:
+        self.name = name
+        self.args = args
+        self.kwargs = kwargs
+
+    def __call__(self) -> Any:
+        return simulated(self.name, *self.args, **self.kwargs)
+
+    def __repr__(self) -> str:
+        return f"Simulation({self.name!r})"
+
+
+def known_answer(simulation: Simulation) -> Any:
+    """A simulation's value, or None where there is none: a kit that did not record it, a
+    simulator that does not apply to the case."""
+    try:
+        return simulation()
+    except Exception:  # noqa: BLE001 - then it matches nothing
+        return None
 
 
 def diagnose(
@@ -323,9 +366,9 @@ def diagnose(
 
     Args:
         received: the student's answer.
-        variants: mistake id -> a function computing that mistake's answer on the
-            same inputs (evaluated lazily, in order); a list of pairs where one mistake
-            has several forms.
+        variants: mistake id -> a function giving that mistake's answer on the same
+            inputs (evaluated lazily, in order; a :class:`Simulation`, or a transform of
+            the expected value); a list of pairs where one mistake has several forms.
         matches: how to compare the received answer with a variant's.
 
     Returns:

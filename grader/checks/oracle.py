@@ -18,8 +18,10 @@ otherwise:
 - it finishes within the time left to the student's call (:func:`reference_value`).
 
 In a student kit the answers are the values recorded on the public cases
-(:mod:`grader.checks.expected`). ``clipped_train_step`` works on live Keras objects, so ``train_with_clipping`` is run with
-a step written in the worker instead (:func:`grader.worker.calls.trusted_train_step`).
+(:mod:`grader.checks.expected`). ``clipped_train_step`` works on live Keras objects, so
+``train_with_clipping`` is run with the grader's own step instead
+(:mod:`grader.worker.trusted_step`; replayed from recorded values in a kit, which does not
+hold it).
 """
 
 from __future__ import annotations
@@ -242,7 +244,7 @@ def answer_callback(
         fails on them), ``{"ok": False, "own": True, "error": sentence}``: the worker then
         runs the student's own helper.
     """
-    name = str(message.get("function"))
+    name = str(message.get("function"))[:100]  # echoed in the reply: the student's text
     if name not in allowed:
         return _declined(f"{name} is not answered by the reference")
     time_limit = None if deadline is None else deadline - time.monotonic()

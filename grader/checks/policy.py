@@ -10,6 +10,12 @@ calls use. Code the syntax tree cannot follow (``exec``, ``eval``, ``compile``,
 ``__import__`` or ``importlib`` with any argument, ``sys.modules``, ``getattr``/``vars``
 on a library) is itself a violation in those functions.
 
+Part 3's rule is also kept while the code runs: the worker recognises the clip functions
+by identity, whatever name reached them (:mod:`grader.worker.guards`). So that the part's
+code cannot simply switch that off, Part 3 code that names the grader's own machinery
+(any ``grader`` module but the notebook's helpers) or the interpreter's internals (loaded
+modules, frames, the object graph, memory) anywhere is a violation in those functions too.
+
 A notebook is read cell by cell after IPython's own transformations (magics and shell
 escapes become plain calls), so a magic or one cell that does not parse leaves the rules
 on for every other cell.
@@ -20,18 +26,52 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from grader.isolation.libraries import AUTODIFF_MODULES, CLIPPING_ARRAY_FUNCTIONS
+from grader.isolation.libraries import (
+    AUTODIFF_MODULES,
+    CLIP_LIBRARY_FUNCTIONS,
+    CLIPPING_ARRAY_FUNCTIONS,
+)
 
-#: Library functions part 3's array functions may not call, by qualified name.
+#: Library functions part 3's array functions may not call, by qualified name: the
+#: contract's, under the other names the libraries give them (``tf.compat.v1``, ``v2``).
 CLIP_FUNCTIONS = (
-    "tensorflow.clip_by_value",
+    *CLIP_LIBRARY_FUNCTIONS,
+    *(
+        name.replace("tensorflow.", f"tensorflow.compat.{version}.", 1)
+        for version in ("v1", "v2")
+        for name in CLIP_LIBRARY_FUNCTIONS
+        if name.startswith("tensorflow.")
+    ),
     "tensorflow.math.clip_by_value",
-    "tensorflow.clip_by_norm",
-    "tensorflow.clip_by_global_norm",
-    "tensorflow.linalg.global_norm",
-    "keras.ops.clip",
+    "tensorflow.compat.v1.global_norm",
     "tensorflow.keras.ops.clip",
+    "keras.ops.numpy.clip",
     "keras.src.ops.clip",
+    "keras.src.ops.numpy.clip",
+)
+#: The grader modules a notebook imports (its setup cell's helpers). Every other grader
+#: module is the grader's own machinery, which a part's code has no reason to reach.
+NOTEBOOK_MODULES = ("grader.notebook", "grader.demos", "grader.quiet")
+#: The grader's helper that imports TensorFlow: what it returns is the ``tensorflow`` module.
+TENSORFLOW_IMPORTER = "grader.quiet.import_tensorflow"
+#: What reaches the interpreter's own state: loaded modules, frames, the object graph,
+#: tracing, raw memory. Part 3's code has no use for it but reaching around the check of
+#: its clip functions while they run.
+INTERPRETER_INTERNALS = (
+    "sys.modules",
+    "sys._getframe",
+    "sys._current_frames",
+    "sys.settrace",
+    "sys.setprofile",
+    "inspect.currentframe",
+    "inspect.stack",
+    "inspect.trace",
+    "threading.settrace",
+    "threading.setprofile",
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "ctypes",
 )
 #: Names whose use hides from the syntax tree what a function runs or imports.
 DYNAMIC_NAMES = ("exec", "eval", "compile", "__import__", "importlib", "sys.modules", "builtins")
@@ -96,6 +136,11 @@ def _read_module(tree: ast.Module) -> _Module:
             if isinstance(target, ast.Name):
                 if dynamic:
                     module.aliases[target.id] = dynamic
+                elif (
+                    isinstance(node.value, ast.Call)
+                    and _qualify(node.value.func, module.aliases) == TENSORFLOW_IMPORTER
+                ):
+                    module.aliases[target.id] = "tensorflow"  # tf = import_tensorflow()
                 elif isinstance(node.value, (ast.Name, ast.Attribute)):
                     qualified = _qualify(node.value, module.aliases)
                     if qualified:
@@ -190,6 +235,21 @@ def _closure(name: str, module: _Module) -> set[str]:
     return used
 
 
+def _reaches_around(tree: ast.Module, module: _Module) -> list[str]:
+    """The grader's own modules and the interpreter's internals the code names, anywhere."""
+    used, _ = _uses(tree, module)
+    hits = set()
+    for name in used:
+        parts = name.split(".")
+        if parts[0] == "grader" and len(parts) > 1 and not parts[1].startswith("__"):
+            if not any(name == m or name.startswith(m + ".") for m in NOTEBOOK_MODULES):
+                hits.add(".".join(parts[:2]))
+        for internal in INTERPRETER_INTERNALS:
+            if name == internal or name.startswith(internal + "."):
+                hits.add(internal)
+    return sorted(hits)
+
+
 def _root_in(qualified: str, modules: tuple[str, ...]) -> str | None:
     root = qualified.split(".")[0]
     return root if root in modules else None
@@ -229,13 +289,20 @@ def find_violations(part: str, source: str | list[str]) -> dict[str, str]:
                     "be checked."
                 )
     if part == "clipping":
+        reach = _reaches_around(tree, module)
         for name in CLIPPING_ARRAY_FUNCTIONS:
             if name not in module.functions:
                 continue
             used = _closure(name, module)
             hits = sorted(q for q in used if q in CLIP_FUNCTIONS)
             dynamic = _dynamic_hits(used, ("tensorflow", "keras"))
-            if hits or dynamic:
+            if reach and not hits:
+                violations[name] = (
+                    f"{name} is checked as it runs for the library's clip functions, and its "
+                    f"part's code uses {', '.join(reach)}, which reach into the grader's worker "
+                    "or the interpreter: in part 3 the code may not reach around that check."
+                )
+            elif hits or dynamic:
                 violations[name] = (
                     f"{name} calls {', '.join(hits or dynamic)}: in part 3 this function is "
                     "written from array operations, without the library's clip functions"
@@ -262,7 +329,8 @@ def _transform(cell: str) -> str:
 
 
 def parse_cells(source: str | list[str]) -> ast.Module | None:
-    """One syntax tree of every cell that parses, after IPython's transformations.
+    """One syntax tree of every cell that parses, after IPython's transformations and, for a
+    cell with magics, as the worker runs it too.
 
     Args:
         source: a module's text, or a notebook's code cells.
@@ -270,16 +338,25 @@ def parse_cells(source: str | list[str]) -> ast.Module | None:
     Returns:
         the module (the cells' statements in order), or None when no cell parses.
     """
+    # lazy: the worker's own reading of a cell, needed only here
+    from grader.worker.loading import strip_notebook_only
+
     cells = [source] if isinstance(source, str) else list(source)
     body: list[ast.stmt] = []
     parsed = False
     for cell in cells:
-        try:
-            tree = ast.parse(_transform(cell))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue  # reported where the cell is run; the other cells are still read
-        parsed = True
-        body.extend(tree.body)
+        texts = [_transform(cell)]
+        if any(line.lstrip().startswith(("%", "!")) for line in cell.splitlines()):
+            # The worker runs the cell with its magics commented out: a cell magic's body,
+            # a string to IPython (``%%time``), runs there, so it is read as well.
+            texts.append(strip_notebook_only(cell))
+        for text in texts:
+            try:
+                tree = ast.parse(text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue  # reported where the cell is run; the other cells are still read
+            parsed = True
+            body.extend(tree.body)
     return ast.Module(body=body, type_ignores=[]) if parsed else None
 
 

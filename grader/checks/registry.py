@@ -430,7 +430,7 @@ def compare_case(
                 message(describe_type(expected), describe_type(outcome.value), hint),
                 category=WRONG_TYPE,
             )
-    if variants and expected_values.is_recording():  # a kit needs every known mistake's answer
+    if variants and expected_values.is_recording():  # a kit diagnoses from recorded answers
         for _, compute in variants.items() if isinstance(variants, dict) else variants:
             try:
                 compute()

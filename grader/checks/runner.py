@@ -21,6 +21,7 @@ import numpy as np
 
 from grader.checks.expected import trusted_steps
 from grader.checks.oracle import TRUSTED, answer_callback, helpers_of
+from grader.escaping import for_terminal
 from grader.isolation.protocol import ProtocolError, decode, encode
 from grader.isolation.sandbox import PartSandboxes, Sandbox, WorkerFailure
 from grader.submission import PartCode
@@ -136,34 +137,170 @@ def changed_arguments(sent: list[Any], after: list[Any] | None) -> list[int]:
     return [i for i, (s, a) in enumerate(zip(sent, after)) if _differs(s, a)]
 
 
+def _line(value: object, limit: int) -> str:
+    """A text from the worker, cut to ``limit`` on receipt and put on one line (its controls
+    and newlines shown escaped): what a student's code wrote never starts a line of its own,
+    nor passes for a ``Hint:`` or a score line, in any report."""
+    return for_terminal(str(value)[:limit])
+
+
 def outcome_from_answer(answer: dict[str, Any]) -> CallOutcome:
-    """Build a CallOutcome from a worker's answer message (validating it)."""
+    """Build a CallOutcome from a worker's answer message (validating it).
+
+    Every text is cut to its length and put on one line here, on receipt (the worker's own
+    cuts are not relied on); ``where`` (the student's lines) keeps its newlines, each line
+    cleaned.
+    """
     try:
+        warnings = [_line(w, 500) for w in list(answer.get("warnings", []))[:20]]
+        violations = [_line(v, 300) for v in list(answer.get("violations", []))[:5]]
+        mutated = [int(i) for i in list(answer.get("mutated", []))[:64]]
         if answer.get("ok") is True:
             return CallOutcome(
                 ok=True,
                 value=decode(answer.get("result")),
-                warnings=[str(w)[:500] for w in answer.get("warnings", [])][:20],
-                mutated=[int(i) for i in answer.get("mutated", [])],
+                warnings=warnings,
+                mutated=mutated,
                 state=[decode(s) for s in answer["state"]] if answer.get("state") else None,
                 recorded=decode(answer["recorded"]) if answer.get("recorded") else None,
                 after=decode(answer["after"]) if answer.get("after") else None,
-                violations=[str(v)[:300] for v in answer.get("violations", [])][:5],
+                violations=violations,
             )
         error = answer.get("error") or {}
         return CallOutcome(
             ok=False,
-            error_type=str(error.get("type", "Error"))[:100],
-            error_message=str(error.get("message", ""))[:2000],
-            where=str(error.get("where", ""))[:4000],
-            warnings=[str(w)[:500] for w in answer.get("warnings", [])][:20],
-            mutated=[int(i) for i in answer.get("mutated", [])],
-            violations=[str(v)[:300] for v in answer.get("violations", [])][:5],
+            error_type=_line(error.get("type", "Error"), 100),
+            error_message=_line(error.get("message", ""), 2000),
+            where=for_terminal(str(error.get("where", ""))[:4000], lines=True),
+            warnings=warnings,
+            mutated=mutated,
+            violations=violations,
         )
-    except (ProtocolError, KeyError, TypeError, ValueError) as error:
+    except (ProtocolError, AttributeError, KeyError, TypeError, ValueError) as error:
         return CallOutcome(
             ok=False, error_type="protocol", error_message=f"malformed answer ({error})"
         )
+
+
+#: The contract's functions that return a Keras model (built from ``input_dim, depth, width``).
+MODEL_BUILDERS = ("build_mlp", "build_exploding_mlp", "build_healthy_mlp")
+#: What any answer may hold beyond its values: error texts, warnings, violations, framing.
+_ANSWER_BASE_BYTES = 1 << 20
+#: An answer's values are the same order of size as the call's inputs (a gradient per
+#: weight, a clipped copy, the arguments' state after the call): at most this many times
+#: their size as sent (array data as base64 in both directions).
+_ANSWER_PER_REQUEST_BYTE = 4
+#: A returned model's weights, as base64 of float64 (10.7 bytes each), and some room.
+_BYTES_PER_WEIGHT = 12
+#: A returned model's config, per layer (a Dense layer's JSON config is about 1.5 KB).
+_BYTES_PER_LAYER = 16 << 10
+#: How far a right model may go past the contract's plain layout (normalisation layers, a
+#: wider input, a separate output activation) before its size alone makes it wrong; the
+#: vetting of the model judges its size with the contract's own bound, this only keeps
+#: the grader from reading more than any model it could accept.
+_MODEL_ROOM = 4
+
+
+def model_answer_bytes(input_dim: int, depth: int, width: int) -> int:
+    """The largest answer a model builder's call may send, from the case's sizes."""
+    input_dim, depth, width = (max(int(v), 1) for v in (input_dim, depth, width))
+    weights = (input_dim + 1) * width + (depth - 1) * (width + 1) * width + width + 1
+    weights += 4 * depth * width  # normalisation layers' parameters
+    layers = 4 * (depth + 2)
+    return _MODEL_ROOM * (weights * _BYTES_PER_WEIGHT + layers * _BYTES_PER_LAYER)
+
+
+def answer_limit(message: dict[str, Any]) -> int:
+    """The largest answer, in bytes, that a request can need: what the grader reads at most.
+
+    Derived from the contract and the request itself, never from the worker's own limits:
+    a ``load`` answer is its cells' error texts and the names defined; a ``call`` answer
+    is at most a few times the call's inputs, plus a model's weights and config for a
+    model builder (:func:`model_answer_bytes`); a ``measure`` answer is a few hundred
+    figures. A longer answer is refused from its header, before it is read
+    (:meth:`grader.isolation.sandbox.Sandbox.request`).
+    """
+    op = message.get("op")
+    if op == "load":
+        return _ANSWER_BASE_BYTES + len(message.get("cells", [])) * (8 << 10)
+    if op == "measure":
+        return 4 * _ANSWER_BASE_BYTES
+    request = len(json.dumps(message, allow_nan=False))
+    limit = _ANSWER_BASE_BYTES + _ANSWER_PER_REQUEST_BYTE * request
+    if message.get("function") in MODEL_BUILDERS:
+        try:
+            sizes = [int(v) for v in decode(message.get("args"))[:3]]
+        except (ProtocolError, TypeError, ValueError):
+            sizes = []
+        if len(sizes) == 3:
+            limit += model_answer_bytes(*sizes)
+    return limit
+
+
+#: On receipt, the longest of each text a load answer carries (the worker's own cuts are
+#: not relied on) and the most cell errors it may list (one per cell sent).
+_LABEL_CHARS, _TYPE_CHARS, _MESSAGE_CHARS, _NAME_CHARS, _SIGNATURE_CHARS = 200, 100, 2000, 100, 500
+_MAX_NAMES = 1000
+
+
+def read_load_answer(answer: dict[str, Any], cells: int) -> dict[str, Any]:
+    """A worker's ``load`` answer, checked and cut to size on receipt.
+
+    Args:
+        answer: the answer as it arrived.
+        cells: how many cells were sent (at most one error each).
+
+    Returns:
+        ``{"ok", "errors": [{"label", "type", "message"}], "functions": {name: signature}}``
+        of plain built-in values within the lengths above; a malformed answer reads as a
+        failed load.
+    """
+    try:
+        errors = []
+        for error in list(answer.get("errors") or [])[:cells]:
+            errors.append(
+                {
+                    "label": _line(error.get("label", ""), _LABEL_CHARS),
+                    "type": _line(error.get("type", "Error"), _TYPE_CHARS),
+                    "message": _line(error.get("message", ""), _MESSAGE_CHARS),
+                }
+            )
+        defined = answer.get("functions") or {}
+        if not isinstance(defined, dict):
+            raise TypeError("functions is not a mapping")
+        functions = {
+            _line(name, _NAME_CHARS): _line(signature, _SIGNATURE_CHARS)
+            for name, signature in list(defined.items())[:_MAX_NAMES]
+        }
+        read = {
+            "ok": answer.get("ok") is True,
+            "errors": errors,
+            "functions": functions,
+        }
+        if not read["ok"]:
+            read["failure"] = _line(answer.get("failure", "died"), _TYPE_CHARS)
+            read["message"] = _line(answer.get("message", ""), _MESSAGE_CHARS)
+        return read
+    except (AttributeError, TypeError, ValueError):
+        return {
+            "ok": False,
+            "failure": "protocol",
+            "message": "the worker sent a malformed answer to loading the code",
+            "errors": [],
+            "functions": {},
+        }
+
+
+def _within(outcome: CallOutcome, deadline: float, timeout: float) -> CallOutcome:
+    """The outcome, or a time-out when reading and decoding the answer ran past the call's
+    deadline (the decoding of a large answer counts in the call's time)."""
+    if time.monotonic() <= deadline:
+        return outcome
+    return CallOutcome(
+        ok=False,
+        error_type="timeout",
+        error_message=f"it ran past the time limit of {timeout:g} s",
+    )
 
 
 def call_message(
@@ -264,6 +401,8 @@ class SubprocessRunner(Runner):
         self.parts = parts
         #: per part, the load answer and the generation of its worker it belongs to
         self._loaded: dict[str, tuple[int, dict[str, Any]]] = {}
+        #: per part, its first load answer (see :meth:`first_load`)
+        self._first: dict[str, dict[str, Any]] = {}
 
     def load(self, part: str, timeout: float = 60.0) -> dict[str, Any]:
         """Load a part's code into its worker (again after a restart).
@@ -280,13 +419,32 @@ class SubprocessRunner(Runner):
         if loaded is None or loaded[0] != worker.generation:
             code = self.parts[part]
             cells = [{"label": label, "source": source} for label, source in code.cells]
+            request = {"op": "load", "part": part, "cells": cells}
             try:
-                answer = worker.request({"op": "load", "part": part, "cells": cells}, timeout)
+                answer = read_load_answer(
+                    worker.request(request, timeout, max_bytes=answer_limit(request)),
+                    len(cells),
+                )
             except WorkerFailure as failure:
                 answer = {"ok": False, "failure": failure.kind, "message": str(failure)}
             # After a failure the answer stays for the restarted worker: not loaded again.
             self._loaded[part] = (worker.generation, answer)
+            self._first.setdefault(part, answer)
         return self._loaded[part][1]
+
+    def load_all(self) -> None:
+        """Load every part before any function is called (see :meth:`first_load`)."""
+        for part in self.parts:
+            self.load(part)
+
+    def first_load(self, part: str) -> dict[str, Any]:
+        """The part's first load answer, the one whose errors a report may show.
+
+        When every part is loaded before any call (:meth:`load_all`), what a cell's error
+        says was written before any case was run: code that saw a hidden case's inputs in
+        one part cannot pass them on through a later part's load error.
+        """
+        return self._first.get(part) or self.load(part)
 
     def _send(self, part: str, message: dict[str, Any], timeout: float) -> CallOutcome:
         loaded = self.load(part)
@@ -300,11 +458,14 @@ class SubprocessRunner(Runner):
         deadline = time.monotonic() + timeout
         try:
             answer = self.sandbox.for_part(part).request(
-                message, timeout, on_callback=lambda m: answer_callback(part, allowed, m, deadline)
+                message,
+                timeout,
+                on_callback=lambda m: answer_callback(part, allowed, m, deadline),
+                max_bytes=answer_limit(message),
             )
         except WorkerFailure as failure:
             return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
-        return outcome_from_answer(answer)
+        return _within(outcome_from_answer(answer), deadline, timeout)
 
     def measure(
         self,
@@ -367,11 +528,12 @@ class SubprocessRunner(Runner):
             "learning_rate": float(learning_rate),
             "seed": seed,
         }
+        deadline = time.monotonic() + timeout
         try:
-            answer = self.sandbox.request(message, timeout)
+            answer = self.sandbox.request(message, timeout, max_bytes=answer_limit(message))
         except WorkerFailure as failure:
             return CallOutcome(ok=False, error_type=failure.kind, error_message=str(failure))
-        return outcome_from_answer(answer)
+        return _within(outcome_from_answer(answer), deadline, timeout)
 
 
 class InProcessRunner(Runner):

@@ -5,20 +5,30 @@
 - ``DIR/exploding_gradients/``: the released notebooks and ``.py`` stubs;
 - ``DIR/wheels/exploding_gradients_kit-<version>-py3-none-any.whl``: an installable
   ``grader`` package with what ``check(...)`` needs and nothing more: the checks, the
-  comparison, diagnosis and feedback code, the measuring code of the training checks, and
-  the public cases' expected values recorded from the reference now (JSON, arrays as raw
-  bytes, never pickle; :mod:`grader.checks.expected` reads them);
+  comparison, diagnosis and feedback code, and data recorded from the full package now
+  (JSON, arrays as raw bytes, never pickle; :mod:`grader.checks.expected` reads them): the
+  public cases' expected values, and what each known mistake gives on each public case;
 - ``DIR/README.md``: how a student installs and uses it.
 
-The wheel holds no reference solution (no ``solutions`` package, no module that imports
-it), no hidden case (only the public seed's cases are recorded) and not the hidden
+The wheel holds no code that computes a contract function's answer: no reference solution
+(no ``solutions`` package, no module that imports it), no simulator of a known mistake
+(:mod:`grader.checks.simulators`: one with its switches at their defaults is an answer; the
+kit diagnoses from the recorded values instead), no gradient measuring
+(:mod:`grader.measuring.measure` and :mod:`grader.measuring.in_worker` compute
+``dense_grad_norms``' answer; a kit measures with the student's own, once it passes, and
+trains with Keras's ``model.fit``: :mod:`grader.checks.measurer`) and no trusted clipped step
+(:mod:`grader.worker.trusted_step`, an answer to ``clipped_train_step``; a kit replays the
+recorded steps). Those modules are left out whole, not edited: the kit's modules reach them
+only through imports marked "full package only", which the kit does without
+(``tests/grader/test_layout.py`` checks both; ``tests/grader/course/test_kit_audit.py`` calls
+every function of the wheel on the public cases and finds none that gives an answer). Nor
+does the wheel hold a hidden case (only the public seed's cases are recorded) or the hidden
 cases' default seed (``grader/grade.py`` stays out). It is built by ``pip wheel`` from a
 generated project with its own ``pyproject.toml``.
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
 import json
 import shutil
@@ -37,11 +47,14 @@ KIT_VERSION = "0.1.0"
 
 #: The modules of ``grader`` the kit ships: what ``grader.notebook.check`` imports. Left out:
 #: grading on hidden cases (``grade.py`` holds the default hidden seed), the CLI, batches,
-#: reports, the generators (they read the reference) and this module.
+#: reports, the generators (they read the reference), this module, and the code that
+#: computes answers (the simulators of known mistakes, the grader's gradient measuring and
+#: its trusted clipped step: see the module's docstring).
 KIT_MODULES = (
     "__init__.py",
     "assignment.py",
     "demos.py",
+    "escaping.py",
     "notebook.py",
     "paths.py",
     "quiet.py",
@@ -50,6 +63,7 @@ KIT_MODULES = (
     "checks/__init__.py",
     "checks/compare.py",
     "checks/expected.py",
+    "checks/measurer.py",
     "checks/mistakes.py",
     "checks/oracle.py",
     "checks/policy.py",
@@ -61,15 +75,15 @@ KIT_MODULES = (
     "checks/parts/deep_sigmoid.py",
     "checks/parts/remedies.py",
     "isolation/__init__.py",
+    "isolation/cgroups.py",
     "isolation/jail.py",
     "isolation/libraries.py",
     "isolation/protocol.py",
     "isolation/sandbox.py",
     "measuring/__init__.py",
+    "measuring/bounds.py",
     "measuring/data.py",
-    "measuring/in_worker.py",
     "measuring/layout.py",
-    "measuring/measure.py",
     "measuring/optimizers.py",
     "measuring/plain.py",
     "measuring/reading.py",
@@ -80,6 +94,7 @@ KIT_MODULES = (
     "worker/__main__.py",
     "worker/calls.py",
     "worker/confine.py",
+    "worker/clip_watch.py",
     "worker/guards.py",
     "worker/limits.py",
     "worker/loading.py",
@@ -100,19 +115,6 @@ KIT_PACKAGES = tuple(
 KIT_DEPENDENCIES = ("tensorflow>=2.16", "keras>=3", "numpy>=1.26", "matplotlib>=3.8")
 
 
-#: Functions whose code the kit leaves out of a module it ships, by module: the worker's
-#: trusted clipped step is a full answer to ``clipped_train_step``; in a kit its steps are
-#: replayed from the recorded values (:func:`grader.checks.expected.trusted_steps`).
-#: The lessons' demonstrations (:mod:`grader.demos`) ship whole: in a kit they build with
-#: the student's own Part 2 code and measure with :mod:`grader.measuring.measure`, never the reference.
-WITHHELD = {
-    "worker/calls.py": ("trusted_train_step",),
-}
-#: What a withheld function says when called, per module (default: "withheld from the
-#: student kit").
-WITHHELD_REASON: dict[str, str] = {}
-
-
 class KitError(RuntimeError):
     """The kit could not be built (the reference fails its own public checks, pip failed)."""
 
@@ -121,9 +123,9 @@ def record_public_values(seed: int | None = None, tests: list[str] | None = None
     """Run every check on the public cases with the reference as the student, recording
     every expected value the checks ask for.
 
-    Known mistakes' answers are computed too (:func:`grader.checks.registry.compare_case` computes
-    them all while recording), and the helpers a function calls are answered and recorded
-    as the reference calls them.
+    Known mistakes' answers are computed too (:func:`grader.checks.registry.compare_case` runs
+    every simulation of a case while recording), and the helpers a function calls are
+    answered and recorded as the reference calls them.
 
     Args:
         seed: the cases' seed (default: the public one; the tests record hidden cases to
@@ -159,40 +161,6 @@ def record_public_values(seed: int | None = None, tests: list[str] | None = None
             if result.status != "passed":
                 raise KitError(f"the reference fails {spec.test_name}:\n{result.output}")
     return {"values": dict(sorted(values.items())), "signatures": signatures}
-
-
-def withhold(
-    source: str, names: tuple[str, ...], reason: str = "withheld from the student kit"
-) -> str:
-    """``source`` with the bodies of the functions ``names`` replaced by a ``raise``.
-
-    Args:
-        source: a module's source.
-        names: top-level functions to empty.
-        reason: the message of the ``NotImplementedError`` they raise.
-
-    Returns:
-        the source, the functions' signatures kept.
-
-    Raises:
-        KitError: when a function is not in the module.
-    """
-    lines = source.splitlines(keepends=True)
-    found = {
-        node.name: node
-        for node in ast.parse(source).body
-        if isinstance(node, ast.FunctionDef) and node.name in names
-    }
-    if set(found) != set(names):
-        raise KitError(f"not found, cannot withhold: {sorted(set(names) - set(found))}")
-    for node in sorted(found.values(), key=lambda n: n.lineno, reverse=True):
-        indent = " " * node.body[0].col_offset
-        stub = (
-            f'{indent}"""Withheld from the student kit (see grader.course.kit)."""\n'
-            f"{indent}raise NotImplementedError({reason!r})\n"
-        )
-        lines[node.body[0].lineno - 1 : node.end_lineno] = [stub]
-    return "".join(lines)
 
 
 def _pyproject() -> str:
@@ -236,11 +204,7 @@ def build_wheel(recorded: dict[str, Any], wheels: Path) -> Path:
         for module in KIT_MODULES:
             target = project / "grader" / module
             target.parent.mkdir(parents=True, exist_ok=True)
-            source = (PACKAGE / module).read_text(encoding="utf-8")
-            if module in WITHHELD:
-                reason = WITHHELD_REASON.get(module, "withheld from the student kit")
-                source = withhold(source, WITHHELD[module], reason)
-            target.write_text(source, encoding="utf-8")
+            shutil.copyfile(PACKAGE / module, target)  # as it is: nothing edited out
         (project / "grader" / "recorded_values.json").write_text(
             json.dumps(recorded, separators=(",", ":")), encoding="utf-8"
         )
@@ -272,6 +236,9 @@ README = """# exploding_gradients: your kit
 Keep the notebooks in one folder: the lessons of Parts 3 and 4 build some of their
 demonstrations with your own Part 2 (`build_exploding_mlp`, `build_mlp` from
 `deep_sigmoid.ipynb`, or `deep_sigmoid.py`), so those cells run once Part 2 is written.
+The kit holds no gradient code of its own: the demonstrations, and the checks of
+`build_exploding_mlp` and `build_healthy_mlp`, measure models with your own
+`dense_grad_norms` once it passes its check, and say so until it does.
 Hand in the notebooks (or the modules) as your instructor says.
 """
 

@@ -96,6 +96,7 @@ WORKER_MODULES = (
     "grader.isolation.protocol",
     "grader.measuring",
     "grader.measuring.plain",
+    "grader.measuring.bounds",
     "grader.measuring.vetting",
     "grader.measuring.rebuild",
     "grader.measuring.optimizers",
@@ -105,8 +106,10 @@ WORKER_MODULES = (
     "grader.measuring.in_worker",
     "grader.worker",
     "grader.worker.limits",
+    "grader.worker.trusted_step",
     "grader.worker.calls",
     "grader.worker.guards",
+    "grader.worker.clip_watch",
     "grader.worker.confine",
     "grader.worker.reaping",
     "grader.worker.loading",
@@ -175,23 +178,33 @@ def mode() -> str:
     return "namespace" if _jail_works() else "process"
 
 
-def missing_protections(current: str | None = None) -> str:
-    """One line saying what the mode leaves unprotected (empty in the jail).
+def missing_protections(current: str | None = None, memory_reason: str = "") -> str:
+    """One line saying what the mode leaves unprotected (empty in a jail that has it all).
 
     Args:
         current: a mode; the one :func:`mode` picks when None.
+        memory_reason: why no cgroup limits the memory of a submission's processes together
+            (:attr:`grader.isolation.sandbox.Sandbox.memory_reason`); empty when one does.
 
     Returns:
-        ``""`` in ``namespace`` mode, else a line starting ``Isolation: plain process``.
+        ``""`` in ``namespace`` mode with a memory cgroup; else a line starting
+        ``Isolation:`` (``Isolation: plain process`` outside the jail).
     """
+    memory = (
+        f"no memory limit on a submission's processes together ({memory_reason}): each of "
+        "them is limited on its own"
+        if memory_reason
+        else ""
+    )
     if (current or mode()) == "namespace":
-        return ""
-    return (
+        return f"Isolation: jail, but {memory}." if memory else ""
+    line = (
         "Isolation: plain process (no file-system jail, no separate user, no PID "
         "namespace, no network namespace, no process limit); student code can read "
         "what the grader can read, and only guards in part 1's own process keep it from "
         "the autodiff libraries."
     )
+    return f"{line} Also {memory}." if memory else line
 
 
 _PROBED: list[bool] = []

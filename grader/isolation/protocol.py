@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
+import socket
 import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -207,6 +209,59 @@ def write_message(stream: BinaryIO, message: dict[str, Any]) -> None:
     stream.flush()
 
 
+class SocketStream:
+    """A connected Unix socket read and written as a stream of messages.
+
+    The grader and a worker talk over Unix sockets rather than pipes so that the grader
+    can hand the worker a new socket for each submission (:func:`send_socket`): a
+    submission's process holds only its own, never the channel the worker's zygote reads
+    its orders from and writes its reports on (see :mod:`grader.isolation.sandbox`).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = sock
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes; empty at the end of the stream."""
+        return self.socket.recv(size)
+
+    def write(self, data: bytes) -> int:
+        """Send all of ``data``."""
+        self.socket.sendall(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to flush: every write is sent whole."""
+
+    def fileno(self) -> int:
+        """The socket's descriptor (for ``select``)."""
+        return self.socket.fileno()
+
+    def close(self) -> None:
+        """Close the socket (its peer reads the end of the stream)."""
+        self.socket.close()
+
+
+def send_socket(stream: SocketStream, sock: socket.socket) -> None:
+    """Pass ``sock``'s descriptor to the process at the other end of ``stream``."""
+    socket.send_fds(stream.socket, [b"S"], [sock.fileno()])
+
+
+def receive_socket(stream: SocketStream) -> socket.socket:
+    """The socket the other end passed with :func:`send_socket`.
+
+    Raises:
+        ProtocolError: when no descriptor came (the stream ended or carried bytes only).
+    """
+    data, descriptors, _, _ = socket.recv_fds(stream.socket, 1, 1)
+    if data != b"S" or len(descriptors) != 1:
+        for descriptor in descriptors:
+            os.close(descriptor)
+        raise ProtocolError("expected a socket for the submission")
+    os.set_inheritable(descriptors[0], False)  # no program a submission runs gets it
+    return socket.socket(fileno=descriptors[0])
+
+
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:
     """Read ``size`` bytes, fewer only at the end of the stream (works unbuffered too)."""
     chunks, remaining = [], size
@@ -240,6 +295,8 @@ def read_message(stream: BinaryIO) -> dict[str, Any] | None:
         message = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ProtocolError(f"message is not JSON: {error}") from None
+    except (ValueError, RecursionError) as error:  # a 5,000-digit integer, a deep nesting
+        raise ProtocolError(f"message is not plain data: {type(error).__name__}") from None
     if type(message) is not dict:
         raise ProtocolError("message is not an object")
     return message

@@ -21,6 +21,7 @@ import secrets
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,15 @@ from typing import Any
 
 from grader.assignment import NUMPY_ONLY_PARTS
 from grader.isolation import jail
-from grader.isolation.protocol import MAX_MESSAGE_BYTES, ProtocolError, read_message, write_message
+from grader.isolation.cgroups import WorkerCgroup
+from grader.isolation.protocol import (
+    MAX_MESSAGE_BYTES,
+    ProtocolError,
+    SocketStream,
+    read_message,
+    send_socket,
+    write_message,
+)
 from grader.paths import ROOT
 from grader.quiet import quiet_environment
 
@@ -94,12 +103,31 @@ class Limits:
         }
 
 
-def _die_with_parent() -> None:
-    """In the child: be killed if the grader dies (Linux), so no worker outlives it."""
+def _not_dumpable() -> None:
+    """Make the grading process's memory, descriptors and environment unreachable by
+    processes of its user (``PR_SET_DUMPABLE`` 0): in ``process`` mode the student's code
+    runs as that user, and could otherwise read ``/proc/<grader>/environ`` or ``mem``, or
+    take the grader's own descriptors with ``pidfd_getfd``."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _prepare_worker() -> None:
+    """In the child, before it runs the worker: be killed if the grader dies (Linux), so no
+    worker outlives it, and be the out-of-memory killer's first choice (``oom_score_adj``
+    1000, inherited by every process of every submission), so that when memory runs out
+    the kernel kills student code, not the grader."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    try:
+        with open("/proc/self/oom_score_adj", "w") as stream:
+            stream.write("1000")
+    except OSError:  # pragma: no cover - not Linux
         pass
 
 
@@ -139,6 +167,10 @@ class Sandbox:
         #: marks the worker's processes, to find those that left its session and tree
         self.token = secrets.token_hex(8)
         self.process: subprocess.Popen[bytes] | None = None
+        #: the zygote's control channel: orders out, its ``forked`` and ``ended`` reports in
+        self._control: SocketStream | None = None
+        #: the current submission's own channel (its process holds the other end)
+        self._channel: SocketStream | None = None
         #: counts the children forked: a runner reloads its code when it changes
         self.generation = 0
         self._warming = False
@@ -148,6 +180,10 @@ class Sandbox:
         self._companion: Sandbox | None = None
         #: the autodiff libraries the worker reported loaded (none in a NumPy-only one)
         self.autodiff_loaded: list[str] = []
+        #: the cgroup v2 group that limits the memory of the worker's whole process tree
+        self._cgroup: WorkerCgroup | None = None
+        #: why there is none (empty when there is, or before the worker first started)
+        self.memory_reason = ""
 
     @property
     def numpy_only(self) -> bool:
@@ -169,6 +205,7 @@ class Sandbox:
         if self.process is not None and self.process.poll() is None:
             return
         self.scratch.mkdir(parents=True, exist_ok=True)
+        _not_dumpable()
         env = worker_environment()
         env.update(self.limits.environment())
         env[_TOKEN_VARIABLE] = self.token
@@ -179,23 +216,49 @@ class Sandbox:
             argv, env = jail.worker_command(environment=env, numpy_only=self.numpy_only)
         else:
             argv = [sys.executable, "-m", "grader.worker"]
-        self.process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=self.scratch if self.mode != "namespace" else "/",
-            env=env,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
+        # The memory of the worker's whole tree (the zygote and the submission's processes,
+        # however many) is limited together where a cgroup can be made; the worker joins
+        # the group before it runs (in its preexec), so every process it starts is in it.
+        self._cgroup, self.memory_reason = WorkerCgroup.create(
+            f"{os.getpid()}-{self.token}", self.limits.memory_mb * 1024 * 1024
         )
-        if self.mode == "namespace":
-            body = json.dumps(jail.worker_sources()).encode("utf-8")
-            self.process.stdin.write(len(body).to_bytes(8, "big") + body)
-        write_message(
-            self.process.stdin,
-            {"op": "warm", "tensorflow": self.tensorflow, "numpy_only": self.numpy_only},
-        )
+        group = self._cgroup
+
+        def prepare() -> None:
+            _prepare_worker()
+            if group is not None:
+                group.add(os.getpid())
+
+        # One Unix socket is the zygote's stdin and stdout, so that it can be handed each
+        # submission's own socket (see grader.worker.serve).
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                stdin=theirs.fileno(),
+                stdout=theirs.fileno(),
+                stderr=subprocess.DEVNULL,
+                cwd=self.scratch if self.mode != "namespace" else "/",
+                env=env,
+                start_new_session=True,
+                preexec_fn=prepare,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._control = SocketStream(ours)
+        try:
+            if self.mode == "namespace":
+                body = json.dumps(jail.worker_sources()).encode("utf-8")
+                self._control.write(len(body).to_bytes(8, "big") + body)
+            write_message(
+                self._control,
+                {"op": "warm", "tensorflow": self.tensorflow, "numpy_only": self.numpy_only},
+            )
+        except OSError:
+            self._fail("died", "the worker process ended before it was sent its code")
         self._warming = True
         self._child = False
 
@@ -203,7 +266,7 @@ class Sandbox:
         self.start()
         if self._warming:
             self._warming = False
-            answer = self._receive(_START_TIMEOUT, _START_TIMEOUT)
+            answer = self._from_zygote(_START_TIMEOUT)
             self._zygote_pid = int(answer.get("pid", 0)) or None
             self._check_autodiff(answer)
 
@@ -222,12 +285,36 @@ class Sandbox:
         """Fork a fresh process for the next submission (ending the current one)."""
         self.end()
         self._ready()
-        self._send({"op": "fork"})
-        answer = self._receive(_START_TIMEOUT, _START_TIMEOUT)
-        if answer.get("op") == "ended" or not answer.get("ok"):
-            self._fail("died", "the worker could not start a process for the submission")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._order({"op": "fork"})
+            send_socket(self._control, theirs)
+        except OSError:
+            ours.close()
+            self._fail("died", "the worker process ended before the request was sent")
+        finally:
+            theirs.close()
+        self._channel = SocketStream(ours)
         self._child = True
         self.generation += 1
+        forked = self._from_zygote(_START_TIMEOUT)
+        if forked.get("op") != "forked":
+            self._fail("protocol", f"the worker answered a fork with {forked.get('op')!r}")
+        try:
+            answer = self._from_submission(_START_TIMEOUT, MAX_MESSAGE_BYTES)
+        except WorkerFailure:
+            self.stop()
+            raise WorkerFailure(
+                "died", "the worker could not start a process for the submission"
+            ) from None
+        if not answer.get("ok"):
+            error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+            detail = str(error.get("message", ""))[:500]
+            self._fail(
+                "died",
+                "the worker could not start a process for the submission"
+                + (f" ({detail})" if detail else ""),
+            )
         self._check_autodiff(answer)
 
     def ensure_child(self) -> None:
@@ -243,15 +330,18 @@ class Sandbox:
             submission was running.
         """
         if not self._child or self.process is None:
-            self._child = False
+            self._forget_child()
             return None
-        self._child = False
         try:
-            self._send({"op": "end"})
-            while True:
-                answer = self._receive(_END_TIMEOUT, _END_TIMEOUT)
-                if answer.get("op") == "ended":
-                    return answer
+            self._tell({"op": "end"}, _END_WRITE_SECONDS)
+        except _Timeout:
+            pass  # it reads nothing: closing its channel below ends its wait all the same
+        self._forget_child()
+        # Only the zygote's report, on the channel the submission never held, ends it.
+        try:
+            return self._from_zygote(_END_TIMEOUT)
+        except _Timeout:
+            return self._kill_child()
         except WorkerFailure:
             return None
 
@@ -260,37 +350,39 @@ class Sandbox:
         message: dict[str, Any],
         timeout: float,
         on_callback: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        max_bytes: int = MAX_MESSAGE_BYTES,
     ) -> dict[str, Any]:
         """Send one request to the submission's process and return the answer.
 
         Args:
             message: the request.
-            timeout: seconds the answer may take.
+            timeout: seconds the answer may take, its reading and parsing included.
             on_callback: answers the worker's ``callback`` messages sent while it works
                 (the reference value of a helper function, see :mod:`grader.checks.oracle`).
+            max_bytes: the largest answer this request may get (what the caller's case can
+                need); a longer one is refused from its header, before it is read.
 
         Returns:
             the answer.
 
         Raises:
-            WorkerFailure: on timeout, death of the process or a malformed answer; the
-                next request starts a fresh process.
+            WorkerFailure: on timeout, death of the process or a malformed or oversized
+                answer; the next request starts a fresh process.
         """
         self.ensure_child()
-        self._send(message)
         deadline = time.monotonic() + timeout
+        stopped = WorkerFailure("timeout", f"it ran past the time limit of {timeout:g} s")
+        try:
+            self._tell(message, deadline - time.monotonic())
+        except _Timeout:
+            self._kill_child()  # it stopped reading: the request is not waited on
+            raise stopped from None
         while True:
             try:
-                answer = self._receive(max(deadline - time.monotonic(), 0.0), timeout)
+                answer = self._from_submission(max(deadline - time.monotonic(), 0.0), max_bytes)
             except _Timeout:
                 self._kill_child()
-                raise WorkerFailure(
-                    "timeout", f"it ran past the time limit of {timeout:g} s"
-                ) from None
-            if answer.get("op") == "ended":
-                self._child = False
-                self.generation += 1
-                raise WorkerFailure("died", _describe_exit(answer.get("status")))
+                raise stopped from None
             if answer.get("op") != "callback":
                 return answer
             reply = (
@@ -298,22 +390,59 @@ class Sandbox:
                 if on_callback
                 else {"ok": False, "own": True, "error": "no callbacks"}
             )
-            self._send(reply)
+            try:
+                self._tell(reply, deadline - time.monotonic())
+            except _Timeout:
+                self._kill_child()
+                raise stopped from None
 
-    def _kill_child(self) -> None:
-        """Kill the submission's process tree; the zygote reports and cleans up."""
+    def _tell(self, message: dict[str, Any], seconds: float) -> None:
+        """Write ``message`` on the submission's channel within ``seconds``.
+
+        A process that stops reading cannot hold the grader: the write gives up at the
+        deadline (raising _Timeout). A process that has ended is not an error here: the
+        zygote's report, read next, says how it ended.
+        """
+        channel = self._channel
+        if channel is None:
+            return
+        channel.socket.settimeout(max(seconds, 0.001))
+        try:
+            write_message(channel, message)
+        except TimeoutError:
+            raise _Timeout from None
+        except OSError:
+            pass
+        finally:
+            if channel.socket.fileno() != -1:
+                channel.socket.settimeout(None)
+
+    def _forget_child(self) -> None:
+        """Close our end of the submission's channel; the next request forks afresh."""
+        if self._child:
+            self.generation += 1
         self._child = False
-        self.generation += 1
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    def _kill_child(self) -> dict[str, Any] | None:
+        """Kill the submission's process tree; the zygote reports and cleans up.
+
+        Returns:
+            the zygote's ``ended`` report, or None when the whole worker had to be stopped.
+        """
+        self._forget_child()
         zygote = self._zygote_host_pid()
         if zygote is None:
             self.stop()
-            return
+            return None
         _kill_all(descendants(zygote))
         try:
-            while self._receive(_END_TIMEOUT, _END_TIMEOUT).get("op") != "ended":
-                pass
+            return self._from_zygote(_END_TIMEOUT)
         except (WorkerFailure, _Timeout):
             self.stop()
+            return None
 
     def _zygote_host_pid(self) -> int | None:
         """The zygote's process id as this process sees it (it may be in a PID namespace)."""
@@ -326,50 +455,111 @@ class Sandbox:
 
     # -- the channel ------------------------------------------------------------------
 
-    def _send(self, message: dict[str, Any]) -> None:
+    def _order(self, message: dict[str, Any]) -> None:
+        """Send an order to the zygote, on the control channel."""
         try:
-            write_message(self.process.stdin, message)
-        except (BrokenPipeError, OSError, AttributeError):
+            write_message(self._control, message)
+        except (OSError, AttributeError):
             self._fail("died", "the worker process ended before the request was sent")
 
-    def _receive(self, remaining: float, limit: float) -> dict[str, Any]:
+    def _from_zygote(self, remaining: float) -> dict[str, Any]:
+        """The zygote's next message on the control channel, which no submission holds.
+
+        Raises:
+            _Timeout: when none came in ``remaining`` seconds.
+            WorkerFailure: when the zygote died or broke the protocol (it is stopped).
+        """
         deadline = time.monotonic() + remaining
-        stream = self.process.stdout
-        header = self._read_exactly(stream, _HEADER_BYTES, deadline)
-        length = int.from_bytes(header, "big")
-        if length > MAX_MESSAGE_BYTES:
-            self._fail(
-                "protocol", f"the answer is over the size limit of {MAX_MESSAGE_BYTES} bytes"
-            )
-        body = self._read_exactly(stream, length, deadline)
         try:
-            answer = read_message(io.BytesIO(header + body))
+            return self._read_message(self._control, deadline, MAX_MESSAGE_BYTES)
+        except _Closed:
+            self._zygote_died()
+        except _Oversized as error:
+            self._fail("protocol", f"the worker sent an answer of {error.size} bytes")
         except ProtocolError as error:
             self._fail("protocol", f"the worker sent a malformed answer ({error})")
-        if answer is None:
-            self._fail("died", "the worker closed its channel")
-        return answer
 
-    def _read_exactly(self, stream: Any, size: int, deadline: float) -> bytes:
-        chunks = []
-        remaining = size
-        fd = stream.fileno()
-        while remaining:
+    def _from_submission(self, remaining: float, max_bytes: int) -> dict[str, Any]:
+        """The submission's next message on its own channel, the zygote's word aside.
+
+        While waiting, the control channel is watched too: an ``ended`` there (the kernel's
+        word that the submission's process is gone) ends the wait. The submission's channel
+        closing without it (its process closed it, or passed it on and died) is waited on
+        for the zygote's report a little, then the process tree is killed.
+
+        Raises:
+            _Timeout: when nothing came in ``remaining`` seconds.
+            WorkerFailure: when the process died (``died``) or sent an oversized or
+                malformed message (``protocol``; its process is killed).
+        """
+        deadline = time.monotonic() + remaining
+        channel, control = self._channel, self._control
+        if channel is None or control is None:
+            raise WorkerFailure("died", "the submission's process has ended")
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _Timeout
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                code = self.process.wait(timeout=5)
-                if self.mode == "namespace" and code is not None and code > 128:
-                    code = -(code - 128)  # bwrap reports a signal as 128 + n
-                self._fail("died", _describe_exit(code))
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+            ready, _, _ = select.select([channel.fileno(), control.fileno()], [], [], left)
+            if control.fileno() in ready:
+                self._ended(self._from_zygote(_END_TIMEOUT))
+            if channel.fileno() in ready:
+                break
+        try:
+            return self._read_message(channel, deadline, max_bytes)
+        except _Closed:
+            try:
+                report = self._from_zygote(_CLOSED_GRACE)
+            except _Timeout:
+                report = self._kill_child()
+            self._ended(report)
+        except _Oversized as error:
+            self._kill_child()
+            raise WorkerFailure(
+                "protocol",
+                f"it sent an answer of {error.size:,} bytes, more than the {max_bytes:,} "
+                "bytes this call's inputs can need",
+            ) from None
+        except ProtocolError as error:
+            self._kill_child()
+            raise WorkerFailure("protocol", f"it sent a malformed answer ({error})") from None
+
+    def _ended(self, report: dict[str, Any] | None) -> Any:
+        """Raise the failure that the zygote's ``ended`` report (or its absence) says."""
+        if report is not None and report.get("op") != "ended":
+            self._fail("protocol", f"the worker reported {report.get('op')!r} unasked")
+        self._forget_child()
+        status = report.get("status") if report is not None else None
+        raise WorkerFailure("died", _describe_exit(status if isinstance(status, int) else None))
+
+    def _zygote_died(self) -> Any:
+        code = self.process.wait(timeout=5) if self.process is not None else None
+        if self.mode == "namespace" and code is not None and code > 128:
+            code = -(code - 128)  # bwrap reports a signal as 128 + n
+        if self._cgroup is not None and self._cgroup.oom_kills():
+            self._fail(
+                "died",
+                "it used more than the memory limit of "
+                f"{self.limits.memory_mb} MB for all its processes together",
+            )
+        self._fail("died", _describe_exit(code))
+
+    @staticmethod
+    def _read_message(stream: SocketStream, deadline: float, max_bytes: int) -> dict[str, Any]:
+        """One message from ``stream`` by ``deadline``, refused from its header when longer
+        than ``max_bytes``; parsing counts in the time (a message is parsed after it is read
+        whole, and the deadline is checked again after)."""
+        header = _read_exactly(stream, _HEADER_BYTES, deadline)
+        length = int.from_bytes(header, "big")
+        if length > min(max_bytes, MAX_MESSAGE_BYTES):
+            raise _Oversized(length)
+        body = _read_exactly(stream, length, deadline)
+        answer = read_message(io.BytesIO(header + body))
+        if answer is None:  # pragma: no cover - the header was read
+            raise _Closed
+        if time.monotonic() > deadline:
+            raise _Timeout
+        return answer
 
     def _fail(self, kind: str, message: str) -> Any:
         self.stop()
@@ -391,12 +581,17 @@ class Sandbox:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait
             pass
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        for stream in (self._channel, self._control):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self._channel = self._control = None
         self.process = None
+        group, self._cgroup = self._cgroup, None
+        if group is not None:
+            group.remove()
 
     def close(self) -> None:
         """Stop the worker (and its companion) and remove a scratch directory it made."""
@@ -487,6 +682,13 @@ class PartSandboxes:
         return sorted({self.kind(part) for part in parts})
 
     @property
+    def memory_reason(self) -> str:
+        """Why no cgroup limits the memory of a submission's processes together in the
+        workers started so far (empty when each has one)."""
+        reasons = [w.memory_reason for w in self.workers.values() if w.memory_reason]
+        return reasons[0] if reasons else ""
+
+    @property
     def generation(self) -> int:
         """Changes whenever either worker forks or restarts."""
         return sum(worker.generation for worker in self.workers.values())
@@ -539,9 +741,12 @@ class PartSandboxes:
         message: dict[str, Any],
         timeout: float,
         on_callback: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        max_bytes: int = MAX_MESSAGE_BYTES,
     ) -> dict[str, Any]:
         """Send a request to the worker of the part it names (see :meth:`Sandbox.request`)."""
-        return self.for_part(message.get("part")).request(message, timeout, on_callback)
+        return self.for_part(message.get("part")).request(
+            message, timeout, on_callback, max_bytes=max_bytes
+        )
 
     def stop(self) -> None:
         """Kill both workers and every process they started."""
@@ -566,10 +771,48 @@ class _Timeout(Exception):
     """No answer before the deadline."""
 
 
+class _Closed(Exception):
+    """The other end closed the channel."""
+
+
+class _Oversized(Exception):
+    """A message longer than the reader allows (announced in its header)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _read_exactly(stream: SocketStream, size: int, deadline: float) -> bytes:
+    """``size`` bytes from ``stream`` by ``deadline`` (raises _Timeout, or _Closed at its end)."""
+    chunks = []
+    remaining = size
+    fd = stream.fileno()
+    while remaining:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Timeout
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise _Closed
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
 #: Seconds the worker may take to start (it imports TensorFlow) or to fork.
 _START_TIMEOUT = 180.0
 #: Seconds the zygote may take to clean up after a submission.
 _END_TIMEOUT = 30.0
+#: Seconds the ``end`` message may take to be written (a process that reads nothing more
+#: is ended by the closing of its channel all the same).
+_END_WRITE_SECONDS = 1.0
+#: Seconds to wait for the zygote's report after a submission closed its channel, before
+#: its processes are killed (one that closed its channel and lives on).
+_CLOSED_GRACE = 5.0
 
 
 def _innermost_pid(pid: int) -> int | None:

@@ -14,6 +14,8 @@
   time;
 - :mod:`~grader.measuring.vetting`: a received model's config, vetted against an
   allow-list (and why an allow-list);
+- :mod:`~grader.measuring.bounds`: what measuring one student's model may cost the
+  grader: a size bound from the call's arguments, and a CPU budget;
 - :mod:`~grader.measuring.rebuild`: a Keras model rebuilt from its vetted plan;
 - :mod:`~grader.measuring.optimizers`: a Keras optimizer received as plain data, rebuilt
   from an allow-list.

@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from grader.measuring.bounds import ContractSize
 from grader.measuring.layout import (
+    ACTIVATION_PROBE,
     dense_layers,
     describe_layout,
     healthy_layout_problems,
@@ -33,9 +35,6 @@ from grader.quiet import import_tensorflow
 #: gradient norms, for build_exploding_mlp) or ``healthy`` (layout, gradient norms and a
 #: training run, for build_healthy_mlp).
 MEASURE_KINDS = ("exploding", "healthy")
-#: Where the first Dense layer's activation is evaluated, so that the grader can tell a
-#: student's own sigmoid from its values (a name says nothing about what a function does).
-ACTIVATION_PROBE = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 #: Most SGD steps a measurement runs (the contract's training test makes 200).
 MAX_MEASURE_STEPS = 1000
 
@@ -52,7 +51,9 @@ def _live_gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> list[float
     kernels = [layer.kernel for layer in dense_layers(model)]
     with tf.GradientTape() as tape:
         prediction = model(inputs)
-        loss = tf.reduce_mean(tf.square(prediction - tf.reshape(targets, tf.shape(prediction))))
+        # a float64 (or mixed-precision) model computes in its own dtype: so do its targets
+        targets = tf.cast(tf.reshape(targets, tf.shape(prediction)), prediction.dtype)
+        loss = tf.reduce_mean(tf.square(prediction - targets))
     grads = tape.gradient(loss, kernels)
     return [float(tf.norm(g)) if g is not None else float("nan") for g in grads]
 
@@ -115,7 +116,8 @@ def measure_in_worker(
 
     Returns:
         ``layout`` (:func:`grader.measuring.layout.describe_layout`), ``norms`` (floats,
-        empty when the layout is wrong), ``losses`` (floats, the loss before each step;
+        empty when the layout is wrong or the model larger than the call asks for,
+        :class:`~grader.measuring.bounds.ContractSize`), ``losses`` (floats, the loss before each step;
         ``healthy`` with a right layout only) and ``activation_values`` (the first Dense
         layer's activation at :data:`ACTIVATION_PROBE`).
 
@@ -134,7 +136,10 @@ def measure_in_worker(
     probe = _activation_values(model)
     norms: list[float] = []
     losses: list[float] = []
-    if not problems:
+    too_large = ContractSize(input_dim, depth, width).excess(
+        layout["weights"], layout["layer_count"]
+    )
+    if not problems and too_large is None:
         norms = _live_gradient_norms(model, x, y)
         if kind == "healthy" and steps:
             # The norms left the weights as they were: train the same model, as the

@@ -13,9 +13,14 @@ the rules to it again in its own process.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from grader.measuring.stack import DenseStack
+
+#: Where the first Dense layer's activation is evaluated, so that the grader can tell a
+#: student's own sigmoid from its values (a name says nothing about what a function does).
+ACTIVATION_PROBE = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
 
 
 def dense_layers(model: Any) -> list[Any]:
@@ -65,7 +70,8 @@ def describe_layout(model: Any) -> dict[str, Any]:
         ``keras.Sequential``), ``dense_count``, ``others`` (names of the layers that are
         not Dense, at most :data:`MAX_LAYOUT_NAMES`), ``dense`` (per Dense layer, input
         side first, at most :data:`MAX_LAYOUT_LAYERS`: ``units``, ``activation``,
-        ``fan_in`` or None).
+        ``fan_in`` or None), ``weights`` (every number the model holds, as
+        ``count_params``) and ``layer_count`` (its layers, the input layer not counted).
     """
     if isinstance(model, DenseStack):
         return _layout_record(
@@ -73,6 +79,8 @@ def describe_layout(model: Any) -> dict[str, Any]:
             True,
             [(k.shape[1], a, k.shape[0]) for k, a in zip(model.kernels, model.activations)],
             [],
+            sum(k.size + (0 if b is None else b.size) for k, b in zip(model.kernels, model.biases)),
+            len(model.kernels),
         )
     # lazy: Keras loads through import_tensorflow (quietly); the NumPy-only worker imports this module
     import keras
@@ -87,19 +95,28 @@ def describe_layout(model: Any) -> dict[str, Any]:
             for layer, kernel in zip(dense, kernels)
         ],
         [type(layer).__name__ for layer in model.layers if layer not in dense],
+        sum(math.prod(weight.shape) for weight in model.weights),
+        len(model.layers),
     )
 
 
 def _layout_record(
-    model_class: str, sequential: bool, dense: list[tuple[Any, Any, Any]], others: list[str]
+    model_class: str,
+    sequential: bool,
+    dense: list[tuple[Any, Any, Any]],
+    others: list[str],
+    weights: int,
+    layer_count: int,
 ) -> dict[str, Any]:
     """The bounded layout record of :func:`describe_layout`, from ``(units, activation,
-    fan_in or None)`` per Dense layer and the names of the other layers: the one place
-    the bounds apply, whether the model is a Keras model or a
+    fan_in or None)`` per Dense layer, the names of the other layers and the model's
+    sizes: the one place the bounds apply, whether the model is a Keras model or a
     :class:`~grader.measuring.stack.DenseStack`."""
     return {
         "model_class": model_class[:MAX_NAME_CHARS],
         "sequential": sequential,
+        "weights": int(weights),
+        "layer_count": int(layer_count),
         "dense_count": len(dense),
         "others": [name[:MAX_NAME_CHARS] for name in others[:MAX_LAYOUT_NAMES]],
         "dense": [

@@ -8,7 +8,8 @@ measuring them. The one exception is a model the grader cannot rebuild from buil
 student's worker (:mod:`grader.measuring.in_worker`, which trains it with
 :func:`train_keras` from this module), and the grader reads that answer as hostile data
 (:mod:`grader.measuring.reading`). This module is the grader's own code, not the
-reference's: the student kit ships it (:mod:`grader.course.kit`).
+reference's, but its gradient norms are ``dense_grad_norms``' answer: the student kit does
+not ship it (:mod:`grader.checks.measurer` says what a kit measures with instead).
 
 Trace once, run many: a model that is a plain stack of float32 ``Dense`` layers (what
 ``build_mlp`` and almost every student's ``build_exploding_mlp`` and ``build_healthy_mlp``
@@ -23,12 +24,14 @@ layers, constraints, mixed precision) is measured through Keras as before.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from grader.measuring.bounds import ContractSize, CpuBudget
 from grader.measuring.layout import dense_layers
 from grader.measuring.rebuild import model_from_plan, plain_dense_stack
 from grader.measuring.stack import DenseStack, dense_stack
@@ -56,7 +59,9 @@ def _keras_gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarra
     targets = tf.constant(np.asarray(y, dtype=np.float32))
     with tf.GradientTape() as tape:
         outputs = model(inputs)
-        errors = outputs - tf.reshape(targets, tf.shape(outputs))
+        # a float64 (or mixed-precision) model computes in its own dtype: so do its targets
+        targets = tf.cast(tf.reshape(targets, tf.shape(outputs)), outputs.dtype)
+        errors = outputs - targets
         mse = tf.reduce_mean(errors * errors)
     return np.array(
         [float(tf.sqrt(tf.reduce_sum(g * g))) for g in tape.gradient(mse, variables)],
@@ -69,7 +74,7 @@ def _keras_gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarra
 JIT_COMPILE = False
 
 
-def rebuild_for_measuring(spec: Any) -> Any:
+def rebuild_for_measuring(spec: Any, size: ContractSize | None = None) -> Any:
     """A model received as plain data, ready to be measured here.
 
     A plain float32 Dense stack becomes a :class:`~grader.measuring.stack.DenseStack` straight
@@ -80,11 +85,17 @@ def rebuild_for_measuring(spec: Any) -> Any:
     Either measures the same (:func:`gradient_norms`, :func:`train_full_batch`) and
     describes the same layout (:func:`grader.measuring.layout.describe_layout`).
 
+    Args:
+        spec: the received model.
+        size: the size the call that returned it asked for, or None: a model over its
+            bound is refused before anything is built.
+
     Raises:
-        grader.measuring.plain.ModelRebuildError: as :func:`grader.measuring.rebuild.rebuild_model`.
+        grader.measuring.plain.ModelRebuildError: as :func:`grader.measuring.rebuild.rebuild_model`
+            (:class:`~grader.measuring.bounds.ModelTooLarge` for a model over ``size``).
     """
     import_tensorflow()
-    plan = vetted_plan(spec)
+    plan = vetted_plan(spec, size)
     plain = plain_dense_stack(plan, spec.weights)
     if plain is None:
         return model_from_plan(plan, spec.weights)
@@ -97,6 +108,8 @@ _COMPILED: dict[tuple[Any, ...], Any] = {}
 _COMPILED_LOCK = threading.Lock()
 #: The thread tracing the likely layouts ahead (:func:`trace_ahead`), once per process.
 _AHEAD: threading.Thread | None = None
+#: Set when the process exits: the thread stops after the layout it is tracing.
+_AHEAD_STOP = threading.Event()
 
 
 def _forward(tf: Any, x: Any, weights: Any, has_bias: Any, activations: Any) -> Any:
@@ -159,6 +172,7 @@ def _new_function(tf: Any, kind: str, stack: DenseStack) -> Any:
 
     @tf.function(input_signature=[*signature, scalar_int, scalar], jit_compile=JIT_COMPILE)
     def train(x: Any, y: Any, weights: Any, steps: Any, rate: Any) -> Any:
+        """The losses of ``steps`` steps, and the weights after them."""
         losses = tf.TensorArray(tf.float32, size=steps)
         for step in tf.range(steps):
             with tf.GradientTape() as tape:
@@ -168,7 +182,7 @@ def _new_function(tf: Any, kind: str, stack: DenseStack) -> Any:
             losses = losses.write(step, loss)
             # keras.optimizers.SGD without momentum: w -= g * learning_rate
             weights = [w - g * rate for w, g in zip(weights, grads)]
-        return losses.stack()
+        return losses.stack(), weights
 
     return train
 
@@ -198,6 +212,8 @@ def trace_ahead(layouts: Sequence[tuple[str, DenseStack]]) -> threading.Thread:
 
     def trace() -> None:
         for kind, stack in layouts:
+            if _AHEAD_STOP.is_set():
+                return
             # One call on the stack's own placeholder weights: tracing, then TensorFlow's
             # graph optimisation and instantiation at the first run, which cost more.
             x = tf.zeros((1, stack.kernels[0].shape[0]))
@@ -212,7 +228,17 @@ def trace_ahead(layouts: Sequence[tuple[str, DenseStack]]) -> threading.Thread:
 
     _AHEAD = threading.Thread(target=trace, name="trace-ahead", daemon=True)
     _AHEAD.start()
+    # A process that ends while the thread is inside TensorFlow aborts ("exception not
+    # rethrown", exit status 134) as the interpreter tears the thread down: a submission
+    # refused at once ends the grading before the tracing does. So the exit waits for the
+    # layout being traced, and no further one is started.
+    atexit.register(_stop_tracing_ahead)
     return _AHEAD
+
+
+def _stop_tracing_ahead() -> None:
+    _AHEAD_STOP.set()
+    traced_ahead()
 
 
 def traced_ahead() -> None:
@@ -253,15 +279,26 @@ def gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(norms, dtype=np.float64)
 
 
+#: Steps a compiled training run makes per call: between calls the run's CPU budget is
+#: checked (:class:`~grader.measuring.bounds.CpuBudget`). Ten calls for the contract's 200
+#: steps cost no measurable time over one.
+TRAINING_CHUNK = 20
+
+
 def train_full_batch(
-    model: Any, x: np.ndarray, y: np.ndarray, steps: int, learning_rate: float
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    steps: int,
+    learning_rate: float,
+    budget: CpuBudget | None = None,
 ) -> np.ndarray:
     """Losses of ``steps`` full-batch SGD steps on the mean squared error.
 
-    A plain Dense stack is trained by a function compiled once per layout (the whole run
-    in one call), any other model by Keras's SGD; the model's own weights are left as
-    they were in the first case and trained in the second, so callers must not rely on
-    either.
+    A plain Dense stack is trained by a function compiled once per layout (the run in calls
+    of :data:`TRAINING_CHUNK` steps, each continuing from the weights the last one left),
+    any other model by Keras's SGD; the model's own weights are left as they were in the
+    first case and trained in the second, so callers must not rely on either.
 
     Args:
         model: the rebuilt model.
@@ -269,31 +306,60 @@ def train_full_batch(
         y: targets (m,) or (m, 1).
         steps: number of steps.
         learning_rate: SGD's learning rate.
+        budget: the CPU the measurement may spend, checked before each further call
+            (compiled) or step (Keras); None for none.
 
     Returns:
         array (steps,) of the loss before each step.
+
+    Raises:
+        grader.measuring.bounds.BudgetExceeded: when the budget ran out before the last
+            step (the run stops there).
     """
     tf = import_tensorflow()
     stack = dense_stack(model)
-    if stack is not None:
-        losses = _compiled("training", stack)(
-            tf.constant(x, dtype=tf.float32),
-            tf.reshape(tf.constant(y, dtype=tf.float32), (-1, 1)),
-            _weight_tensors(tf, stack),
-            tf.constant(steps, dtype=tf.int32),
-            tf.constant(learning_rate, dtype=tf.float32),
-        )
-        return np.asarray(losses, dtype=np.float64)
-    return train_keras(model, x, y, steps, learning_rate)
+    if stack is None:
+        return train_keras(model, x, y, steps, learning_rate, budget)
+    train = _compiled("training", stack)
+    inputs = tf.constant(x, dtype=tf.float32)
+    targets = tf.reshape(tf.constant(y, dtype=tf.float32), (-1, 1))
+    rate = tf.constant(learning_rate, dtype=tf.float32)
+    weights = _weight_tensors(tf, stack)
+    losses = [np.zeros(0)]
+    for done in range(0, steps, TRAINING_CHUNK):
+        if budget is not None:
+            budget.check(f"{done} of {steps} training steps")
+        count = tf.constant(min(TRAINING_CHUNK, steps - done), dtype=tf.int32)
+        chunk, weights = train(inputs, targets, weights, count, rate)
+        losses.append(np.asarray(chunk, dtype=np.float64))
+    return np.concatenate(losses)
 
 
 def train_keras(
-    model: Any, x: np.ndarray, y: np.ndarray, steps: int, learning_rate: float
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    steps: int,
+    learning_rate: float,
+    budget: CpuBudget | None = None,
 ) -> np.ndarray:
     """Losses of ``steps`` full-batch steps of ``keras.optimizers.SGD`` on the model itself.
 
+    Args:
+        model: the model, trained in place.
+        x: inputs (m, input_dim).
+        y: targets (m,) or (m, 1).
+        steps: number of steps.
+        learning_rate: SGD's learning rate.
+        budget: the CPU the measurement may spend, checked before each step; None for
+            none (the student's worker, whose own limits hold).
+
     Returns:
         array (steps,) of the loss before each step.
+
+    Raises:
+        grader.measuring.bounds.BudgetExceeded: when the budget ran out before the last
+            step.
     """
     tf = import_tensorflow()
     # lazy: Keras loads through import_tensorflow (quietly); the NumPy-only worker imports this module
@@ -306,12 +372,19 @@ def train_keras(
     @tf.function
     def step() -> Any:
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            prediction = model(x, training=True)
+            # a float64 (or mixed-precision) model computes in its own dtype
+            loss = tf.reduce_mean(tf.square(prediction - tf.cast(y, prediction.dtype)))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
-    return np.array([float(step()) for _ in range(steps)])
+    losses = []
+    for done in range(steps):
+        if budget is not None:
+            budget.check(f"{done} of {steps} training steps")
+        losses.append(float(step()))
+    return np.array(losses, dtype=np.float64)
 
 
 def release_models() -> None:

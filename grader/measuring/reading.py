@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from grader.measuring.in_worker import ACTIVATION_PROBE
+from grader.measuring.bounds import ContractSize
 from grader.measuring.layout import (
+    ACTIVATION_PROBE,
     MAX_LAYOUT_LAYERS,
     MAX_LAYOUT_NAMES,
     MAX_NAME_CHARS,
@@ -26,13 +27,13 @@ from grader.measuring.layout import (
 )
 
 #: Largest gap between an activation's values at
-#: :data:`~grader.measuring.in_worker.ACTIVATION_PROBE` and sigmoid's for it to count as a
+#: :data:`~grader.measuring.layout.ACTIVATION_PROBE` and sigmoid's for it to count as a
 #: sigmoid.
 SIGMOID_TOLERANCE = 1e-3
 
 
 def acts_as_sigmoid(values: list[float]) -> bool:
-    """Whether an activation's values at :data:`~grader.measuring.in_worker.ACTIVATION_PROBE`
+    """Whether an activation's values at :data:`~grader.measuring.layout.ACTIVATION_PROBE`
     are sigmoid's.
 
     Args:
@@ -85,6 +86,9 @@ def _read_layout(value: Any) -> dict[str, Any]:
     dense = value.get("dense")
     if type(count) is not int or count < 0:
         raise UnreadableMeasurement("the Dense layer count is not a count")
+    for key in ("weights", "layer_count"):
+        if type(value.get(key)) is not int or value[key] < 0:
+            raise UnreadableMeasurement("the model's sizes are not counts")
     if type(value.get("sequential")) is not bool:
         raise UnreadableMeasurement("the model's kind is not said")
     if type(others) is not list or len(others) > MAX_LAYOUT_NAMES:
@@ -108,6 +112,8 @@ def _read_layout(value: Any) -> dict[str, Any]:
     return {
         "model_class": _short(value.get("model_class"), "the model's class"),
         "sequential": value["sequential"],
+        "weights": value["weights"],
+        "layer_count": value["layer_count"],
         "dense_count": count,
         "others": [_short(name, "a layer's name") for name in others],
         "dense": layers,
@@ -134,9 +140,12 @@ def read_measurement(
         steps: the SGD steps asked for (a right ``healthy`` layout has that many losses).
 
     Returns:
+        ``too_large`` (a :class:`~grader.measuring.bounds.ModelTooLarge` when the model is
+        larger than the call asks for, by the sizes the worker gave, else None),
         ``problems`` (sentences, empty when the layout is right), ``norms`` and
-        ``losses`` (float64 arrays, empty when the layout is wrong), ``first_activation``
-        (the first Dense layer's activation name) and ``activation_values`` (floats).
+        ``losses`` (float64 arrays, empty when the model is too large or its layout
+        wrong), ``first_activation`` (the first Dense layer's activation name) and
+        ``activation_values`` (floats).
 
     Raises:
         UnreadableMeasurement: for an answer of any other form.
@@ -148,9 +157,12 @@ def read_measurement(
         problems = healthy_layout_problems(layout, depth)
     else:
         problems = layout_problems(layout, input_dim, depth, width)
+    too_large = ContractSize(input_dim, depth, width).excess(
+        layout["weights"], layout["layer_count"]
+    )
     norms: list[float] = []
     losses: list[float] = []
-    if not problems:
+    if not problems and too_large is None:
         norms = _numbers(value.get("norms"), "the norms", count=depth + 1)
         if kind == "healthy":
             losses = _numbers(value.get("losses"), "the losses", count=steps)
@@ -160,6 +172,7 @@ def read_measurement(
         most=len(ACTIVATION_PROBE),
     )
     return {
+        "too_large": too_large,
         "problems": problems,
         "norms": np.asarray(norms, dtype=np.float64),
         "losses": np.asarray(losses, dtype=np.float64),

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader.isolation.protocol import ModelSpec
+from grader.measuring.bounds import ContractSize
 from grader.measuring.plain import ModelRebuildError
 from grader.measuring.vetting import (
     Activation,
@@ -184,20 +185,24 @@ def model_from_plan(plan: ModelPlan, weights: list[Any]) -> Any:
     return model
 
 
-def rebuild_model(spec: ModelSpec) -> Any:
+def rebuild_model(spec: ModelSpec, size: ContractSize | None = None) -> Any:
     """Rebuild a Keras model from plain data, from allowed built-in parts only.
 
     Args:
         spec: the model's config and weights.
+        size: the size the call that returned it asked for, or None (the allow-list's
+            outer bounds only).
 
     Returns:
         the rebuilt keras.Sequential with the weights set.
 
     Raises:
         ModelRebuildError: when the config holds anything outside the allow-list (the
-            message names where), or the weights do not fit it.
+            message names where), or the weights do not fit it;
+            :class:`~grader.measuring.bounds.ModelTooLarge` when it is larger than ``size``
+            allows.
     """
-    return model_from_plan(vetted_plan(spec), spec.weights)
+    return model_from_plan(vetted_plan(spec, size), spec.weights)
 
 
 def describe_model(model: Any) -> ModelSpec:

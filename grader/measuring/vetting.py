@@ -25,7 +25,9 @@ the grader rebuilds in two steps, and the config never reaches Keras's name reso
    ``layers[3].config.activation: keras.distribution.set_distribution is not an allowed
    activation``. Vetting is pure Python over dicts and lists: nothing is looked up or
    called. Sizes are bounded too (layers, units, parameters), so a config cannot make the
-   grader allocate gigabytes before the weights are checked.
+   grader allocate gigabytes before the weights are checked; within those outer bounds, a
+   model is held to the size the call that returned it asked for
+   (:class:`~grader.measuring.bounds.ContractSize`).
 2. :func:`grader.measuring.rebuild.build_model` makes the model with explicit constructors
    (``keras.layers.Dense(units=..., activation=...)``) from the vetted values, each class
    and function taken from this module's tables. Keras's deserialiser is never called on
@@ -50,6 +52,7 @@ from typing import Any
 
 from grader.isolation.protocol import ModelSpec
 from grader.measuring import plain
+from grader.measuring.bounds import ContractSize
 from grader.measuring.plain import ModelRebuildError
 
 #: Element-wise functions of keras.ops a model may use as activations. Keras saves such a
@@ -576,17 +579,25 @@ def _parameters(layer: LayerPlan, width: int) -> tuple[int, int]:
     return 0, width
 
 
-def vet_model_config(config: Any) -> ModelPlan:
+def _is_input_layer(layer: Any) -> bool:
+    return isinstance(layer, dict) and layer.get("class_name") == "InputLayer"
+
+
+def vet_model_config(config: Any, size: ContractSize | None = None) -> ModelPlan:
     """Check a model's parsed JSON config against the allow-list; call nothing.
 
     Args:
         config: the parsed output of ``model.to_json()``.
+        size: the size the call that returned the model asked for, or None. A model over
+            its bound is refused as such, before the allow-list's own size limits.
 
     Returns:
         the plain plan :func:`grader.measuring.rebuild.build_model` constructs.
 
     Raises:
         ModelRebuildError: naming the first place in the config that is not allowed.
+        grader.measuring.bounds.ModelTooLarge: when the model is larger than ``size``
+            allows.
     """
     if not isinstance(config, dict):
         raise plain.refused("", f"{plain.describe(config)} is not a model config")
@@ -634,8 +645,12 @@ def vet_model_config(config: Any) -> ModelPlan:
         raise plain.refused(
             "config.layers", f"{plain.describe(layers)} is not a non-empty list of layers"
         )
-    if len(layers) > MAX_LAYERS:
-        raise plain.refused("config.layers", f"{len(layers)} layers are more than {MAX_LAYERS}")
+    if len(layers) > MAX_LAYERS:  # refused before the walk, as the call's bound says if it does
+        counted = sum(not _is_input_layer(layer) for layer in layers)
+        refusal = None if size is None else size.excess(None, counted)
+        raise refusal or plain.refused(
+            "config.layers", f"{len(layers)} layers are more than {MAX_LAYERS}"
+        )
     plans = [_vet_layer(layer, f"layers[{i}]") for i, layer in enumerate(layers)]
     build_shape = inner.get("build_input_shape")
     if build_shape is None and isinstance(config.get("build_config"), dict):
@@ -669,6 +684,8 @@ def vet_model_config(config: Any) -> ModelPlan:
     for layer in plans:
         count, width = _parameters(layer, width)
         plan.parameters += count
+    if size is not None and (refusal := size.excess(plan.parameters, len(plan.layers))):
+        raise refusal
     if plan.parameters > MAX_PARAMETERS:
         raise plain.refused(
             "config.layers", f"{plan.parameters} weights are more than the {MAX_PARAMETERS} allowed"
@@ -676,12 +693,19 @@ def vet_model_config(config: Any) -> ModelPlan:
     return plan
 
 
-def vetted_plan(spec: ModelSpec) -> ModelPlan:
+def vetted_plan(spec: ModelSpec, size: ContractSize | None = None) -> ModelPlan:
     """The vetted plan of a received model's config (:func:`vet_model_config`).
+
+    Args:
+        spec: the received model.
+        size: the size the call that returned it asked for; a model over its bound is
+            refused here, before anything is built.
 
     Raises:
         ModelRebuildError: when the config is not JSON or holds anything outside the
             allow-list (the message names where).
+        grader.measuring.bounds.ModelTooLarge: when the model is larger than ``size``
+            allows.
     """
     try:
         config = json.loads(spec.config)
@@ -689,4 +713,4 @@ def vetted_plan(spec: ModelSpec) -> ModelPlan:
         raise ModelRebuildError(
             f"the model's config is not JSON ({type(error).__name__})"
         ) from None
-    return vet_model_config(config)
+    return vet_model_config(config, size)

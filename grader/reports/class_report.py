@@ -6,12 +6,14 @@ function with their counts and share of the class, and the submissions flagged (
 cells, library rules broken, time, memory or output limits hit, parts missing), each
 linking to the student's page ``reports/<student>.html``. The plots use the student pages'
 style (:mod:`grader.reports.figures`: Okabe-Ito colours, inline PNGs) and whole-number ticks for
-counts of students.
+counts of students. A student's name is a folder name, which the student may have chosen:
+it is escaped in every text and attribute (:func:`grader.escaping.for_html`) and
+percent-encoded in its link.
 """
 
 from __future__ import annotations
 
-import html
+import os
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -20,6 +22,7 @@ from urllib.parse import quote
 
 from grader.assignment import FUNCTIONS
 from grader.checks.mistakes import MISTAKES
+from grader.escaping import for_html
 from grader.reports.figures import COLOURS, integer_locator, png_of, pyplot
 from grader.reports.html import PAGE_SCRIPT, PAGE_STYLE
 from grader.reports.store import read_report, write_atomically
@@ -194,7 +197,12 @@ def pass_rates(functions: list[dict[str, Any]], size: int) -> str:
 
 
 def _link(name: str) -> str:
-    return f'<a href="reports/{quote(name)}.html">{html.escape(name)}</a>'
+    try:
+        raw = os.fsencode(name)  # the page's file name, as its bytes on disk
+    except UnicodeEncodeError:  # a name no folder can have: a link to no page
+        raw = name.encode("utf-8", "backslashreplace")
+    # every byte but letters, digits and "_.-~" percent-encoded: the link stays in reports/
+    return f'<a href="reports/{quote(raw, safe="")}.html">{for_html(name)}</a>'
 
 
 def render_class_html(summary: dict[str, Any]) -> str:
@@ -218,7 +226,7 @@ def render_class_html(summary: dict[str, Any]) -> str:
             f'src="data:image/png;base64,{pass_rates(summary["functions"], size)}">'
         )
     rates = "\n".join(
-        f'<tr><td>{html.escape(f["name"])}</td><td class="num">{f["passed"]} / {size}</td>'
+        f'<tr><td>{for_html(f["name"])}</td><td class="num">{f["passed"]} / {size}</td>'
         f'<td class="num">{100 * f["rate"]:.0f}%</td></tr>'
         for f in summary["functions"]
     )
@@ -226,9 +234,9 @@ def render_class_html(summary: dict[str, Any]) -> str:
     for function, found in summary["mistakes"].items():
         for m in found[:5]:
             mistake_rows.append(
-                f'<tr data-mistake="{html.escape(function)}:{html.escape(m["id"])}">'
-                f"<td>{html.escape(function)}</td><td>{html.escape(m['title'])} "
-                f"<code>[{html.escape(m['id'])}]</code></td>"
+                f'<tr data-mistake="{for_html(function)}:{for_html(m["id"])}">'
+                f"<td>{for_html(function)}</td><td>{for_html(m['title'])} "
+                f"<code>[{for_html(m['id'])}]</code></td>"
                 f'<td class="num count">{m["count"]}</td>'
                 f'<td class="num">{100 * m["share"]:.0f}%</td></tr>'
             )
@@ -240,9 +248,9 @@ def render_class_html(summary: dict[str, Any]) -> str:
         else "<p>No known mistake was diagnosed.</p>"
     )
     flagged_rows = "\n".join(
-        f'<tr data-flagged="{html.escape(f["name"])}"><td>{_link(f["name"])}</td><td>'
+        f'<tr data-flagged="{for_html(f["name"])}"><td>{_link(f["name"])}</td><td>'
         + "; ".join(
-            f"{html.escape(reason)} ({html.escape(', '.join(where))})"
+            f"{for_html(reason)} ({for_html(', '.join(where))})"
             for reason, where in f["reasons"].items()
         )
         + "</td></tr>"

@@ -20,6 +20,8 @@ def _text(report: Report, details: bool) -> str:
 
 
 def _json(report: Report, details: bool) -> str:
+    # ensure_ascii (the default): every control and non-ASCII character is a \u escape,
+    # so the instructor's file keeps the texts as they were and prints harmlessly
     return json.dumps(report.to_dict(), indent=2) + "\n"
 
 

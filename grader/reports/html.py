@@ -14,13 +14,18 @@ on a hidden input, so the student's page of a hidden report has no plot and says
 line that ``python -m grader check DIR --format html`` draws them on the public cases.
 ``details=True`` makes the instructor's page from each test's ``details`` instead, with
 the plots, under a banner saying it is not for students.
+
+Every text on the page goes through :func:`grader.escaping.for_html` (markup escaped,
+quotes included; control and bidi characters shown as escapes): what the student's code
+wrote is text on the page, never a tag or an attribute. The page holds no script but its
+own constant one, and no JSON.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
+from grader.escaping import for_html
 from grader.reports.figures import render
 from grader.results import HIDDEN_VALUES_KEPT, INSTRUCTORS_VIEW, PLOTS_ON_PUBLIC, points
 
@@ -64,11 +69,9 @@ def _part_totals(tests: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
 def _figures(test: dict[str, Any]) -> str:
     blocks = []
     for figure in test.get("figures", []):
-        title = html.escape(figure.get("title", ""))
+        title = for_html(figure.get("title", ""))
         if figure.get("student") is None and figure.get("error"):
-            blocks.append(
-                f"<p><em>{title}:</em> no plot, because {html.escape(figure['error'])}</p>"
-            )
+            blocks.append(f"<p><em>{title}:</em> no plot, because {for_html(figure['error'])}</p>")
         else:
             blocks.append(f'<img alt="{title}" src="data:image/png;base64,{render(figure)}">')
     return "\n".join(blocks)
@@ -91,45 +94,45 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
     plots = details or not hidden  # a hidden case's plot is the instructor's only
     ordered = sorted(tests, key=lambda t: t["status"] == "passed")  # failures first, stable
     rows = "\n".join(
-        f'<tr><td>{html.escape(t["name"])}</td><td class="num">{points(t["score"])} / {points(t["max_score"])}</td>'
-        f'<td class="{t["status"]}">{t["status"]}</td></tr>'
+        f'<tr><td>{for_html(t["name"])}</td><td class="num">{points(t["score"])} / {points(t["max_score"])}</td>'
+        f'<td class="{for_html(t["status"])}">{for_html(t["status"])}</td></tr>'
         for t in ordered
     )
     parts = "\n".join(
-        f'<tr><td>{html.escape(part)}</td><td class="num">{points(score)} / {points(total)}</td></tr>'
+        f'<tr><td>{for_html(part)}</td><td class="num">{points(score)} / {points(total)}</td></tr>'
         for part, score, total in _part_totals(tests)
     )
     boxes = []
     for t in ordered:
         text = (t.get("details") or t["output"]) if details else t["output"]
         figures = _figures(t) if plots else ""
-        body = f"<pre>{html.escape(text)}</pre>\n{figures}"
+        body = f"<pre>{for_html(text)}</pre>\n{figures}"
         # Failures and plots are open: nothing the student should see needs a click.
         opened = " open" if t["status"] != "passed" or figures else ""
         boxes.append(
-            f"<details{opened}><summary>{html.escape(t['name'])}: {points(t['score'])} / "
+            f"<details{opened}><summary>{for_html(t['name'])}: {points(t['score'])} / "
             f"{points(t['max_score'])}</summary>\n{body}\n</details>"
         )
-    notes = "".join(f"<p>{html.escape(n)}</p>" for n in report.get("notes", []))
+    notes = "".join(f"<p>{for_html(n)}</p>" for n in report.get("notes", []))
     if details and hidden:
-        notes = f'<p class="instructor">{html.escape(INSTRUCTORS_VIEW)}</p>' + notes
+        notes = f'<p class="instructor">{for_html(INSTRUCTORS_VIEW)}</p>' + notes
     elif hidden and any(t.get("details", t["output"]) != t["output"] for t in tests):
-        notes += f"<p>{html.escape(HIDDEN_VALUES_KEPT)}</p>"
+        notes += f"<p>{for_html(HIDDEN_VALUES_KEPT)}</p>"
     if not plots:
-        notes += f"<p>{html.escape(PLOTS_ON_PUBLIC)}</p>"
+        notes += f"<p>{for_html(PLOTS_ON_PUBLIC)}</p>"
     heading = "the instructor's view" if details and hidden else "your feedback"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Feedback: {html.escape(str(report.get("submission", "")))}</title>
+<title>Feedback: {for_html(str(report.get("submission", "")))}</title>
 <style>{PAGE_STYLE}</style>
 <script>{PAGE_SCRIPT}</script>
 </head>
 <body>
 <h1>Exploding gradients: {heading}</h1>
-<p>{html.escape(str(report.get("submission", "")))}, graded on the {html.escape(report.get("cases", "hidden"))} cases</p>
+<p>{for_html(str(report.get("submission", "")))}, graded on the {for_html(report.get("cases", "hidden"))} cases</p>
 <p class="score" id="score">{points(report["score"])} / {points(report["max_score"])}</p>
 {notes}
 <h2>By part</h2>

@@ -41,9 +41,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from multiprocessing import get_context
 from multiprocessing.util import Finalize
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.assignment import FUNCTIONS
+from grader.escaping import for_csv_cell, for_terminal
 from grader.isolation.jail import remove_temporary_folders
 from grader.quiet import import_tensorflow
 from grader.reports.class_report import write_class_report
@@ -52,6 +53,9 @@ from grader.results import points, ungraded_report
 from grader.scale.freshness import fingerprint, grader_version
 from grader.scale.students import Student, find_students
 from grader.secret import hidden_seed
+
+if TYPE_CHECKING:  # Dask is imported only for a run with --scheduler
+    from grader.scale.cluster_access import SchedulerAccess
 
 # -- the worker processes -------------------------------------------------------------
 
@@ -163,7 +167,11 @@ def _grade_one(folder: str) -> dict[str, Any]:
 
 
 class Progress:
-    """A progress line with the time per student and an estimate of the time left."""
+    """A progress line with the time per student and an estimate of the time left.
+
+    The student's name is a folder name the student may have chosen: it is shown escaped
+    (:func:`grader.escaping.for_terminal`), one line, never a command to the terminal.
+    """
 
     def __init__(self, total: int, stream: io.TextIOBase = sys.stderr) -> None:
         self.total, self.done, self.stream = total, 0, stream
@@ -180,7 +188,8 @@ class Progress:
         filled = int(width * self.done / max(self.total, 1))
         line = (
             f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-            f"{per:5.1f} s/student, about {_duration(left)} left ({student}: {points(score)})"
+            f"{per:5.1f} s/student, about {_duration(left)} left "
+            f"({for_terminal(student)}: {points(score)})"
         )
         self.stream.write(("\r" + line) if self.tty else line + "\n")
         self.stream.flush()
@@ -203,7 +212,7 @@ def grade_class(
     workers: int = 1,
     on_report: Callable[[str, dict[str, Any]], None] | None = None,
     progress: bool = True,
-    scheduler: str | None = None,
+    scheduler: SchedulerAccess | None = None,
 ) -> dict[str, Any]:
     """Grade every student under ``root`` who has no up-to-date report in ``out``.
 
@@ -213,7 +222,8 @@ def grade_class(
         workers: grading processes in parallel (on this machine).
         on_report: called with each new report (e.g. to fill a gradebook).
         progress: show a progress line on stderr.
-        scheduler: a ``dask.distributed`` scheduler's address: grade on that cluster.
+        scheduler: a ``dask.distributed`` scheduler, checked by
+            :func:`grader.scale.cluster_access.check_access`: grade on that cluster.
 
     Returns:
         the summary (also written to ``out/summary.json``).
@@ -310,24 +320,51 @@ def grade_class(
     try:
         write_class_report(out, [s.name for s in students])
     except Exception as error:  # noqa: BLE001 - the grades are written; the page is a bonus
-        print(f"class.html could not be drawn: {type(error).__name__}: {error}", file=sys.stderr)
+        print(
+            for_terminal(f"class.html could not be drawn: {type(error).__name__}: {error}"),
+            file=sys.stderr,
+        )
     return summary
 
 
-def write_tables(out: Path, names: list[str], graded: int) -> dict[str, Any]:
-    """Write ``grades.csv`` and ``summary.json`` from the stored reports."""
-    reports = {n: (read_report(out / "reports" / f"{n}.json") or {}).get("report") for n in names}
+def grades_csv(reports: dict[str, dict[str, Any] | None]) -> str:
+    """The text of ``grades.csv``: one row per student with a report, one column per test
+    and the total.
+
+    Each text cell goes through :func:`grader.escaping.for_csv_cell`: a student's name (a
+    folder name the student may have chosen) that a spreadsheet would run as a formula
+    (``=HYPERLINK(...)``, ``@SUM(...)``) is quoted, and its control characters escaped, so
+    it is one cell of one row. The scores are numbers.
+
+    Args:
+        reports: ``{student: report or None}`` (None: no report yet, no row).
+
+    Returns:
+        the CSV text.
+    """
     tests = [f.test_name for f in FUNCTIONS]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", *tests, "total"])
-    for name in names:
-        report = reports[name]
+    for name, report in reports.items():
         if report is None:
             continue
         scores = {t["name"]: t["score"] for t in report["tests"]}
-        writer.writerow([name, *(f"{scores.get(t, 0):g}" for t in tests), f"{report['score']:g}"])
-    write_atomically(out / "grades.csv", buffer.getvalue())
+        writer.writerow(
+            [
+                for_csv_cell(name),
+                *(f"{scores.get(t, 0):g}" for t in tests),
+                f"{report['score']:g}",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def write_tables(out: Path, names: list[str], graded: int) -> dict[str, Any]:
+    """Write ``grades.csv`` (:func:`grades_csv`) and ``summary.json`` from the stored reports."""
+    reports = {n: (read_report(out / "reports" / f"{n}.json") or {}).get("report") for n in names}
+    tests = [f.test_name for f in FUNCTIONS]
+    write_atomically(out / "grades.csv", grades_csv(reports))
     totals = [r["score"] for r in reports.values() if r]
     summary = {
         "students": len(names),

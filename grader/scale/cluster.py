@@ -1,6 +1,11 @@
 """Grading a class on an existing ``dask.distributed`` cluster.
 
-``python -m grader batch SUBMISSIONS --out DIR --scheduler tcp://HOST:8786``
+``python -m grader batch SUBMISSIONS --out DIR --scheduler tls://HOST:8786 --certificates CERTS``
+
+- The batch talks to the cluster only over mutual TLS with the cluster's certificates
+  (:mod:`grader.scale.certificates`, :mod:`grader.scale.cluster_access`): an unencrypted
+  scheduler is refused unless it is on this machine's loopback and the batch was given
+  ``--insecure-local-cluster``.
 
 - The client (this machine) reads each student's part files and sends their *contents* to
   the cluster: the workers need no shared file system, only the package.
@@ -14,9 +19,13 @@
   The plugin is unregistered at the end of the run, which also drops it from the scheduler.
 - :func:`grade_files` returns the report and the student's HTML page as one JSON *string*
   built by the grader's code on the worker (the page's plots are drawn there too: drawn on
-  the client, they would make it the bottleneck of a large cluster). Dask pickles task results, so the client only ever unpickles a ``str``, and then
-  reads it with :func:`json.loads` and checks its shape: nothing the student controls is
-  unpickled on the client. A task that failed is never asked for its exception either.
+  the client, they would make it the bottleneck of a large cluster). The client asks for
+  results serialised with msgpack and refuses any other (:mod:`grader.scale.data_only`),
+  and while it is connected, whatever Dask unpickles in this process is plain data (a
+  class or function a pickle names becomes an inert stand-in). The JSON text is read with
+  :func:`json.loads` and its shape checked (:func:`parse_answer`). An answer refused, not
+  a report, or a task that failed is that student's report of a cluster fault; the others
+  are graded as usual. A task that failed is never asked for its exception.
 - The client writes each report atomically as it arrives (the same records and progress line
   as the local batch, see :func:`grader.reports.store.store_report`), so a run that is stopped and
   started again resumes exactly like the local one.
@@ -54,17 +63,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from distributed import Client, get_worker, wait
+from distributed import get_worker, wait
 
 # Imported here, not at the top of grader.scale.batch: only a run with --scheduler needs Dask.
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from grader.escaping import for_terminal
 from grader.grade import failure_report, grade_class_member
 from grader.isolation.sandbox import PartSandboxes
 from grader.paths import ROOT
 from grader.quiet import import_tensorflow
 from grader.reports.store import student_page
 from grader.results import ungraded_report
+from grader.scale.certificates import write_certificates
+from grader.scale.cluster_access import AccessRefused, SchedulerAccess, check_access
+from grader.scale.data_only import DESERIALIZERS, DataOnlyClient, unpickling_data_only
 from grader.scale.freshness import grader_version
 from grader.scale.students import PART_SUFFIXES  # the rest of a folder is never sent
 from grader.submission import NotPlainFile, read_bytes
@@ -168,7 +181,7 @@ class GradingPlugin(WorkerPlugin):
 
     def _grade(self, label: str, files: dict[str, bytes]) -> str:
         folder = Path(tempfile.mkdtemp(dir=self.root))
-        LOG.info("grading started: %s", label)
+        LOG.info("grading started: %s", for_terminal(label))
         try:
             for name, content in files.items():
                 if Path(name).name != name or not name.lower().endswith(PART_SUFFIXES):
@@ -181,7 +194,7 @@ class GradingPlugin(WorkerPlugin):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         page = student_page(report)
-        LOG.info("grading ended: %s", label)
+        LOG.info("grading ended: %s", for_terminal(label))
         return json.dumps({"report": report, "html": page})
 
     def status(self, worker_name: str) -> dict[str, Any]:
@@ -270,6 +283,17 @@ def parse_answer(text: Any, label: str) -> tuple[dict[str, Any], str]:
     return report, answer["html"]
 
 
+def _answer(future: Any) -> Any:
+    """A finished task's result, or ValueError when Dask refused to read it as data."""
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 - e.g. not msgpack: refused before it is read
+        raise ValueError(
+            "the cluster's answer was refused unread: it was not plain data "
+            f"({type(error).__name__}); a fault of the cluster, not of the submission"
+        ) from None
+
+
 def _healthy_workers(client: Any, plugin_name: str, stream: TextIO) -> list[str]:
     """The addresses of the workers whose sandbox started; the others reported by name."""
     statuses = client.run(_status, plugin_name, on_error="return")
@@ -282,16 +306,16 @@ def _healthy_workers(client: Any, plugin_name: str, stream: TextIO) -> list[str]
             name, error = str(status.get("name")), str(status.get("error"))
         else:
             name, error = address, "it did not answer"
-        stream.write(
-            f"worker {name} ({address}) could not start its grading sandbox and takes no "
-            f"students: {error}\n"
+        stream.write(  # what a worker says is shown, never obeyed, by the terminal
+            f"worker {for_terminal(name)} ({for_terminal(address)}) could not start its "
+            f"grading sandbox and takes no students: {for_terminal(error)}\n"
         )
     stream.flush()
     return healthy
 
 
 def grade_on_cluster(
-    scheduler: str,
+    scheduler: SchedulerAccess | str,
     students: list[Any],
     seed: int,
     version: str,
@@ -301,7 +325,8 @@ def grade_on_cluster(
     """Grade students on a Dask cluster, calling ``store`` with each report as it arrives.
 
     Args:
-        scheduler: the scheduler's address, e.g. ``tcp://10.0.0.1:8786``.
+        scheduler: the scheduler, checked by :func:`grader.scale.cluster_access.check_access`
+            (a bare address is checked here: only a ``tls://`` one with certificates passes).
         students: the :class:`grader.scale.students.Student` objects to grade.
         seed: the hidden seed.
         version: the client's grader version.
@@ -313,15 +338,38 @@ def grade_on_cluster(
         the number of students stored.
 
     Raises:
-        ClusterError: when the scheduler cannot be reached or no worker can grade; the
-            students stored so far are kept, and a run again grades the rest.
+        ClusterError: when the scheduler is refused or cannot be reached, or no worker can
+            grade; the students stored so far are kept, and a run again grades the rest.
     """
+    if not isinstance(scheduler, SchedulerAccess):
+        try:
+            scheduler = check_access(scheduler)
+        except AccessRefused as error:
+            raise ClusterError(str(error)) from None
+    with unpickling_data_only():
+        return _grade_on_cluster(scheduler, students, seed, version, store, stream)
+
+
+def _grade_on_cluster(
+    access: SchedulerAccess,
+    students: list[Any],
+    seed: int,
+    version: str,
+    store: Callable[[Any, dict[str, Any], str | None], None],
+    stream: TextIO,
+) -> int:
+    scheduler = access.address
     try:
-        client = Client(
-            scheduler, timeout=CONNECT_SECONDS
-        )  # distributed.wait uses the default client
+        client = DataOnlyClient(  # distributed.wait uses the default client
+            scheduler,
+            security=access.security(),
+            timeout=CONNECT_SECONDS,
+            deserializers=DESERIALIZERS,
+        )
     except (OSError, ValueError, TimeoutError) as error:
-        raise ClusterError(f"cannot reach the scheduler at {scheduler}: {error}") from None
+        raise ClusterError(
+            f"cannot reach the scheduler at {for_terminal(scheduler)}: {for_terminal(error)}"
+        ) from None
     plugin = GradingPlugin(seed, version)
     stored = 0
     pending: dict[Any, Any] = {}
@@ -331,10 +379,16 @@ def grade_on_cluster(
                 client.wait_for_workers(1, timeout=CONNECT_SECONDS)
             except (TimeoutError, asyncio.TimeoutError):
                 raise ClusterError(
-                    f"no worker joined the scheduler at {scheduler} in {CONNECT_SECONDS:g} s"
+                    f"no worker joined the scheduler at {for_terminal(scheduler)} in {CONNECT_SECONDS:g} s"
                 ) from None
-        client.register_plugin(plugin, name=plugin.name)
-        healthy = _healthy_workers(client, plugin.name, stream)
+        try:
+            client.register_plugin(plugin, name=plugin.name)
+            healthy = _healthy_workers(client, plugin.name, stream)
+        except Exception as error:  # noqa: BLE001 - a worker's error is not read (data only)
+            raise ClusterError(
+                f"the cluster at {for_terminal(scheduler)} did not take the grading plugin "
+                f"({type(error).__name__}); see the workers' logs"
+            ) from None
         if not healthy:
             raise ClusterError("no worker of the cluster could start a grading sandbox")
         queue = iter(students)
@@ -351,7 +405,8 @@ def grade_on_cluster(
                 workers=healthy,
                 allow_other_workers=False,
                 pure=False,
-                key=f"grade-{student.name}-{secrets.token_hex(6)}",
+                # No name in the key: Dask logs and shows it as it is.
+                key=f"grade-{secrets.token_hex(8)}",
             )
             pending[future] = student
 
@@ -374,14 +429,15 @@ def grade_on_cluster(
                 page = None
                 if future.status == "finished":
                     try:
-                        report, page = parse_answer(future.result(), label)
+                        report, page = parse_answer(_answer(future), label)
                     except ValueError as error:
                         report = ungraded_report(label, f"grading stopped: {error}")
                 else:  # e.g. the workers grading it died; its exception is not read
                     report = ungraded_report(
                         label,
                         "grading stopped: the cluster gave up on this submission "
-                        f"(task {future.status}: the workers grading it died)",
+                        f"(task {future.status}: the workers grading it died or failed; "
+                        "their error is not read)",
                     )
                 future.release()
                 store(student, report, page)
@@ -412,19 +468,24 @@ def local_cluster(
     workers: int | dict[str, dict[str, str]],
     folder: Path,
     timeout: float = 240.0,
-) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
+    worker_arguments: tuple[str, ...] = (),
+) -> Iterator[tuple[SchedulerAccess, dict[str, subprocess.Popen]]]:
     """A scheduler and workers started with the ``dask`` command line on the loopback only.
 
-    Each worker is one process with one thread (``--no-nanny --nthreads 1``); the scheduler
-    gives up on a student after a second worker died on it. Everything is killed on exit.
+    They speak mutual TLS with new certificates written in ``folder / "certificates"``, as
+    the documented commands do. Each worker is one process with one thread
+    (``--no-nanny --nthreads 1``); the scheduler gives up on a student after a second
+    worker died on it. Everything is killed on exit.
 
     Args:
         workers: how many workers (named ``worker1``, ...), or ``{name: extra environment}``.
         folder: where the processes' logs and scratch go.
         timeout: seconds every worker has to join the scheduler.
+        worker_arguments: more arguments of ``dask worker`` (e.g. ``--preload``).
 
     Yields:
-        the scheduler's address and the processes by name (``scheduler`` and the workers').
+        the scheduler (its ``tls://`` address and the certificates) and the processes by
+        name (``scheduler`` and the workers').
 
     Raises:
         ClusterError: when a process ends or a worker does not join in time.
@@ -433,7 +494,17 @@ def local_cluster(
         workers = {f"worker{i + 1}": {} for i in range(workers)}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    certificates = write_certificates(folder / "certificates")
+    port = _free_port()
+    address = f"tls://127.0.0.1:{port}"
+
+    def tls(role: str) -> list[str]:
+        c = certificates
+        return ["--tls-ca-file", str(c.ca), "--tls-cert", str(c.cert(role))] + [
+            "--tls-key",
+            str(c.key(role)),
+        ]
+
     processes: dict[str, subprocess.Popen] = {}
     logs = []
     base = {k: v for k, v in os.environ.items() if k != "GRADER_SEED"}  # workers get it by plugin
@@ -455,15 +526,17 @@ def local_cluster(
     try:
         start(
             "scheduler",
-            ["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1]]
-            + ["--no-dashboard"],
+            ["scheduler", "--host", "tls://127.0.0.1", "--port", str(port), "--no-dashboard"]
+            + tls("scheduler"),
             {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"},
         )
         for name, extra in workers.items():
             start(
                 name,
                 ["worker", address, "--host", "127.0.0.1", "--name", name, "--nthreads", "1"]
-                + ["--no-nanny", "--no-dashboard", "--local-directory", str(folder / name)],
+                + ["--no-nanny", "--no-dashboard", "--local-directory", str(folder / name)]
+                + tls("worker")
+                + list(worker_arguments),
                 extra,
             )
         deadline = time.monotonic() + timeout
@@ -475,7 +548,7 @@ def local_cluster(
                     f"see the logs in {folder}"
                 )
             time.sleep(0.5)
-        yield address, processes
+        yield SchedulerAccess(address, certificates), processes
     finally:
         for process in processes.values():
             try:

@@ -2,7 +2,7 @@
 
 - :class:`NumpyOnly`, :func:`guard_autodiff`: a NumPy-only part
   (:data:`grader.assignment.NUMPY_ONLY_PARTS`) reaches no autodiff library;
-- :class:`ClipRecorder`: Part 3's array functions call no library clip function;
+- Part 3's array functions call no library clip function: :mod:`grader.worker.clip_watch`;
 - :class:`BlockSolutions`: no code imports the reference solutions.
 
 The guards record what was tried; the grader decides from that plain data. In the jail the
@@ -18,24 +18,11 @@ import sys
 import types
 from typing import Any
 
-from grader.isolation.libraries import AUTODIFF_MODULES, autodiff_entry
-
-#: The library clip functions Part 3's array functions may not call (by module and
-#: attribute), whatever name reached them.
-_CLIP_ATTRIBUTES = (
-    ("tensorflow", ("clip_by_value", "clip_by_norm", "clip_by_global_norm")),
-    ("tensorflow.math", ("clip_by_value",)),
-    ("tensorflow.linalg", ("global_norm",)),
-    (
-        "tensorflow.python.ops.clip_ops",
-        ("clip_by_value", "clip_by_norm", "clip_by_global_norm", "global_norm"),
-    ),
-    ("tensorflow.raw_ops", ("ClipByValue",)),
-    ("tensorflow.python.ops.gen_math_ops", ("clip_by_value",)),
-    ("keras.ops", ("clip",)),
-    ("keras.src.ops", ("clip",)),
-    ("keras.src.ops.numpy", ("clip",)),
+from grader.isolation.libraries import (
+    AUTODIFF_MODULES,
+    autodiff_entry,
 )
+
 #: Top-level modules the student's code may not import: the reference solutions.
 BLOCKED_MODULES = ("solutions",)
 
@@ -196,54 +183,6 @@ class NumpyOnly:
         if self.hook in sys.meta_path:
             sys.meta_path.remove(self.hook)
         sys.modules.update(self.saved)
-
-
-class ClipRecorder:
-    """While one of Part 3's array functions runs: the library clip functions record a call,
-    under every name the library and the student's module bind them to."""
-
-    def __init__(self, namespace: dict[str, Any] | None) -> None:
-        self.namespace = namespace if namespace is not None else {}
-        self.calls: list[str] = []
-        self.restore: list[tuple[Any, str, Any]] = []
-
-    def _wrap(self, label: str, original: Any) -> Any:
-        calls = self.calls
-
-        def recorded(*args: Any, **kwargs: Any) -> Any:
-            calls.append(label)
-            return original(*args, **kwargs)
-
-        return recorded
-
-    def __enter__(self) -> ClipRecorder:
-        wrappers: dict[int, Any] = {}
-        for module_name, attributes in _CLIP_ATTRIBUTES:
-            module = sys.modules.get(module_name)
-            for attribute in attributes if module is not None else ():
-                original = getattr(module, attribute, None)
-                if original is None or not callable(original):
-                    continue
-                label = f"{module_name.replace('tensorflow', 'tf')}.{attribute}"
-                wrapper = wrappers.setdefault(id(original), self._wrap(label, original))
-                self.restore.append((module, attribute, original))
-                try:
-                    setattr(module, attribute, wrapper)
-                except (AttributeError, TypeError):
-                    self.restore.pop()
-        originals = {id(o): o for _, _, o in self.restore}
-        for name, value in list(self.namespace.items()):
-            if id(value) in wrappers and value is originals.get(id(value)):
-                self.restore.append((self.namespace, name, value))
-                self.namespace[name] = wrappers[id(value)]
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for target, name, original in reversed(self.restore):
-            if isinstance(target, dict):
-                target[name] = original
-            else:
-                setattr(target, name, original)
 
 
 class BlockSolutions:

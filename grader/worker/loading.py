@@ -20,7 +20,6 @@ import numpy as np
 from grader.assignment import NUMPY_ONLY_PARTS
 from grader.isolation.libraries import CLIPPING_ARRAY_FUNCTIONS
 from grader.isolation.protocol import decode, encode
-from grader.measuring.in_worker import measure_in_worker
 from grader.quiet import import_tensorflow
 from grader.worker.calls import (
     OwnHelper,
@@ -29,7 +28,16 @@ from grader.worker.calls import (
     execute_call,
     plain_result,
 )
-from grader.worker.guards import ClipRecorder, NumpyOnly
+from grader.worker.clip_watch import ClipRecorder, watch_clip_functions
+from grader.worker.guards import NumpyOnly
+
+try:
+    # full package only: measuring a model computes dense_grad_norms' answer, so a kit lacks it
+    from grader.measuring.in_worker import measure_in_worker
+except ModuleNotFoundError as missing:  # a student kit, and only a kit
+    if missing.name != "grader.measuring.in_worker":
+        raise
+    measure_in_worker = None
 
 #: Names a notebook's setup cell imports from the grader; inside the worker they do nothing.
 NOTEBOOK_HELPERS = ("check", "grade")
@@ -63,6 +71,7 @@ class Worker:
         # (or this module's name for it) from the student's module does not change what
         # this worker runs.
         self._execute = execute_call
+        self._clip_recorder = ClipRecorder  # likewise: the module's name for it may change
 
     def callback(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """Ask the grader for the reference value of helper ``name``.
@@ -96,6 +105,8 @@ class Worker:
         sys.modules[f"submission_{part}"] = module
         errors = []
         guard = NumpyOnly() if part in NUMPY_ONLY_PARTS else contextlib.nullcontext()
+        if part not in NUMPY_ONLY_PARTS:
+            watch_clip_functions()  # before the part's code can copy a clip function
         with guard:
             self._run_cells(cells, namespace, errors)
         reached = getattr(guard, "reached", [])
@@ -169,6 +180,8 @@ class Worker:
             input_dim, depth, width = (int(a) for a in args[:3])
             if not model.built:
                 model.build((None, input_dim))
+            if _MEASURE is None:
+                raise RuntimeError("a student kit does not measure models in a worker")
             measured = _MEASURE(model, input_dim, depth, width, *data, **options)
             return {"ok": True, "result": encode(measured)}
         except BaseException as error:  # noqa: BLE001 - student code may raise anything
@@ -200,7 +213,7 @@ class Worker:
         if part in NUMPY_ONLY_PARTS:
             guard: Any = NumpyOnly()
         elif part == "clipping" and message["function"] in CLIPPING_ARRAY_FUNCTIONS:
-            guard = ClipRecorder(namespace)
+            guard = self._clip_recorder()
         else:
             guard = contextlib.nullcontext()
         try:
@@ -231,13 +244,15 @@ class Worker:
             violations.append(f"reached {reached} while its part's code loaded")
         if getattr(guard, "calls", None):
             violations.append(f"called {', '.join(sorted(set(guard.calls)))} while it ran")
+        if getattr(guard, "tampered", None):
+            violations.append(f"ran after its part's code {'; '.join(guard.tampered)}")
         if violations:
             answer["violations"] = violations
         return answer
 
 
 #: The grader's measuring code, referenced when this module is imported (before any
-#: student code is loaded).
+#: student code is loaded); None in a student kit, which measures in no worker.
 _MEASURE = measure_in_worker
 
 

@@ -1,10 +1,17 @@
 """Serving the grader's requests: the worker's zygote, one forked child per submission.
 
 Run as ``python -m grader.worker`` by :mod:`grader.isolation.sandbox` (in the jail, by
-:data:`grader.isolation.jail.BOOTSTRAP`). Requests and answers are length-prefixed JSON
-messages (:mod:`grader.isolation.protocol`) on the original stdin and stdout; the student's
-own prints go to a capture file, never into the channel. Nothing here decides a score: it
-returns what the student's functions returned (:mod:`grader.worker.loading`), as plain data.
+:data:`grader.isolation.jail.BOOTSTRAP`). Its standard input and output are one Unix
+socket, the *control channel*: the grader's orders (``warm``, ``fork``) and the zygote's
+reports (``forked``, ``ended``) travel there, as length-prefixed JSON messages
+(:mod:`grader.isolation.protocol`). With each ``fork`` the grader passes a fresh socket,
+the submission's own channel, over which the forked child serves that submission's
+requests. The child closes the control channel before any student code runs, so nothing a
+submission's processes write can pass for the zygote's word: a submission has ended when
+the zygote's ``waitpid`` says so, and the next one is forked by the zygote alone. The
+student's own prints go to a capture file, never into a channel. Nothing here decides a
+score: it returns what the student's functions returned (:mod:`grader.worker.loading`), as
+plain data.
 """
 
 from __future__ import annotations
@@ -12,12 +19,13 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
 import sys
 import types
 from collections.abc import Callable
 from typing import Any
 
-from grader.isolation.protocol import read_message, write_message
+from grader.isolation.protocol import SocketStream, read_message, receive_socket, write_message
 from grader.quiet import import_tensorflow, silence_tensorflow
 from grader.worker import guards, limits
 from grader.worker.confine import JAIL_VARIABLE, isolate_submission, not_dumpable
@@ -34,19 +42,18 @@ def _redirect_output(path: str) -> None:
     os.close(capture)
 
 
-def _serve(channel_in: Any, channel_out: Any) -> None:
-    """In a forked child: serve one submission's requests until ``end``."""
+def _serve(channel: SocketStream) -> None:
+    """In a forked child: serve one submission's requests, on its own channel, until ``end``."""
 
     def ask(message: dict[str, Any]) -> dict[str, Any] | None:
-        write_message(channel_out, message)
-        return read_message(channel_in)
+        write_message(channel, message)
+        return read_message(channel)
 
     worker = Worker(ask)
-    write_message(channel_out, {"ok": True, "pid": os.getpid(), "autodiff": autodiff_loaded()})
+    write_message(channel, {"ok": True, "pid": os.getpid(), "autodiff": autodiff_loaded()})
     while True:
-        message = read_message(channel_in)
+        message = read_message(channel)
         if message is None or message.get("op") == "end":
-            write_message(channel_out, {"ok": True})
             return
         op = message.get("op")
         if op == "load":
@@ -60,7 +67,7 @@ def _serve(channel_in: Any, channel_out: Any) -> None:
                 "ok": False,
                 "error": {"type": "ProtocolError", "message": f"unknown op {op!r}", "where": ""},
             }
-        write_message(channel_out, answer)
+        write_message(channel, answer)
 
 
 def _demo_stand_in(name: str) -> Callable[..., Any]:
@@ -80,9 +87,9 @@ def main() -> None:
 
     limits.LIMITS.update(limits.apply_limits())
     silence_tensorflow()
-    # Unbuffered: the zygote and its children read the same pipe, so no read-ahead.
-    channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
-    channel_out = os.fdopen(os.dup(1), "wb")
+    # The control channel (stdin and stdout are the same socket), kept on a descriptor that
+    # no program this process or its children execute inherits.
+    control = SocketStream(socket.socket(fileno=os.dup(0)))
     with open(os.devnull, "rb") as devnull:
         os.dup2(devnull.fileno(), 0)
     _redirect_output(os.devnull)
@@ -111,7 +118,7 @@ def main() -> None:
     home = os.getcwd()
     children = 0
     while True:
-        message = read_message(channel_in)
+        message = read_message(control)
         if message is None:
             return
         op = message.get("op")
@@ -129,44 +136,49 @@ def main() -> None:
 
                 # Every child of this worker runs NumPy-only parts: the guard is on for good.
                 guard_autodiff(always=True)
-            write_message(
-                channel_out, {"ok": True, "pid": os.getpid(), "autodiff": autodiff_loaded()}
-            )
+            write_message(control, {"ok": True, "pid": os.getpid(), "autodiff": autodiff_loaded()})
         elif op == "fork":
+            submission = SocketStream(receive_socket(control))
             children += 1
             scratch = os.path.join(home, f"submission-{children}")
             os.makedirs(scratch, exist_ok=True)
             pid = os.fork()
             if pid == 0:
                 try:
+                    # Before any student code: the control channel is the zygote's alone.
+                    control.close()
                     os.setsid()
                     os.chdir(scratch)
                     if jailed:
 
-                        def serve() -> None:
+                        def serve(channel: SocketStream = submission) -> None:
                             _redirect_output("captured-output.txt")
-                            _serve(channel_in, channel_out)
+                            _serve(channel)
 
-                        def fail(message: str) -> None:
+                        def fail(message: str, channel: SocketStream = submission) -> None:
                             error = {"type": "Jail", "message": message}
-                            write_message(channel_out, {"ok": False, "error": error})
+                            write_message(channel, {"ok": False, "error": error})
 
                         isolate_submission(serve, fail)
                     _redirect_output(os.path.join(scratch, "captured-output.txt"))
-                    _serve(channel_in, channel_out)
+                    _serve(submission)
                 except BaseException as error:  # noqa: BLE001 - the zygote reports the end
                     if jailed:
                         write_message(
-                            channel_out,
+                            submission,
                             {"ok": False, "error": {"type": "Jail", "message": str(error)}},
                         )
                 finally:
                     os._exit(0)
+            submission.close()
+            write_message(control, {"op": "forked", "pid": pid})
+            # The kernel's word, in a process the submission cannot reach (not dumpable,
+            # in another PID namespace in the jail): the submission's first process ended.
             _, status = os.waitpid(pid, 0)
             leftovers = kill_children()
             shutil.rmtree(scratch, ignore_errors=True)
             write_message(
-                channel_out,
+                control,
                 {
                     "op": "ended",
                     "status": os.waitstatus_to_exitcode(status),
@@ -175,7 +187,7 @@ def main() -> None:
             )
         else:
             write_message(
-                channel_out,
+                control,
                 {
                     "ok": False,
                     "error": {

@@ -97,6 +97,55 @@ def sgd_update(param, grad, learning_rate):
     + _GIVE_UP
 )
 
+# A process that holds the submission's channel (passed on by hand: it is not inherited),
+# outlives the call in a new session, steals what the grader sends next (an ``end``, a
+# classmate's code) and writes forged protocol messages of every kind (``ended``,
+# ``forked``, a ready message, answers) on every descriptor it holds, to pass for the
+# worker's zygote and have the next student forked from itself.
+_FORGER = (
+    """
+import os, subprocess, sys
+_FORGE = '''
+import json, os, struct, sys, time
+messages = [{"op": "ended", "status": 0, "leftovers": 0}, {"op": "forked", "pid": 1},
+            {"ok": True, "pid": 1, "autodiff": []}, {"ok": True, "result": 1.0}]
+bodies = [json.dumps(m).encode() for m in messages]
+frames = b"".join(struct.pack(">Q", len(b)) + b for b in bodies)
+stolen = b""
+end = time.monotonic() + 30
+while time.monotonic() < end:
+    for fd in range(3, 256):
+        try:
+            stolen += os.read(fd, 1 << 16)
+        except OSError:
+            pass
+        try:
+            os.write(fd, frames)
+        except OSError:
+            pass
+    if b"def sgd_update" in stolen or b'"fork"' in stolen:
+        with open(sys.argv[2], "wb") as out:
+            out.write(stolen)
+    time.sleep(0.005)
+'''
+def _channel():
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            if os.readlink(f'/proc/self/fd/{fd}').startswith('socket:'):
+                return int(fd)
+        except OSError:
+            pass
+def sgd_update(param, grad, learning_rate):
+    fd = _channel()
+    if fd is not None:
+        os.set_blocking(fd, False)
+        subprocess.Popen([sys.executable, '-c', _FORGE, '{marker}', {planted!r}],
+                         pass_fds=(fd,), start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+"""
+    + _GIVE_UP
+)
+
 # The shell's classic fork bomb, and Python starting processes beside it until the kernel
 # says no (spawned, not forked: forking a process that loaded TensorFlow is slow).
 _FORK_BOMB = """
@@ -178,6 +227,7 @@ ATTACKS = [
     ("parent-memory-and-ptrace", _MEMORY, NOTHING, True),
     ("process-chain-20-deep", _CHAIN, NOTHING, False),
     ("double-forked-daemon", _DAEMON, NOTHING, False),
+    ("forged-protocol-messages", _FORGER, NOTHING, False),
     ("fork-bomb", _FORK_BOMB, "started more processes or threads than the limit of", True),
     ("fill-scratch", _FILL_SCRATCH, "it filled its scratch space, limited to", True),
     ("read-guessed-paths", _READ_GUESSES, NOTHING, True),
@@ -488,11 +538,15 @@ def test_the_report_says_in_one_line_which_protections_are_missing(tmp_path, for
     assert result.returncode == 0, result.stderr
     notes = json.loads(result.stdout)["notes"]
     lines = [n for n in notes if n.startswith("Isolation:")]
+    # Where no cgroup can limit a submission's memory as a whole, the same one line says so.
+    assert len(lines) <= 1 and all("\n" not in line for line in lines)
     if forced == "process" or not JAILED:
-        assert lines == [jail.missing_protections("process")]
-        assert "\n" not in lines[0] and "no PID namespace" in lines[0]
+        assert lines and lines[0].startswith(jail.missing_protections("process"))
+        assert "no PID namespace" in lines[0]
     else:
-        assert lines == []
+        assert lines == [] or (
+            lines[0].startswith("Isolation: jail, but no memory limit") and "(" in lines[0]
+        )
 
 
 @pytest.mark.parametrize("execution", ["autograde", None], ids=["autograde", "notebook"])
@@ -545,3 +599,48 @@ def test_batch_says_in_one_line_which_protections_are_missing(tmp_path, request,
     lines = [line for line in stderr.splitlines() if line.startswith("Isolation:")]
     expected = [jail.missing_protections("process")] if forced or not JAILED else []
     assert lines == expected
+
+
+# -- what a report may carry out ----------------------------------------------------------
+
+#: Part 3's array functions keep every input they are given (a hidden case's among them),
+#: on a module every part shares.
+_STASHING_CLIPPING = """
+
+import numpy as _shared
+_shared.seen_by_the_student = []
+_honest_clip_by_value = clip_by_value
+
+def clip_by_value(grads, clip_value):
+    _shared.seen_by_the_student.append(repr(clip_value))
+    return _honest_clip_by_value(grads, clip_value)
+"""
+#: Part 4's code, loaded after part 3 was graded, raises with what part 3 saw: a cell's
+#: error is shown in the report, so this would carry the hidden inputs out to the student.
+_TELLING_REMEDIES = """
+import numpy as _shared
+raise RuntimeError("SEEN " + ",".join(getattr(_shared, "seen_by_the_student", ["nothing"])))
+"""
+
+
+def test_a_later_parts_load_error_carries_nothing_seen_in_a_hidden_case(tmp_path):
+    """Is every part loaded before any case runs, so that a cell's error (which the report
+    shows) cannot carry what an earlier part's functions were given on hidden cases?"""
+    folder = write_submission(
+        tmp_path / "student",
+        {
+            "clipping.py": reference_source("clipping") + _STASHING_CLIPPING,
+            "remedies.py": _TELLING_REMEDIES,
+        },
+    )
+    report = grade_submission(folder).to_dict()
+    told = [
+        line
+        for test in report["tests"]
+        for line in test["output"].splitlines()
+        if "RuntimeError: SEEN" in line
+    ]
+    # Loaded before any case: part 3's functions had seen nothing yet.
+    assert told and all("SEEN  (the rest" in line for line in told), told
+    scores = {t["name"]: t["score"] == t["max_score"] for t in report["tests"]}
+    assert scores["clipping.clip_by_value"], report["tests"]

@@ -21,7 +21,6 @@ import pytest
 
 from grader import demos
 from grader.checks import expected
-from grader.measuring.measure import gradient_norms
 from tests.paths import ROOT
 
 REFERENCE = ROOT / "solutions" / "deep_sigmoid.py"
@@ -183,22 +182,90 @@ def test_a_kit_demo_runs_a_written_function_that_raises_as_it_is(kit: Path) -> N
     )
 
 
-def test_a_kit_measures_with_the_graders_code_not_the_students(kit: Path) -> None:
-    """Are kernel_grad_norms the grader's measurement, whatever the student's
-    dense_grad_norms returns, and equal to the reference's to float32 rounding?"""
-    (kit / "deep_sigmoid.py").write_text(
-        REFERENCE.read_text(encoding="utf-8")
-        + "\n\ndef dense_grad_norms(model, x, y):\n    return [0.0] * len(model.layers)\n",
-        encoding="utf-8",
-    )
+@pytest.fixture(scope="module")
+def norms_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kit's recording of dense_grad_norms' public cases (what its check compares with)."""
+    from grader.course.kit import record_public_values
+
+    path = tmp_path_factory.mktemp("norms") / "recorded_values.json"
+    recorded = record_public_values(tests=["deep_sigmoid.dense_grad_norms"])
+    path.write_text(json.dumps(recorded), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def kit_with_norms(kit: Path, norms_recording: Path) -> Iterator[Path]:
+    """A kit that recorded dense_grad_norms' public cases, in an empty working folder."""
+    previous = expected.use(expected.RecordedValues(norms_recording))
+    try:
+        yield kit
+    finally:
+        expected.use(previous)
+
+
+#: Appended to a Part 2 module: dense_grad_norms counts its calls.
+COUNT_NORMS = """
+
+NORM_CALLS = []
+_norms = dense_grad_norms
+
+
+def dense_grad_norms(model, x, y):
+    NORM_CALLS.append(1)
+    return _norms(model, x, y)
+"""
+
+
+def test_a_kit_measures_with_the_students_own_dense_grad_norms_once_it_passes(
+    kit_with_norms: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Are kernel_grad_norms the student's own dense_grad_norms (it passes its public check
+    first), equal to the reference's to float32 rounding, said once?"""
+    path = kit_with_norms / "deep_sigmoid.py"
+    path.write_text(REFERENCE.read_text(encoding="utf-8") + COUNT_NORMS, encoding="utf-8")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 8)).astype("float32")
     y = rng.normal(size=(64, 1)).astype("float32")
     model = demos.mlp(8, 6, 16, "sigmoid", seed=0)
     norms = demos.kernel_grad_norms(model, x, y)
-    assert np.array_equal(norms, gradient_norms(model, x, y))
+    calls = demos.load_part(path).namespace["NORM_CALLS"]
+    assert len(calls) >= 5  # its public check's 4 cases, then the demonstration's model
+    before = len(calls)
+    demos.kernel_grad_norms(model, x, y)
+    assert len(calls) == before + 1  # checked once: the same function is not checked again
     np.testing.assert_allclose(norms, _reference("dense_grad_norms")(model, x, y), rtol=1e-4)
-    assert norms.min() > 0
+    assert "This demonstration runs your own dense_grad_norms" in capsys.readouterr().out
+
+
+def test_a_kit_demo_says_to_make_dense_grad_norms_pass_first(kit_with_norms: Path) -> None:
+    """With a dense_grad_norms that returns zeros, does the demonstration refuse to measure,
+    saying to make it pass first, and measure nothing with it?"""
+    (kit_with_norms / "deep_sigmoid.py").write_text(
+        REFERENCE.read_text(encoding="utf-8")
+        + "\n\ndef dense_grad_norms(model, x, y):\n    return [0.0] * len(model.layers)\n",
+        encoding="utf-8",
+    )
+    model = demos.mlp(8, 6, 16, "sigmoid", seed=0)
+    with pytest.raises(NotImplementedError) as raised:
+        demos.kernel_grad_norms(model, np.ones((4, 8)), np.zeros((4, 1)))
+    assert str(raised.value) == (
+        "This demonstration measures with your own dense_grad_norms from Part 2, but your "
+        "dense_grad_norms does not pass its public check yet (0 of 4 cases): make "
+        "dense_grad_norms pass first, then come back to this cell."
+    )
+
+
+def test_a_kit_demo_says_part_2_is_not_written_when_dense_grad_norms_is_the_stub(
+    kit_with_norms: Path,
+) -> None:
+    """With the released stub, does the measuring demonstration say Part 2 is not written?"""
+    shutil.copyfile(RELEASED / "deep_sigmoid.py", kit_with_norms / "deep_sigmoid.py")
+    with pytest.raises(NotImplementedError) as raised:
+        demos.kernel_grad_norms(object(), np.ones((4, 8)), np.zeros((4, 1)))
+    assert str(raised.value) == (
+        "This demonstration runs your own dense_grad_norms from Part 2 (deep_sigmoid.py), "
+        "which is not written yet: come back to this cell after Part 2."
+    )
 
 
 def test_the_full_package_demos_build_with_the_reference(

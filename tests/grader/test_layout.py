@@ -9,6 +9,11 @@ Read from the syntax tree of every module of ``grader/`` (no module is imported)
 - every import inside a function says why it is not at the module's head, in a comment
   that starts ``lazy:`` on its line or above its group of imports (a process that must not
   load TensorFlow, Keras, Dask or nbgrader at start-up);
+- the student kit ships exactly the modules a kit's notebook imports, except those it
+  reaches only through imports marked ``full package only`` (code that computes answers:
+  the simulators of known mistakes, the grader's gradient measuring, the trusted clipped
+  step); each such import is one a kit does without: inside a function that runs only in
+  the full package, or in a ``try`` that catches the module's absence;
 - ``grader/`` never imports pytest.
 """
 
@@ -53,6 +58,25 @@ class Import:
     names: tuple[str, ...]  # the names taken from it (``from target import names``)
     line: int
     lazy: bool  # inside a function or class body
+    full_only: bool = False  # marked "full package only": a student kit does without it
+
+
+#: The mark of an import the student kit does without (its target is not shipped).
+FULL_ONLY = "full package only"
+
+
+def _comment_above(lines: list[str], node: ast.stmt, import_lines: set[int]) -> list[str]:
+    """The import's own lines and the comment lines right above its group of imports."""
+    found = [lines[i - 1] for i in range(node.lineno, node.end_lineno + 1)]
+    line = node.lineno - 1
+    while line >= 1:
+        stripped = lines[line - 1].strip()
+        if line in import_lines or stripped.startswith("#"):
+            found.append(stripped)
+            line -= 1
+            continue
+        break
+    return found
 
 
 def module_name(path: Path) -> str:
@@ -92,16 +116,28 @@ def _top_level_nodes(tree: ast.Module) -> set[int]:
 def imports_of(name: str) -> list[Import]:
     """Every import of a grader module in module ``name``, lazy ones included."""
     path = MODULES[name]
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
     top = _top_level_nodes(tree)
+    lines = text.splitlines()
+    import_lines = {
+        line
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for line in range(node.lineno, node.end_lineno + 1)
+    }
     found = []
     is_package = path.name == "__init__.py"
     for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            full_only = any(FULL_ONLY in line for line in _comment_above(lines, node, import_lines))
         if isinstance(node, ast.Import):
             for alias in node.names:
                 target = _resolve(alias.name) if alias.name.split(".")[0] == "grader" else None
                 if target:
-                    found.append(Import(name, target, (), node.lineno, id(node) not in top))
+                    found.append(
+                        Import(name, target, (), node.lineno, id(node) not in top, full_only)
+                    )
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -113,13 +149,14 @@ def imports_of(name: str) -> list[Import]:
                 continue
             for alias in node.names:
                 submodule = f"{base}.{alias.name}"
+                lazy = id(node) not in top
                 if submodule in MODULES:  # from grader.x import module
-                    found.append(Import(name, submodule, (), node.lineno, id(node) not in top))
+                    found.append(Import(name, submodule, (), node.lineno, lazy, full_only))
                 else:
                     target = _resolve(base)
                     if target:
                         found.append(
-                            Import(name, target, (alias.name,), node.lineno, id(node) not in top)
+                            Import(name, target, (alias.name,), node.lineno, lazy, full_only)
                         )
     return found
 
@@ -379,9 +416,17 @@ def test_an_unexplained_lazy_import_is_found(fake_package):
     assert unexplained_lazy_imports("grader.a") == ["grader/a.py:3"]
 
 
-def _closure(roots: list[str]) -> set[str]:
-    """The grader modules ``roots`` import, lazy imports and the packages above included."""
-    edges = graph()
+def _closure(roots: list[str], kit: bool = False) -> set[str]:
+    """The grader modules ``roots`` import, lazy imports and the packages above included;
+    with ``kit``, not through an import marked :data:`FULL_ONLY`."""
+    if kit:
+        edges: dict[str, set[str]] = {name: set() for name in MODULES}
+        for name in MODULES:
+            for imported in imports_of(name):
+                if imported.target != name and not imported.full_only:
+                    edges[name].add(imported.target)
+    else:
+        edges = graph()
     found: set[str] = set()
     pending = list(roots)
     while pending:
@@ -420,7 +465,7 @@ def test_the_kit_ships_exactly_what_check_and_the_demos_import():
     }
     roots = ["grader.notebook", "grader.demos", "grader.quiet", "grader.worker.__main__"]
     # grader.checks.registry.import_checks imports each part's checks by name
-    needed = _closure([*roots, *(f"grader.checks.parts.{part}" for part in PARTS)])
+    needed = _closure([*roots, *(f"grader.checks.parts.{part}" for part in PARTS)], kit=True)
     assert shipped == needed, (
         f"missing from the kit: {sorted(needed - shipped)}; "
         f"shipped but not needed: {sorted(shipped - needed)}"
@@ -428,3 +473,82 @@ def test_the_kit_ships_exactly_what_check_and_the_demos_import():
     forbidden = {"grader.grade", "grader.secret", "grader.cli"}
     assert not shipped & forbidden
     assert not any(name.startswith(("grader.course", "grader.scale")) for name in shipped)
+
+
+def _absence_caught(tree: ast.Module, node: ast.stmt) -> bool:
+    """Whether ``node`` sits in the body of a ``try`` one of whose handlers catches
+    ImportError or ModuleNotFoundError."""
+    for parent in ast.walk(tree):
+        if not isinstance(parent, ast.Try) or not any(node is n for n in parent.body):
+            continue
+        for handler in parent.handlers:
+            caught = handler.type
+            names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+            if any(isinstance(n, ast.Name) and n.id.endswith("ImportError") for n in names):
+                return True
+            if any(isinstance(n, ast.Name) and n.id == "ModuleNotFoundError" for n in names):
+                return True
+    return False
+
+
+def full_only_imports(name: str) -> list[tuple[Import, bool]]:
+    """Each import of module ``name`` marked :data:`FULL_ONLY`, and whether a kit can do
+    without it: lazy, or in a ``try`` that catches the module's absence."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    nodes = {
+        node.lineno: node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+    }
+    return [
+        (imported, imported.lazy or _absence_caught(tree, nodes[imported.line]))
+        for imported in imports_of(name)
+        if imported.full_only
+    ]
+
+
+def test_the_kit_does_without_every_full_package_only_import():
+    """Is every import marked "full package only" one a kit can do without (inside a
+    function, or in a try that catches ImportError), and is its target left out of the kit?"""
+    from grader.course.kit import KIT_MODULES
+
+    shipped = {
+        module_name(PACKAGE / relative) for relative in KIT_MODULES if relative.endswith(".py")
+    }
+    marked = [pair for name in MODULES for pair in full_only_imports(name)]
+    assert marked  # the simulators, the grader's measuring code and the trusted step
+    assert not [f"{i.source}:{i.line}" for i, done_without in marked if not done_without]
+    assert not {i.target for i, _ in marked} & shipped
+
+
+def test_a_full_package_only_import_is_left_out_of_the_kit_closure(fake_package):
+    """Is a module reached only through a marked import out of the kit's closure, and an
+    unmarked top-level import in the closure, and is a marked import outside a function
+    and a try found?"""
+    fake_package(
+        {
+            "__init__.py": "",
+            "a.py": (
+                "from grader import b\n"
+                "def f():\n"
+                "    # lazy: full package only: it computes answers\n"
+                "    from grader import c\n"
+                "try:\n"
+                "    from grader import d  # full package only: answers\n"
+                "except ModuleNotFoundError:\n"
+                "    d = None\n"
+                "from grader import e  # full package only: wrongly marked\n"
+            ),
+            "b.py": "",
+            "c.py": "",
+            "d.py": "",
+            "e.py": "",
+        }
+    )
+    assert _closure(["grader.a"], kit=True) == {"grader", "grader.a", "grader.b"}
+    assert _closure(["grader.a"]) == {f"grader.{m}" for m in "abcde"} | {"grader"}
+    assert sorted((i.target, done) for i, done in full_only_imports("grader.a")) == [
+        ("grader.c", True),
+        ("grader.d", True),
+        ("grader.e", False),
+    ]

@@ -1,4 +1,9 @@
-"""Checks of part 1, `chain_rule`: float64 NumPy, compared with the reference."""
+"""Checks of part 1, `chain_rule`: float64 NumPy, compared with the reference.
+
+The known mistakes' answers, the scale of a cancelling sum and the answers right by another
+evaluation are named here and computed by :mod:`grader.checks.simulators.chain_rule`
+(recorded in a student kit, :class:`grader.checks.mistakes.Simulation`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import numpy as np
 
 from grader.checks.compare import TOLERANCES, describe_type
 from grader.checks.expected import reference as reference_of
+from grader.checks.expected import simulated
+from grader.checks.mistakes import Simulation
 from grader.checks.registry import (
     WRONG_TYPE,
     Context,
@@ -22,71 +29,6 @@ from grader.results import CaseResult
 
 reference = reference_of("chain_rule")
 TOL = TOLERANCES["chain_rule"]
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return reference.sigmoid(z)
-
-
-def _chain(x, w, b):
-    """Pre-activations and outputs [O_0 = x, O_1, ..., O_n]."""
-    outs, zs = [np.asarray(x, dtype=np.float64)], []
-    for w_k, b_k in zip(w, b):
-        zs.append(w_k * outs[-1] + b_k)
-        outs.append(_sigmoid(zs[-1]))
-    return zs, outs
-
-
-def _backprop(
-    x,
-    y,
-    w,
-    b,
-    *,
-    derivative="z",
-    weight=True,
-    mean=True,
-    factor=2.0,
-    offset=0,
-    reverse=False,
-    magnitude=False,
-):
-    """The chain's gradients, with switches that reproduce known mistakes.
-
-    ``magnitude=True`` sums absolute values instead: the scale against which a
-    cancelling sum is compared.
-    """
-    zs, outs = _chain(x, w, b)
-    n, m = len(w), np.asarray(x).size
-    dw, db = np.zeros(n), np.zeros(n)
-    upstream = factor * (outs[n] - np.asarray(y, dtype=np.float64)) / (m if mean else 1)
-    if magnitude:
-        upstream = np.abs(upstream)
-    for k in range(n, 0, -1):
-        slope = {
-            "z": outs[k] * (1 - outs[k]),
-            "exact": _sigmoid(zs[k - 1]) * _sigmoid(-zs[k - 1]),
-            "activation": _sigmoid(outs[k]) * (1 - _sigmoid(outs[k])),
-            "none": np.ones_like(outs[k]),
-        }[derivative]
-        delta = upstream * slope
-        source = outs[min(k - 1 + offset, n)]
-        dw[k - 1] = np.sum(np.abs(delta * source)) if magnitude else np.sum(delta * source)
-        db[k - 1] = np.sum(np.abs(delta)) if magnitude else np.sum(delta)
-        link = (abs(w[k - 1]) if magnitude else w[k - 1]) if weight else 1.0
-        upstream = delta * link
-    if reverse:
-        return dw[::-1].copy(), db[::-1].copy()
-    return dw, db
-
-
-def _stacked_backprop(x, y, w, b, **switches) -> np.ndarray:
-    return np.stack(_backprop(x, y, w, b, **switches))
-
-
-def _gains_on_activation(outs, w) -> np.ndarray:
-    """sigmoid' applied to O_k instead of z_k, times w_k."""
-    return np.stack([_sigmoid(o) * (1 - _sigmoid(o)) * w_k for o, w_k in zip(outs[1:], w)])
 
 
 def chain_case(rng: np.random.Generator, n: int, m: int, weight_scale: float = 1.5):
@@ -152,8 +94,8 @@ def check_sigmoid_derivative(ctx: Context) -> Iterator[CaseResult]:
     ]:
         outcome = ctx.call(z)
         variants = {
-            "derivative_is_sigmoid": partial(_sigmoid, z),
-            "derivative_formula_on_z": lambda z=z: z * (1 - z),
+            "derivative_is_sigmoid": partial(reference.sigmoid, z),
+            "derivative_formula_on_z": Simulation("chain_rule.derivative_formula_on_z", z),
         }
         yield compare_case(
             description,
@@ -163,7 +105,7 @@ def check_sigmoid_derivative(ctx: Context) -> Iterator[CaseResult]:
             function="sigmoid_derivative",
             hint=hint,
             variants=variants,
-            alternatives=[_sigmoid(z) * _sigmoid(-np.asarray(z))],
+            alternatives=[simulated("chain_rule.derivative_exact", z)],
         )
 
 
@@ -189,13 +131,17 @@ def check_chain_forward(ctx: Context) -> Iterator[CaseResult]:
                 category=WRONG_TYPE,
             )
             continue
-        zs, outs = _chain(x, w, b)
-        variants = {
-            "forward_returns_preactivations": lambda zs=zs: np.stack(zs),
-            "forward_includes_input": lambda outs=outs: np.stack(outs[:-1]),
-        }
-        if n > 1 and outcome.ok and len(outcome.value) == n + 1:
-            variants["forward_includes_input"] = lambda outs=outs: np.stack(outs)
+        variants = [
+            ("forward_returns_preactivations", Simulation("chain_rule.preactivations", x, w, b)),
+            ("forward_includes_input", Simulation("chain_rule.outputs_from_input", x, w, b, n)),
+        ]
+        if n > 1:  # n + 1 arrays: x, then every output
+            variants.append(
+                (
+                    "forward_includes_input",
+                    Simulation("chain_rule.outputs_from_input", x, w, b, n + 1),
+                )
+            )
         yield mutation_case(description, outcome) or compare_case(
             description,
             outcome,
@@ -233,7 +179,7 @@ def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
             )
             continue
         expected = np.stack(reference.chain_gradients(x, y, w, b))
-        envelope = np.stack(_backprop(x, y, w, b, magnitude=True))
+        envelope = simulated("chain_rule.backprop", x, y, w, b, magnitude=True)
         if n == 30:
             try:
                 received = np.abs(_stack(outcome.value)[0]) if outcome.ok else None
@@ -249,7 +195,7 @@ def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
                 ylabel="|dL/dw_k| (log scale)",
             )
         variants = {
-            name: partial(_stacked_backprop, x, y, w, b, **kw)
+            name: Simulation("chain_rule.backprop", x, y, w, b, **kw)
             for name, kw in [
                 ("sum_instead_of_mean", {"mean": False}),
                 ("missing_factor_two", {"factor": 1.0}),
@@ -271,7 +217,7 @@ def check_chain_gradients(ctx: Context) -> Iterator[CaseResult]:
             scale=envelope,
             convert=_stack,
             label="(dL_dw, dL_db)",
-            alternatives=[_stacked_backprop(x, y, w, b, derivative="exact")],
+            alternatives=[simulated("chain_rule.backprop", x, y, w, b, derivative="exact")],
         )
 
 
@@ -282,14 +228,12 @@ def check_local_gains(ctx: Context) -> Iterator[CaseResult]:
     for description, n, m, scale in _chain_shapes(ctx):
         x, _, w, b = chain_case(ctx.rng, n, m, scale)
         outcome = ctx.call(x, w, b)
-        zs, outs = _chain(x, w, b)
-        slopes = np.stack([o * (1 - o) for o in outs[1:]])
         variants = {
-            "local_gains_missing_sigmoid_factor": partial(
-                np.broadcast_to, w[:, None], slopes.shape
+            "local_gains_missing_sigmoid_factor": Simulation(
+                "chain_rule.gains_without_slope", x, w, b
             ),
-            "local_gains_missing_weight_factor": partial(np.asarray, slopes),
-            "derivative_on_activation": partial(_gains_on_activation, outs, w),
+            "local_gains_missing_weight_factor": Simulation("chain_rule.slopes", x, w, b),
+            "derivative_on_activation": Simulation("chain_rule.gains_on_activation", x, w, b),
         }
         yield mutation_case(description, outcome) or compare_case(
             description,
@@ -301,7 +245,7 @@ def check_local_gains(ctx: Context) -> Iterator[CaseResult]:
             variants=variants,
             convert=_stack,
             label="gains",
-            alternatives=[np.stack([_sigmoid(z) * _sigmoid(-z) * w_k for z, w_k in zip(zs, w)])],
+            alternatives=[simulated("chain_rule.gains_exact", x, w, b)],
         )
 
 
@@ -324,5 +268,5 @@ def check_sgd_update(ctx: Context) -> Iterator[CaseResult]:
             TOL,
             function="sgd_update",
             hint=hint,
-            variants={"update_sign": lambda p=param, g=grad, r=rate: p + r * g},
+            variants={"update_sign": Simulation("chain_rule.update_up", param, grad, rate)},
         )

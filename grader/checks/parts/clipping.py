@@ -1,4 +1,9 @@
-"""Checks of part 3, `clipping`: array functions against the reference, training runs replayed."""
+"""Checks of part 3, `clipping`: array functions against the reference, training runs replayed.
+
+The known mistakes' answers and the run without clipping are named here and computed by
+:mod:`grader.checks.simulators.clipping` (recorded in a student kit,
+:class:`grader.checks.mistakes.Simulation`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from grader.checks.compare import TOLERANCES, Tolerance, compare_arrays, describe_type, format_array
+from grader.checks.expected import is_recording, simulated
 from grader.checks.expected import reference as reference_of
-from grader.checks.mistakes import describe
+from grader.checks.mistakes import Simulation, describe, known_answer
 from grader.checks.registry import (
     DIFFERS,
     NOT_FINITE,
@@ -17,15 +23,14 @@ from grader.checks.registry import (
     Context,
     compare_case,
     error_case,
+    in_background,
     message,
     mutation_case,
     register,
-    remembered,
     remembered_ahead,
     value_category,
 )
 from grader.isolation.protocol import OptimizerSpec
-from grader.measuring.measure import train_full_batch
 from grader.measuring.rebuild import describe_model, rebuild_model
 from grader.quiet import import_tensorflow
 from grader.results import CaseResult
@@ -138,7 +143,7 @@ def check_clip_by_value(ctx: Context) -> Iterator[CaseResult]:
             reference.clip_by_value(grads, bound),
             "clip_by_value",
             hint,
-            [("value_one_sided", lambda g=grads, c=bound: [np.minimum(t, c) for t in g])],
+            [("value_one_sided", Simulation("clipping.upper_clip", grads, bound))],
         )
 
 
@@ -146,12 +151,6 @@ def check_clip_by_value(ctx: Context) -> Iterator[CaseResult]:
 def check_clip_by_norm(ctx: Context) -> Iterator[CaseResult]:
     """Per-tensor norm clipping against the reference, including tensors already small and zeros."""
     hint = "Rescale each tensor t separately: t * clip_norm / max(||t||_2, clip_norm)."
-
-    def global_variant(g, c):
-        return [t * (c / max(reference.global_norm(g), c)) for t in g]
-
-    def always_variant(g, c):
-        return [t * c / np.sqrt(np.sum(np.square(t, dtype=np.float64))) for t in g]
 
     cases = [
         (
@@ -173,8 +172,8 @@ def check_clip_by_norm(ctx: Context) -> Iterator[CaseResult]:
             "clip_by_norm",
             hint,
             [
-                ("norm_uses_global", lambda g=grads, c=bound: global_variant(g, c)),
-                ("rescales_small_gradients", lambda g=grads, c=bound: always_variant(g, c)),
+                ("norm_uses_global", Simulation("clipping.scaled_by_global_norm", grads, bound)),
+                ("rescales_small_gradients", Simulation("clipping.always_rescaled", grads, bound)),
             ],
         )
 
@@ -199,7 +198,6 @@ def check_global_norm(ctx: Context) -> Iterator[CaseResult]:
     ]
     for index, (description, grads) in enumerate(cases):
         outcome = ctx.call(grads, kinds=_kinds(index))
-        squares = sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
         yield mutation_case(description, outcome) or compare_case(
             description,
             outcome,
@@ -208,8 +206,8 @@ def check_global_norm(ctx: Context) -> Iterator[CaseResult]:
             function="global_norm",
             hint=hint,
             variants=[
-                ("norm_without_sqrt", lambda s=squares: s),
-                ("sum_of_norms", lambda g=grads: sum(np.linalg.norm(np.ravel(t)) for t in g)),
+                ("norm_without_sqrt", Simulation("clipping.sum_of_squares", grads)),
+                ("sum_of_norms", Simulation("clipping.sum_of_norms", grads)),
             ],
             label="norm",
         )
@@ -394,37 +392,6 @@ def _reference_run(spec, x, y, clip_norm, rate, steps):
     return reference.train_with_clipping(rebuild_model(spec), x, y, clip_norm, rate, steps)
 
 
-def _default_rate_run(spec, x, y, clip_norm, steps):
-    """The reference's clipped steps with SGD's default learning rate (a known mistake)."""
-    # lazy: Keras loads through import_tensorflow (quietly) when a check that needs it runs
-    import keras
-
-    model = rebuild_model(spec)
-    optimizer = keras.optimizers.SGD()
-    return np.array(
-        [
-            reference.clipped_train_step(model, optimizer, x, y, clip_norm)["loss"]
-            for _ in range(steps)
-        ]
-    )
-
-
-def _unclipped_run(spec, x, y, steps, rate):
-    """The same run without clipping."""
-    return train_full_batch(rebuild_model(spec), x, y, steps, rate)
-
-
-def _unclipped_weights(spec, x, y, rate):
-    """Weights after applying the unclipped gradients (the clip-after-update mistake)."""
-    tf = import_tensorflow()
-    model = rebuild_model(spec)
-    with tf.GradientTape() as tape:
-        pred = model(x, training=True)
-        loss = tf.reduce_mean(tf.square(pred - tf.reshape(y, tf.shape(pred))))
-    grads = tape.gradient(loss, model.trainable_variables)
-    return [np.asarray(w) - rate * np.asarray(g) for w, g in zip(model.get_weights(), grads)]
-
-
 @register("clipping.clipped_train_step", timeout=60, cases=3)
 def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
     """One step replayed from the same weights: loss, norms before and after, weights after."""
@@ -485,15 +452,19 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
             if weights
             else check
         )
+        unclipped = Simulation("clipping.unclipped_weights", spec, x, y, rate)
+        after_step = Simulation("clipping.loss_after_step", spec, after, x, y)
+        if is_recording():  # a kit diagnoses from the values recorded now
+            for simulation in (unclipped, after_step):
+                known_answer(simulation)
         if check.ok and weights_check.ok:
             yield CaseResult(description, True)
             continue
         mistake = None
+        unclipped_weights = known_answer(unclipped) if not weights_check.ok else None
         if (
-            not weights_check.ok
-            and compare_arrays(
-                _flat(weights), _flat(_unclipped_weights(spec, x, y, rate)), TRAINING
-            ).ok
+            unclipped_weights is not None
+            and compare_arrays(_flat(weights), _flat(unclipped_weights), TRAINING).ok
         ):
             mistake = "clip_after_update"
         elif (
@@ -501,10 +472,7 @@ def check_clipped_train_step(ctx: Context) -> Iterator[CaseResult]:
             and abs(received[1] - expected["grad_norm"]) > 2e-3 * expected["grad_norm"]
         ):
             mistake = "reported_norm_after_clipping"
-        else:
-            stepped = rebuild_model(spec)
-            stepped.set_weights(after)
-            after_loss = float(np.mean((np.asarray(stepped(x)) - y) ** 2))
+        elif (after_loss := known_answer(after_step)) is not None:
             if (
                 abs(received[0] - after_loss) <= 2e-3 * abs(after_loss)
                 and abs(received[0] - wanted[0]) > 2e-3 * wanted[0]
@@ -555,7 +523,7 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
         y = ctx.rng.standard_normal((32, 1)).astype(np.float32)
         # The reference's runs while the student's runs.
         expected_run = remembered_ahead(_reference_run, spec, x, y, clip_norm, rate, steps)
-        unclipped_run = remembered_ahead(_unclipped_run, spec, x, y, steps, rate)
+        unclipped_run = in_background(simulated, "clipping.unclipped_run", spec, x, y, steps, rate)
         outcome = ctx.call(spec, x, y, clip_norm, rate, steps, record="clipped_train_step")
         expected, unclipped = expected_run.result(), unclipped_run.result()
         bad = np.flatnonzero(~np.isfinite(unclipped))
@@ -630,9 +598,6 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
             )
             continue
 
-        def default_rate(spec=spec, x=x, y=y, clip_norm=clip_norm, steps=steps):
-            return remembered(_default_rate_run, spec, x, y, clip_norm, steps)
-
         yield compare_case(
             description,
             outcome,
@@ -641,7 +606,10 @@ def check_train_with_clipping(ctx: Context) -> Iterator[CaseResult]:
             function="train_with_clipping",
             hint=hint,
             variants=[
-                ("learning_rate_ignored", default_rate),
+                (
+                    "learning_rate_ignored",
+                    Simulation("clipping.default_rate_run", spec, x, y, clip_norm, steps),
+                ),
                 ("no_clipping", lambda u=unclipped: u),
             ],
             label="losses",

@@ -4,7 +4,10 @@ A model the grader cannot rebuild from built-in parts is measured in a fresh wor
 grader's measuring code (:func:`measured_elsewhere`) where the contract allows a student's
 own parts: ``build_exploding_mlp`` here, ``build_healthy_mlp`` in part 4. ``build_mlp`` is
 given built-in parts only (see its check); ``dense_grad_norms`` is given the grader's own
-models, and ``gradient_regime`` arrays, so neither meets a student's model.
+models, and ``gradient_regime`` arrays, so neither meets a student's model. In a student kit
+the models are measured with the student's own ``dense_grad_norms`` once it passes
+(:mod:`grader.checks.measurer`), and the known mistakes' norms are recorded
+(:class:`grader.checks.mistakes.Simulation`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ import numpy as np
 
 from grader.checks.compare import TOLERANCES, describe_type
 from grader.checks.expected import reference as reference_of
-from grader.checks.mistakes import describe
+from grader.checks.measurer import (
+    NotMeasured,
+    gradient_norms,
+    rebuild_for_measuring,
+    unavailable,
+    unmeasured_case,
+)
+from grader.checks.mistakes import Simulation, describe
 from grader.checks.registry import (
     NOT_REBUILT,
     WRONG_LAYOUT,
@@ -29,6 +39,7 @@ from grader.checks.registry import (
     remembered,
 )
 from grader.isolation.protocol import ModelSpec
+from grader.measuring.bounds import ContractSize, ModelTooLarge
 from grader.measuring.data import standard_normal_data
 from grader.measuring.layout import (
     activation_name,
@@ -36,7 +47,6 @@ from grader.measuring.layout import (
     first_activation,
     layout_problems,
 )
-from grader.measuring.measure import gradient_norms, rebuild_for_measuring
 from grader.measuring.plain import ModelRebuildError
 from grader.measuring.reading import UnreadableMeasurement, acts_as_sigmoid, read_measurement
 from grader.measuring.rebuild import describe_model, rebuild_model
@@ -47,17 +57,44 @@ TOL = TOLERANCES["deep_sigmoid"]
 #: The sizes at which the contract measures build_exploding_mlp and build_healthy_mlp.
 CONTRACT_SIZES = [(20, 32), (20, 64), (30, 32), (30, 64)]
 CONTRACT_INPUT_DIM = 8
+#: The category of a model over the size its call asked for
+#: (:class:`grader.measuring.bounds.ContractSize`).
+TOO_LARGE = "returned a model larger than the contract asks for"
+
+
+def too_large_case(description: str, refusal: ModelTooLarge) -> CaseResult:
+    """The failed case of a model larger than its call asked for: refused unmeasured."""
+    return CaseResult(
+        description,
+        False,
+        message(
+            refusal.size.expected(),
+            refusal.received(),
+            "Build what the call asks for: depth hidden Dense(width) layers on input_dim "
+            "inputs and a Dense(1), from the arguments the function is given; the grader "
+            "measures every model in its own process and does not measure a larger one.",
+        ),
+        category=TOO_LARGE,
+    )
 
 
 def received_model(
-    description: str, outcome: Any, function: str, hint: str, *, measuring: bool = False
+    description: str,
+    outcome: Any,
+    function: str,
+    hint: str,
+    *,
+    measuring: bool = False,
+    size: ContractSize | None = None,
 ) -> tuple[Any, CaseResult | None]:
     """Rebuild the model a call returned, or the failed case saying why not.
 
     With ``measuring``, a plain Dense stack comes back as the
     :class:`grader.measuring.stack.DenseStack` the measuring code reads (no Keras model built,
-    :func:`grader.measuring.measure.rebuild_for_measuring`), for checks that only lay it out and
-    measure it.
+    :func:`grader.checks.measurer.rebuild_for_measuring`; a Keras model in a student kit), for
+    checks that only lay it out and measure it. With ``size`` (the input width, depth and
+    width the call was given), a model over its bound is refused before anything is built
+    (:data:`TOO_LARGE`).
     """
     if not outcome.ok:
         return None, error_case(description, outcome, function, hint)
@@ -70,7 +107,9 @@ def received_model(
         )
     try:
         rebuild = rebuild_for_measuring if measuring else rebuild_model
-        return rebuild(outcome.value), None
+        return rebuild(outcome.value, size), None
+    except ModelTooLarge as refusal:
+        return None, too_large_case(description, refusal)
     except ModelRebuildError as error:
         return None, CaseResult(
             description,
@@ -188,7 +227,9 @@ def check_build_mlp(ctx: Context) -> Iterator[CaseResult]:
         # does not ask for, and received_model names the part it refused. (A student's own
         # activation reaches build_mlp only through their own build_exploding_mlp or
         # build_healthy_mlp, whose checks measure such models in a fresh worker.)
-        model, failed = received_model(description, outcome, "build_mlp", hint)
+        model, failed = received_model(
+            description, outcome, "build_mlp", hint, size=ContractSize(*args)
+        )
         if failed:
             yield failed
             continue
@@ -325,10 +366,10 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
             )
         variants = [
             ("norms_reversed", lambda e=expected: e[::-1]),
-            ("bias_included", lambda s=spec, x=x, y=y: _variable_norms(s, x, y, per_layer=False)),
+            ("bias_included", Simulation("deep_sigmoid.variable_norms", spec, x, y, False)),
             ("sum_instead_of_mean", lambda e=expected, m=y_shape[0]: e * m),
             ("output_layer_missing", lambda e=expected: e[:-1]),
-            ("bias_included", lambda s=spec, x=x, y=y: _variable_norms(s, x, y, per_layer=True)),
+            ("bias_included", Simulation("deep_sigmoid.variable_norms", spec, x, y, True)),
         ]
         yield compare_case(
             description,
@@ -346,21 +387,6 @@ def _prepared_case(build: Any, index: int, seed: int, x: np.ndarray, y: np.ndarr
     """A reference model (as plain data) and its norms; ``index`` and ``seed`` name it."""
     model = build()
     return describe_model(model), reference_of("deep_sigmoid").dense_grad_norms(model, x, y)
-
-
-def _variable_norms(spec: ModelSpec, x: np.ndarray, y: np.ndarray, per_layer: bool) -> np.ndarray:
-    """Gradient norms that include the biases: per Dense layer (kernel and bias together),
-    or of every trainable variable in turn (two mistakes students make)."""
-    tf = import_tensorflow()
-    model = rebuild_model(spec)
-    with tf.GradientTape() as tape:
-        pred = model(x)
-        loss = tf.reduce_mean(tf.square(pred - tf.reshape(y, tf.shape(pred))))
-    if not per_layer:
-        grads = tape.gradient(loss, model.trainable_variables)
-        return np.array([float(tf.norm(g)) for g in grads])
-    pairs = tape.gradient(loss, [(layer.kernel, layer.bias) for layer in dense_layers(model)])
-    return np.array([np.sqrt(float(tf.norm(k)) ** 2 + float(tf.norm(b)) ** 2) for k, b in pairs])
 
 
 @register("deep_sigmoid.gradient_regime", timeout=10, cases=7)
@@ -557,9 +583,17 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
         outcome = ctx.call(
             CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
         )
+        if outcome.ok and (problem := unavailable()):  # a kit without passing dense_grad_norms
+            yield unmeasured_case(description, problem)
+            continue
         layout_hint = "Lay the model out as build_mlp does: depth Dense(width) layers and Dense(1)."
         model, failed = received_model(
-            description, outcome, "build_exploding_mlp", hint, measuring=True
+            description,
+            outcome,
+            "build_exploding_mlp",
+            hint,
+            measuring=True,
+            size=ContractSize(CONTRACT_INPUT_DIM, depth, width),
         )
         measured = measured_elsewhere(
             ctx, outcome, failed, (CONTRACT_INPUT_DIM, depth, width, seed), [x, y], kind="exploding"
@@ -578,6 +612,9 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
             )
             if failed:
                 yield failed
+                continue
+            if read["too_large"] is not None:
+                yield too_large_case(description, read["too_large"])
                 continue
             if read["problems"]:
                 yield CaseResult(
@@ -598,7 +635,11 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
             if problems:
                 yield layout_case(description, model, problems, layout_hint)
                 continue
-            norms = gradient_norms(model, x, y)
+            try:
+                norms = gradient_norms(model, x, y)
+            except NotMeasured as error:  # a kit: the student's dense_grad_norms raised
+                yield unmeasured_case(description, str(error))
+                continue
             first_name = first_activation(model)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = norms[0] / norms[-1] if norms.size else np.nan

@@ -10,7 +10,14 @@ import numpy as np
 
 from grader.checks.compare import TOLERANCES, describe_type
 from grader.checks.expected import reference as reference_of
-from grader.checks.mistakes import describe
+from grader.checks.measurer import (
+    NotMeasured,
+    gradient_norms,
+    train_full_batch,
+    unavailable,
+    unmeasured_case,
+)
+from grader.checks.mistakes import Simulation, describe
 from grader.checks.parts.deep_sigmoid import (
     CONTRACT_INPUT_DIM,
     CONTRACT_SIZES,
@@ -19,6 +26,7 @@ from grader.checks.parts.deep_sigmoid import (
     measured_elsewhere,
     measurement_case,
     received_model,
+    too_large_case,
 )
 from grader.checks.registry import (
     Context,
@@ -28,9 +36,9 @@ from grader.checks.registry import (
     message,
     register,
 )
+from grader.measuring.bounds import BudgetExceeded, ContractSize, CpuBudget
 from grader.measuring.data import sine_task, standard_normal_data
 from grader.measuring.layout import first_activation, healthy_layout_problems
-from grader.measuring.measure import gradient_norms, train_full_batch
 from grader.quiet import import_tensorflow
 from grader.results import CaseResult
 
@@ -39,6 +47,9 @@ TOL = TOLERANCES["remedies"]
 RNN = TOLERANCES["remedies.rnn"]
 #: The contract's training test: 200 full-batch SGD steps at this rate.
 HEALTHY_STEPS, HEALTHY_RATE = 200, 0.05
+#: The category of a model whose measuring ran past the grader's CPU budget
+#: (:class:`grader.measuring.bounds.CpuBudget`).
+OVER_BUDGET = "returned a model that takes longer to measure than the grader allows"
 
 
 def _fans(ctx: Context) -> list[tuple[int, int]]:
@@ -49,6 +60,12 @@ def _fans(ctx: Context) -> list[tuple[int, int]]:
         (784, 256),
         (int(ctx.rng.integers(2, 2000)), int(ctx.rng.integers(2, 2000))),
     ]
+
+
+def _formula(name: str, fan_in: int, fan_out: int | None = None) -> Simulation:
+    """A known mistake's formula on a layer's fans
+    (:func:`grader.checks.simulators.remedies.initializer_formula`)."""
+    return Simulation("remedies.initializer_formula", name, fan_in, fan_out)
 
 
 @register("remedies.glorot_uniform_limit", timeout=10, cases=5)
@@ -72,11 +89,11 @@ def check_glorot_uniform_limit(ctx: Context) -> Iterator[CaseResult]:
             variants=[
                 (
                     "glorot_normal_instead_of_uniform",
-                    lambda a=fan_in, b=fan_out: np.sqrt(2 / (a + b)),
+                    _formula("glorot_normal_stddev", fan_in, fan_out),
                 ),
-                ("glorot_he_mixed", lambda a=fan_in: np.sqrt(2 / a)),
-                ("glorot_he_mixed", lambda a=fan_in: np.sqrt(6 / a)),
-                ("missing_sqrt", lambda a=fan_in, b=fan_out: 6 / (a + b)),
+                ("glorot_he_mixed", _formula("sqrt_2_over_fan_in", fan_in)),
+                ("glorot_he_mixed", _formula("sqrt_6_over_fan_in", fan_in)),
+                ("missing_sqrt", _formula("glorot_variance", fan_in, fan_out)),
             ],
         )
 
@@ -100,10 +117,10 @@ def check_he_normal_stddev(ctx: Context) -> Iterator[CaseResult]:
             hint=hint,
             label="stddev",
             variants=[
-                ("lecun_instead_of_he", lambda a=fan_in: np.sqrt(1 / a)),
-                ("glorot_he_mixed", lambda a=fan_in: np.sqrt(6 / a)),
-                ("glorot_he_mixed", lambda a=fan_in: np.sqrt(6 / (2 * a))),
-                ("missing_sqrt", lambda a=fan_in: 2 / a),
+                ("lecun_instead_of_he", _formula("lecun_stddev", fan_in)),
+                ("glorot_he_mixed", _formula("sqrt_6_over_fan_in", fan_in)),
+                ("glorot_he_mixed", _formula("sqrt_6_over_2_fan_in", fan_in)),
+                ("missing_sqrt", _formula("he_variance", fan_in)),
             ],
         )
 
@@ -129,8 +146,16 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult | Future]:
         outcome = ctx.call(
             CONTRACT_INPUT_DIM, depth, width, seed=seed, build_dim=CONTRACT_INPUT_DIM
         )
+        if outcome.ok and (problem := unavailable()):  # a kit without passing dense_grad_norms
+            yield unmeasured_case(description, problem)
+            continue
         model, failed = received_model(
-            description, outcome, "build_healthy_mlp", hint, measuring=True
+            description,
+            outcome,
+            "build_healthy_mlp",
+            hint,
+            measuring=True,
+            size=ContractSize(CONTRACT_INPUT_DIM, depth, width),
         )
         measured = measured_elsewhere(
             ctx,
@@ -156,6 +181,9 @@ def check_build_healthy_mlp(ctx: Context) -> Iterator[CaseResult | Future]:
             )
             if failed:
                 yield failed
+                continue
+            if read["too_large"] is not None:
+                yield too_large_case(description, read["too_large"])
                 continue
             if read["problems"]:
                 yield layout_case(description, None, read["problems"], hint)
@@ -183,10 +211,34 @@ def _measured_here(
     task_y: np.ndarray,
 ) -> CaseResult:
     """Measure a rebuilt model here and judge it: the norms, then (only when they pass) the
-    training run."""
-    norms = gradient_norms(model, x, y)
+    training run, within the grader's CPU budget for one model."""
+    budget = CpuBudget()
+    try:
+        norms = gradient_norms(model, x, y)
+    except NotMeasured as error:  # a kit: the student's dense_grad_norms raised
+        return unmeasured_case(description, str(error))
     sigmoid = is_sigmoid(first_activation(model))
-    return _healthy_case(description, hint, norms, sigmoid, None, model, task_x, task_y)
+    try:
+        return _healthy_case(description, hint, norms, sigmoid, None, model, task_x, task_y, budget)
+    except BudgetExceeded as stopped:
+        return over_budget_case(description, stopped)
+
+
+def over_budget_case(description: str, stopped: BudgetExceeded) -> CaseResult:
+    """The failed case of a model whose measuring the grader stopped at its CPU budget."""
+    return CaseResult(
+        description,
+        False,
+        message(
+            f"a model the grader measures within {stopped.seconds:g} s of its CPU time "
+            "(the contract's models take about 1 s)",
+            f"measuring was stopped after {stopped.spent:.1f} s of CPU, at {stopped.done}",
+            "Build what the call asks for: depth hidden Dense(width) layers and a Dense(1), "
+            "with activation or normalisation layers between them; every further layer "
+            "or unit adds to each of the 200 training steps.",
+        ),
+        category=OVER_BUDGET,
+    )
 
 
 def _healthy_case(
@@ -198,6 +250,7 @@ def _healthy_case(
     model: Any,
     task_x: np.ndarray,
     task_y: np.ndarray,
+    budget: CpuBudget | None = None,
 ) -> CaseResult:
     """Judge build_healthy_mlp's figures: the norms' span, then the training run.
 
@@ -211,9 +264,13 @@ def _healthy_case(
         model: the rebuilt model, or None.
         task_x: the training task's inputs.
         task_y: its targets.
+        budget: the CPU the grader may still spend training ``model``.
 
     Returns:
         the case's result.
+
+    Raises:
+        BudgetExceeded: when training ``model`` ran past ``budget``.
     """
     mistake = "sigmoid_healthy" if sigmoid else None
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -234,7 +291,7 @@ def _healthy_case(
         )
     if losses is None:
         # Measuring the norms left the weights as they were: train the same model.
-        losses = train_full_batch(model, task_x, task_y, HEALTHY_STEPS, HEALTHY_RATE)
+        losses = train_full_batch(model, task_x, task_y, HEALTHY_STEPS, HEALTHY_RATE, budget)
     if np.all(np.isfinite(losses)) and losses[-1] <= losses[0] / 4:
         return CaseResult(description, True)
     received = (
@@ -269,22 +326,6 @@ def random_rnn(rng: np.random.Generator, hidden: int, inputs: int, steps: int, s
     return w_rec, w_in, b, xs, h0
 
 
-def _products(w_rec, w_in, b, xs, h0, derivative=True, norm=2, shift=0):
-    """Norms of dh_T/dh_{t-1}, with switches that reproduce known mistakes."""
-    h, steps = h0, []
-    for x_t in xs:
-        h = np.tanh(w_rec @ h + w_in @ x_t + b)
-        steps.append(((1 - h**2)[:, None] if derivative else 1.0) * w_rec)
-    out, product = np.zeros(len(steps)), np.eye(len(h0))
-    for t in range(len(steps), 0, -1):
-        if shift:
-            out[t - 1] = np.linalg.norm(product, norm)
-        product = product @ steps[t - 1]
-        if not shift:
-            out[t - 1] = np.linalg.norm(product, norm)
-    return out
-
-
 @register("remedies.rnn_jacobian_norms", timeout=20, cases=4)
 def check_rnn_jacobian_norms(ctx: Context) -> Iterator[CaseResult]:
     """Spectral norms of dh_T/dh_{t-1} against the reference, for contracting and expanding W_rec."""
@@ -313,22 +354,24 @@ def check_rnn_jacobian_norms(ctx: Context) -> Iterator[CaseResult]:
             hint=hint,
             label="norms",
             variants=[
-                ("tanh_derivative_missing", lambda a=args: _products(*a, derivative=False)),
-                ("frobenius_norm", lambda a=args: _products(*a, norm="fro")),
+                (
+                    "tanh_derivative_missing",
+                    Simulation("remedies.jacobian_products", *args, derivative=False),
+                ),
+                ("frobenius_norm", Simulation("remedies.jacobian_products", *args, norm="fro")),
                 ("jacobian_order_reversed", lambda e=expected: e[::-1]),
-                ("jacobian_off_by_one", lambda a=args: _products(*a, shift=1)),
+                ("jacobian_off_by_one", Simulation("remedies.jacobian_products", *args, shift=1)),
             ],
         )
 
 
 @register("remedies.max_stable_spectral_norm", timeout=10, cases=2)
 def check_max_stable_spectral_norm(ctx: Context) -> Iterator[CaseResult]:
-    """1/gamma: 4 for sigmoid, 1 for tanh."""
+    """1/gamma, gamma the activation's largest slope, for sigmoid and tanh."""
     hint = "With |f'| <= gamma, gradients must vanish when ||W_rec||_2 < 1/gamma."
     for activation in ("sigmoid", "tanh"):
         outcome = ctx.call(activation)
         expected = reference.max_stable_spectral_norm(activation)
-        gamma = {"sigmoid": 0.25, "tanh": 1.0}[activation]
         if outcome.ok and type(outcome.value) is str:
             yield CaseResult(
                 f"max_stable_spectral_norm({activation!r})",
@@ -337,7 +380,11 @@ def check_max_stable_spectral_norm(ctx: Context) -> Iterator[CaseResult]:
                 category="returned a value of the wrong type or form",
             )
             continue
-        variants = [("returns_gamma", lambda g=gamma: g)] if activation == "sigmoid" else []
+        variants = (
+            [("returns_gamma", Simulation("remedies.gamma", activation))]
+            if activation == "sigmoid"
+            else []
+        )
         yield compare_case(
             f"max_stable_spectral_norm({activation!r})",
             outcome,

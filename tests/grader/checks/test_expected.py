@@ -3,7 +3,8 @@
 A kit's source (:class:`grader.checks.expected.RecordedValues`) is made here from the chain-rule
 checks' public cases only: part 1 is quick and has both kinds of answers a kit needs
 (expected values and known mistakes' values), and helpers (``chain_gradients`` calls
-``chain_forward``).
+``chain_forward``). The kit holds no simulator of a known mistake: its diagnosis works from
+the recorded values alone, shown here with the simulators made to refuse every call.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from grader.assignment import functions_of
-from grader.checks import expected
+from grader.checks import expected, simulators
 from grader.checks.registry import PUBLIC_SEED, run_check
 from grader.checks.runner import InProcessRunner
 from grader.course.kit import record_public_values
@@ -23,6 +24,16 @@ from grader.course.sources import reference_source
 from tests.paths import CORPUS
 
 CHAIN_RULE = [f.test_name for f in functions_of("chain_rule")]
+#: Part 4's quick tests: formulas and the RNN (simulated mistakes of both kinds).
+REMEDIES = ["remedies.glorot_uniform_limit", "remedies.he_normal_stddev"]
+REMEDIES += ["remedies.rnn_jacobian_norms"]
+
+
+class Refusing(dict):
+    """Stands for the simulators where a kit has none: every look-up fails the test."""
+
+    def __getitem__(self, name: str):
+        raise AssertionError(f"the simulator {name} ran: a kit has none")
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +43,26 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> expected.RecordedValue
     return expected.RecordedValues(path)
 
 
-def _namespace(extra: str = "") -> dict[str, Any]:
-    namespace: dict[str, Any] = {"__name__": "submission_chain_rule"}
-    exec(compile(reference_source("chain_rule") + "\n" + extra, "<submission>", "exec"), namespace)
+@pytest.fixture(scope="module")
+def recorded_remedies(tmp_path_factory: pytest.TempPathFactory) -> expected.RecordedValues:
+    path = tmp_path_factory.mktemp("recorded") / "recorded_values.json"
+    path.write_text(json.dumps(record_public_values(tests=REMEDIES)), encoding="utf-8")
+    return expected.RecordedValues(path)
+
+
+def _namespace(extra: str = "", part: str = "chain_rule") -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": f"submission_{part}"}
+    exec(compile(reference_source(part) + "\n" + extra, "<submission>", "exec"), namespace)
     return namespace
 
 
-def _results(source: Any, namespace: dict[str, Any]) -> dict[str, tuple[str, float, str]]:
+def _results(
+    source: Any, namespace: dict[str, Any], tests: list[str] = CHAIN_RULE
+) -> dict[str, tuple[str, float, str]]:
     previous = expected.use(source)
     try:
         results = {}
-        for name in CHAIN_RULE:
+        for name in tests:
             result = run_check(name, InProcessRunner(dict(namespace)), PUBLIC_SEED, public=True)
             results[name] = (result.status, result.score, result.output)
         return results
@@ -70,16 +90,24 @@ def test_a_recorded_call_gives_the_live_value_and_another_call_raises(
 
 @pytest.mark.parametrize(
     "wrong",
-    ["missing_factor_two", "missing_sigmoid_factor", "forward_includes_input", "update_sign"],
+    [
+        "missing_factor_two",
+        "missing_sigmoid_factor",
+        "forward_includes_input",
+        "update_sign",
+        "gradients_reversed",
+        "local_gains_missing_weight_factor",
+    ],
 )
 def test_recorded_values_give_the_live_verdicts_and_feedback(
-    recorded: expected.RecordedValues, wrong: str
+    recorded: expected.RecordedValues, wrong: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Are a wrong submission's verdicts, scores and hints (its mistake named) the same
-    from recorded values as from the live reference?"""
+    from recorded values, with no simulator to run, as from the live reference?"""
     extra = (CORPUS / "wrong" / f"chain_rule__{wrong}.py").read_text(encoding="utf-8")
     namespace = _namespace(extra)
     live = _results(expected.LiveReference(), namespace)
+    monkeypatch.setattr(simulators, "SIMULATORS", Refusing())
     kit = _results(recorded, namespace)
     assert kit == live
     assert any(status == "failed" for status, _, _ in kit.values())
@@ -116,3 +144,24 @@ def test_a_helper_not_recorded_is_the_students_own(
         assert "could not be computed" not in result[2]
     live = _results(expected.LiveReference(), _namespace(extra))["chain_rule.chain_gradients"]
     assert live[0] == "passed"  # the full grader answers every helper call with the reference
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    ["tanh_derivative_missing", "frobenius_norm", "rnn_jacobian_off_by_one", "glorot_he_mixed"],
+)
+def test_a_kit_diagnoses_part_4_from_recorded_values(
+    recorded_remedies: expected.RecordedValues, wrong: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Is an RNN or formula mistake named the same from recorded values, with no simulator
+    to run, as from the live reference; and does the live reference need its simulators
+    (they refuse: the mistake is not named)?"""
+    extra = (CORPUS / "wrong" / f"remedies__{wrong}.py").read_text(encoding="utf-8")
+    mistake = extra.split("# mistake: ")[1].split()[0]
+    namespace = _namespace(extra, "remedies")
+    live = _results(expected.LiveReference(), namespace, REMEDIES)
+    assert any(f"[{mistake}]" in output for _, _, output in live.values())
+    monkeypatch.setattr(simulators, "SIMULATORS", Refusing())
+    assert _results(recorded_remedies, namespace, REMEDIES) == live
+    blind = _results(expected.LiveReference(), namespace, REMEDIES)
+    assert not any(f"[{mistake}]" in output for _, _, output in blind.values())

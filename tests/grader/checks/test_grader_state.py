@@ -181,6 +181,8 @@ def test_grade_part_fails_only_the_test_that_changed_a_setting(monkeypatch, tmp_
         def load(self, part):
             return {"ok": True}
 
+        first_load = load
+
     monkeypatch.setattr(grade, "run_check", fake_check)
     code = PartCode("deep_sigmoid", tmp_path / "deep_sigmoid.py", "module", [("module", "x = 1")])
     results = grade.grade_part("deep_sigmoid", code, Runner(), seed=1, public=False)

@@ -79,6 +79,20 @@ def test_unused_top_level_import_is_only_a_note():
             "from keras import ops\ndef clip_by_value(g, c):\n    return [ops.clip(t, -c, c) for t in g]\n",
             "clip_by_value",
         ),
+        (
+            "import tensorflow as tf\ndef global_norm(g):\n    return tf.compat.v1.global_norm(g)\n",
+            "global_norm",
+        ),
+        (
+            "import tensorflow as tf\ndef clip_by_value(g, c):\n"
+            "    return [tf.raw_ops.ClipByValue(t=t, clip_value_min=-c, clip_value_max=c) for t in g]\n",
+            "clip_by_value",
+        ),
+        (
+            "from grader.quiet import import_tensorflow\ntf = import_tensorflow()\n"
+            "def clip_by_norm(g, c):\n    return [tf.clip_by_norm(t, c) for t in g]\n",
+            "clip_by_norm",
+        ),
     ],
     ids=[
         "tf-clip-value",
@@ -86,6 +100,9 @@ def test_unused_top_level_import_is_only_a_note():
         "linalg-global-norm",
         "module-alias",
         "keras-ops-clip",
+        "compat-v1",
+        "raw-op",
+        "notebook-import-tensorflow",
     ],
 )
 def test_part3_library_clip_calls_are_found(source, function):
@@ -156,3 +173,92 @@ def test_magics_and_a_broken_cell_leave_the_rules_on():
     assert forbidden_top_level_imports("chain_rule", cells) == ["tensorflow"]
     clean = [cells[0], cells[1], cells[3], "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))"]
     assert find_violations("chain_rule", clean) == {}
+
+
+#: Right Part 3 array functions, after each preamble below.
+HONEST_PART3 = """
+def clip_by_value(grads, clip_value):
+    return [np.minimum(np.maximum(np.asarray(g), -clip_value), clip_value) for g in grads]
+
+
+def clip_by_norm(grads, clip_norm):
+    return [np.asarray(g) * clip_norm / max(np.linalg.norm(g), clip_norm) for g in grads]
+
+
+def global_norm(grads):
+    return float(np.sqrt(sum(np.sum(np.square(np.asarray(g, np.float64))) for g in grads)))
+
+
+def clip_by_global_norm(grads, clip_norm):
+    norm = global_norm(grads)
+    return [np.asarray(g) * clip_norm / max(norm, clip_norm) for g in grads], norm
+"""
+
+
+@pytest.mark.parametrize(
+    "preamble, reached",
+    [
+        (
+            "import grader.worker.clip_watch as g\ng.ClipRecorder.__exit__ = lambda *a: None\n",
+            "grader.worker",
+        ),
+        ("from grader.worker import loading\nloading.Worker.call = None\n", "grader.worker"),
+        ("from grader.isolation import protocol\n", "grader.isolation"),
+        (
+            "import sys\nsys.modules['grader.worker.clip_watch'].ClipRecorder = object\n",
+            "sys.modules",
+        ),
+        ("import gc\n_everything = gc.get_objects()\n", "gc.get_objects"),
+        ("import ctypes\n", "ctypes"),
+        ("from sys import _getframe\n_frame = _getframe()\n", "sys._getframe"),
+        (
+            "import inspect\ndef helper():\n    return inspect.currentframe().f_back\n",
+            "inspect.currentframe",
+        ),
+    ],
+    ids=[
+        "guards",
+        "worker",
+        "isolation",
+        "sys-modules",
+        "gc",
+        "ctypes",
+        "getframe",
+        "currentframe",
+    ],
+)
+def test_part3_code_that_reaches_around_the_run_time_check_is_reported(preamble, reached):
+    """Does code anywhere in part 3 that reaches the grader's worker or the interpreter's
+    internals (and so could switch off the run-time check) cost the four array functions?"""
+    source = "import numpy as np\n" + preamble + HONEST_PART3
+    violations = find_violations("clipping", source)
+    assert set(violations) == {
+        "clip_by_value",
+        "clip_by_norm",
+        "global_norm",
+        "clip_by_global_norm",
+    }
+    for sentence in violations.values():
+        assert reached in sentence and "reach around that check" in sentence, sentence
+
+
+def test_a_notebooks_own_setup_is_not_reaching_around():
+    """Do the notebook's helpers, grader.__file__, gc.collect and sys.path cost nothing?"""
+    setup = (
+        "import gc\nimport sys\nimport grader\nimport numpy as np\n"
+        "from grader.quiet import import_tensorflow\ntf = import_tensorflow()\n"
+        "from grader.demos import exploding_mlp\nfrom grader.notebook import check, grade\n"
+        "print(grader.__file__, sys.path[0])\ngc.collect()\n"
+        "def train_with_clipping(model, x, y, clip_norm, learning_rate, steps):\n"
+        "    return tf.clip_by_global_norm([x], clip_norm)\n"
+    )
+    assert find_violations("clipping", setup + HONEST_PART3) == {}
+
+
+def test_code_in_a_cell_magic_is_read_as_the_worker_runs_it():
+    """Is a %%time cell's body, a string to IPython but run by the worker, read too?"""
+    cells = [
+        "import numpy as np\nimport tensorflow as tf",
+        "%%time\ndef clip_by_value(grads, c):\n    return [tf.clip_by_value(g, -c, c) for g in grads]",
+    ]
+    assert "clip_by_value" in find_violations("clipping", cells)

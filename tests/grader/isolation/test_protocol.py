@@ -140,3 +140,15 @@ def test_oversized_and_truncated_messages_are_refused():
     body = json.dumps({"a": 1}).encode()
     with pytest.raises(ProtocolError, match="truncated"):
         read_message(io.BytesIO(len(body).to_bytes(8, "big") + body[:-1]))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"n": ' + b"9" * 5000 + b"}"],
+    ids=["nested-100000-deep", "an-integer-of-5000-digits"],
+)
+def test_json_the_parser_refuses_is_a_protocol_error(body):
+    """Is a message that JSON's parser refuses for its depth or its numbers a ProtocolError
+    (read as the submission's own malformed answer), not an error of the grader?"""
+    with pytest.raises(ProtocolError):
+        read_message(io.BytesIO(len(body).to_bytes(8, "big") + body))

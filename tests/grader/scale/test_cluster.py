@@ -2,7 +2,8 @@
 when a worker is killed in the middle, and is a worker without a sandbox left out by name?
 
 A scheduler and workers are started as separate processes with the ``dask`` command line, on
-the loopback interface only, and stopped at the end of each test.
+the loopback interface only, with mutual TLS and new certificates as the guide's commands,
+and stopped at the end of each test.
 """
 
 from __future__ import annotations
@@ -125,6 +126,11 @@ def _interrupted(log: str) -> list[str]:
     return [s for s in _started(log) if s not in ended]
 
 
+def on(access) -> tuple[str, ...]:
+    """The batch's options for the cluster :func:`local_cluster` started."""
+    return ("--scheduler", access.address, "--certificates", str(access.certificates.folder))
+
+
 def _progress(stderr: str) -> list[str]:
     return re.findall(r"\] \d+/\d+ .*\((\S+): [\d.]+\)", stderr)
 
@@ -136,18 +142,18 @@ def test_a_class_graded_on_a_dask_cluster_equals_the_local_run(graded_locally, t
     submitted, local = graded_locally
     out = tmp_path / "out"
     workers = {"one": {}, "two": {}, "broken": {"GRADER_MEMORY_MB": "64"}}
-    with local_cluster(workers, tmp_path / "cluster") as (address, _):
-        result = batch(submitted, out, "--scheduler", address)
+    with local_cluster(workers, tmp_path / "cluster") as (access, _):
+        result = batch(submitted, out, *on(access))
         assert result.returncode == 0, result.stderr
         assert re.search(
-            r"worker broken \(tcp://127\.0\.0\.1:\d+\) could not start its grading sandbox "
+            r"worker broken \(tls://127\.0\.0\.1:\d+\) could not start its grading sandbox "
             r"and takes no students",
             result.stderr,
         ), result.stderr
         assert "worker one" not in result.stderr and "worker two" not in result.stderr
         assert sorted(_progress(result.stderr)) == sorted(CLASS)
         assert_same_as_local(local, out)
-        again = batch(submitted, out, "--scheduler", address)
+        again = batch(submitted, out, *on(access))
         assert json.loads((out / "summary.json").read_text())["graded_this_run"] == 0, again
     assert batch(submitted, out).returncode == 0  # the local batch resumes it too
     assert json.loads((out / "summary.json").read_text())["graded_this_run"] == 0
@@ -160,10 +166,10 @@ def test_a_worker_killed_in_the_middle_loses_no_student_and_grades_none_twice(
     """After SIGKILL to a worker mid-batch, is every student reported once, as in the local run?"""
     submitted, local = graded_locally
     out = tmp_path / "out"
-    with local_cluster({"one": {}, "two": {}}, tmp_path / "cluster") as (address, processes):
+    with local_cluster({"one": {}, "two": {}}, tmp_path / "cluster") as (access, processes):
         client = subprocess.Popen(
             [sys.executable, "-m", "grader", "batch", str(submitted), "--out", str(out)]
-            + ["--scheduler", address],
+            + list(on(access)),
             cwd=ROOT,
             env=_environment(GRADER_SEED=SEED),
             stdout=subprocess.PIPE,
@@ -225,7 +231,9 @@ def test_an_unreachable_scheduler_is_one_line_and_no_report(tmp_path):
     (tmp_path / "submitted" / "a").mkdir(parents=True)
     (tmp_path / "submitted" / "a" / "chain_rule.py").write_text(CORRECT)
     address = f"tcp://127.0.0.1:{_free_port()}"
-    result = batch(tmp_path / "submitted", tmp_path / "out", "--scheduler", address)
+    result = batch(
+        tmp_path / "submitted", tmp_path / "out", "--scheduler", address, "--insecure-local-cluster"
+    )
     assert result.returncode == 1
     assert result.stderr.startswith(
         f"python -m grader: error: cannot reach the scheduler at {address}"
