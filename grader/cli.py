@@ -21,8 +21,13 @@
     cluster with them (:mod:`grader.scale.certificates`).
 ``python -m grader kit --out DIR``
     Build the student kit: notebooks, stubs and a wheel without the answers (:mod:`grader.course.kit`).
+``python -m grader gradescope --out autograder.zip``
+    Write Gradescope's autograder zip: setup.sh and run_autograder at its root, the package's
+    wheel and the course's secret (:mod:`grader.course.gradescope`).
 
-Exit status: 0 whenever a report was produced, whatever the score; 2 for a usage error
+Exit status: 0 whenever a report was produced, whatever the score; with ``--strict`` (grade,
+check, batch), 3 when the grader's own code failed on a test (a grader fault: the report
+says so, the test is held for a regrade), so that CI notices; 2 for a usage error
 (one line on stderr: a PATH without part files names the folder below that holds them);
 130 when Ctrl-C interrupts (a batch keeps every finished report and ends within seconds).
 The same verbs run as ``exploding-gradients-grader``, which calls itself so in messages.
@@ -34,19 +39,26 @@ import argparse
 import atexit
 import gc
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
 
+from grader.course.gradescope import GradescopeError, build_autograder_zip
 from grader.course.kit import build_kit
 from grader.escaping import for_terminal
-from grader.isolation.jail import missing_protections
+from grader.isolation.jail import MODE_VARIABLE, missing_protections, unsafe_refusal
 from grader.locate import UsageError, check_class_folder, resolve_submission
 from grader.reports.formats import FORMATS, render
-from grader.reports.gradebook import write_report
+from grader.reports.gradebook import check_gradebook
 from grader.results import points
-from grader.scale.batch import grade_class
+from grader.scale.batch import FAULTS_LOG, grade_class, gradebook_line
 from grader.submission import SubmissionError
+
+#: The isolation modes ``GRADER_ISOLATION`` may force (:func:`grader.isolation.jail.mode`).
+MODES = ("namespace", "dropped", "process")
+#: The exit status under ``--strict`` when the grader's own code failed on a test.
+STRICT_FAILURE = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +84,30 @@ def _error(message: str) -> int:
     return 2
 
 
+def _unsafe_isolation_flag(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument(
+        "--allow-unsafe-isolation",
+        action="store_true",
+        help="run student code as root in the plain-process mode all the same (it can then "
+        "read the references and the secret, and write the results): refused without it",
+    )
+
+
+def _refuse_unsafe_isolation(args: argparse.Namespace) -> int:
+    """Exit status 2 with one line when student code would run as root in ``process``
+    mode without ``--allow-unsafe-isolation`` (:func:`unsafe_refusal`), or when
+    ``GRADER_ISOLATION`` names no mode (a typo must not pick a mode silently); else 0."""
+    wanted = os.environ.get(MODE_VARIABLE, "").strip().lower()
+    if wanted not in ("", *MODES):
+        return _error(
+            f"{MODE_VARIABLE}={wanted} is not an isolation mode. Expected: one of "
+            f"{', '.join(MODES)}, or unset (the strongest that starts). Received: {wanted!r}. "
+            f"Hint: unset {MODE_VARIABLE} unless you must force a mode"
+        )
+    refusal = "" if args.allow_unsafe_isolation else unsafe_refusal()
+    return _error(refusal) if refusal else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
     parser = _Parser(prog=program_name(), description="Grade exploding_gradients submissions.")
@@ -92,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         "shows the hidden cases' values. (The json format always holds them, under 'details' "
         "and 'figures': it is the instructor's file; Gradescope gets --format gradescope.)",
     )
+    grade.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 3 when the grader's own code failed on a test (a grader "
+        "fault, held at zero for a regrade), so that CI notices",
+    )
+    _unsafe_isolation_flag(grade)
     batch = verbs.add_parser("batch", help="grade a class: one folder per student")
     batch.add_argument(
         "submissions", type=Path, help="one folder per student (or nbgrader's submitted/)"
@@ -126,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow an unencrypted, unauthenticated scheduler on this machine's loopback "
         "(tcp://127.0.0.1:PORT): every user of this machine can connect to it",
     )
+    batch.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 3 when the grader's own code failed on a test (a grader "
+        "fault, held at zero for a regrade), so that CI notices",
+    )
+    _unsafe_isolation_flag(batch)
     check = verbs.add_parser("check", help="check a submission on the public cases")
     check.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
     check.add_argument(
@@ -137,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--output", type=Path, help="write the report to this file instead of stdout"
     )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 3 when the grader's own code failed on a test (a grader "
+        "fault, held at zero for a regrade), so that CI notices",
+    )
+    _unsafe_isolation_flag(check)
     certificates = verbs.add_parser(
         "certificates", help="make a grading cluster's TLS certificates and print its commands"
     )
@@ -145,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kit = verbs.add_parser("kit", help="build the student kit: notebooks and a wheel, no answers")
     kit.add_argument("--out", type=Path, required=True, help="the kit's folder")
+    gradescope = verbs.add_parser(
+        "gradescope", help="write Gradescope's autograder zip: setup.sh, run_autograder, a wheel"
+    )
+    gradescope.add_argument("--out", type=Path, required=True, help="the zip to write")
     return parser
 
 
@@ -173,6 +234,20 @@ def _kit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gradescope(args: argparse.Namespace) -> int:
+    try:
+        entries = build_autograder_zip(args.out)
+    except GradescopeError as error:
+        return _error(str(error))
+    except OSError as error:
+        return _error(
+            f"cannot write the autograder zip {args.out}. Expected: a path this user can write. "
+            f"Received: {error.strerror}. Hint: choose another --out path"
+        )
+    print(f"Gradescope autograder written: {for_terminal(args.out)} ({', '.join(entries)})")
+    return 0
+
+
 def _batch(args: argparse.Namespace) -> int:
     if args.workers < 1:
         return _error("--workers must be at least 1")
@@ -194,7 +269,6 @@ def _batch(args: argparse.Namespace) -> int:
         check_class_folder(args.submissions, f"{program_name()} grade")
     except UsageError as error:
         return _error(str(error))
-    on_report = None
     if args.gradebook is not None:
         if not args.gradebook.is_file():
             return _error(
@@ -202,17 +276,23 @@ def _batch(args: argparse.Namespace) -> int:
                 "nbgrader generate_assignment exploding_gradients --force "
                 "(it writes gradebook.db there)"
             )
+        try:
+            check_gradebook(args.gradebook)
+        except ValueError as error:
+            return _error(str(error))
 
-        def on_report(student: str, report: dict) -> None:
-            write_report(args.gradebook, student, report)
-
+    if refused := _refuse_unsafe_isolation(args):
+        return refused
     if missing_protections():
         print(missing_protections(), file=sys.stderr)  # one line: what is unprotected
     interrupted = False
     try:
         if access is None:
             summary = grade_class(
-                args.submissions, args.out, workers=args.workers, on_report=on_report
+                args.submissions,
+                args.out,
+                workers=args.workers,
+                gradebook=args.gradebook,
             )
         else:
             # lazy: Dask is imported only for a run with --scheduler
@@ -220,7 +300,10 @@ def _batch(args: argparse.Namespace) -> int:
 
             try:
                 summary = grade_class(
-                    args.submissions, args.out, on_report=on_report, scheduler=access
+                    args.submissions,
+                    args.out,
+                    scheduler=access,
+                    gradebook=args.gradebook,
                 )
             except ClusterError as error:
                 print(f"{program_name()}: error: {for_terminal(error)}", file=sys.stderr)
@@ -235,7 +318,17 @@ def _batch(args: argparse.Namespace) -> int:
         f"median {_maybe_points(summary['median'])}, full marks {summary['full_marks']}. "
         f"See {args.out / 'grades.csv'}."
     )
-    return 0
+    if args.gradebook is not None:  # every up-to-date report, graded now or before
+        print(gradebook_line(summary, args.gradebook))
+    faults = summary.get("grader_faults") or {}
+    if faults:
+        print(
+            f"The grader's own code failed on {len(faults)} student"
+            f"{'s' if len(faults) > 1 else ''}' tests (held at zero for a regrade): see "
+            f"{args.out / FAULTS_LOG}.",
+            file=sys.stderr,
+        )
+    return STRICT_FAILURE if faults and args.strict else 0
 
 
 def _end_interrupted_batch(out: Path) -> None:
@@ -290,7 +383,11 @@ def run() -> NoReturn:
     a student waits for after the report is printed. So the exit handlers run (the jail's
     scratch folders are removed by one, the logging and multiprocessing handlers flush),
     the streams are flushed, and the process ends without that teardown.
+
+    SIGTERM (a scheduler's stop, ``kill``) ends a command as Ctrl-C does, through the same
+    clean-up: workers stopped, scratch folders and TensorFlow's temporary files removed.
     """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     status = main()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
@@ -315,16 +412,32 @@ def _main(argv: list[str] | None = None) -> int:
         return _batch(args)
     if args.verb == "kit":
         return _kit(args)
+    if args.verb == "gradescope":
+        return _gradescope(args)
     if args.verb == "certificates":
         return _certificates(args)
     # lazy: the checks and NumPy load only for grade and check, not for a batch's own process or --help
     from grader.grade import grade_submission
 
+    if refused := _refuse_unsafe_isolation(args):  # grade and check alike
+        return refused
+
     try:
         path = resolve_submission(args.path, f"{program_name()} {args.verb}")
+        if sys.stderr.isatty():  # a person waiting at a terminal: say what is happening
+            cases = "public" if args.verb == "check" else "hidden"
+            print(
+                for_terminal(
+                    f"Grading {path} on the {cases} cases (about half a minute for every part; "
+                    "part 1 alone takes seconds)..."
+                ),
+                file=sys.stderr,
+            )
         report = grade_submission(path, public=args.verb == "check")
     except (UsageError, SubmissionError) as error:
         return _error(str(error))
+    if report.isolation:  # the operator's business, on stderr: never in the student's report
+        print(for_terminal(report.isolation), file=sys.stderr)
     text = render(report, args.format, details=getattr(args, "details", False))
     output = getattr(args, "output", None)
     if output is not None:
@@ -335,4 +448,13 @@ def _main(argv: list[str] | None = None) -> int:
             return _error(f"cannot write {output}: {error.strerror}")
     else:
         sys.stdout.write(text)
+    if report.grader_faults:
+        print(
+            f"{program_name()}: the grader's own code failed on "
+            f"{', '.join(report.grader_faults)} (held at zero for a regrade); the tracebacks "
+            "are in the JSON report's grader_fault fields and in --details",
+            file=sys.stderr,
+        )
+        if args.strict:
+            return STRICT_FAILURE
     return 0

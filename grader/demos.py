@@ -173,6 +173,18 @@ def load_part(path: Path) -> LoadedPart:
     return loaded
 
 
+class PartNotWritten(NotImplementedError):
+    """A demonstration that needs a Part 2 function the student has not written yet.
+
+    In a notebook, IPython shows only its sentence (its ``_render_traceback_``, IPython's
+    hook for an exception's display), not a traceback through the course's own code: the
+    sentence is all the student needs. Elsewhere it is a NotImplementedError as before.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"Not yet: {self}"]
+
+
 def not_written(name: str, folder: Path, looked: list[LoadedPart]) -> str:
     """The sentence a demonstration says when the student's Part 2 function is not there.
 
@@ -218,8 +230,8 @@ def student_function(
         the function, as the student's code defines it.
 
     Raises:
-        NotImplementedError: with :func:`not_written`'s sentence when no file is there or
-            none defines the function other than as the stub.
+        PartNotWritten: (a NotImplementedError) with :func:`not_written`'s sentence when no
+            file is there or none defines the function other than as the stub.
     """
     folder = Path.cwd() if folder is None else Path(folder)
     looked = []
@@ -238,7 +250,7 @@ def student_function(
                 _ANNOUNCED.add((name, part.path))
                 print(f"This demonstration runs your own {name}, from {filename} as last saved.")
             return function
-    raise NotImplementedError(not_written(name, folder, looked))
+    raise PartNotWritten(not_written(name, folder, looked))
 
 
 def _from_reference() -> bool:

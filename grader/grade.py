@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from grader.isolation import jail
 from grader.isolation.sandbox import PartSandboxes, Sandbox
 from grader.measuring.measure import release_models, trace_ahead
 from grader.quiet import import_tensorflow
-from grader.results import Report, TestResult, ungraded_report
+from grader.results import Report, TestResult, failed_grader_report, ungraded_report
 from grader.secret import SEED_VARIABLE, hidden_seed  # noqa: F401 - re-exported
 from grader.submission import PartCode, SubmissionError, load_submission
 
@@ -45,7 +46,19 @@ def _missing_part(part: str) -> str:
     return f"Part {part} was not found in the submission: expected {part}.ipynb or {part}.py."
 
 
-def _load_notes(part: str, loaded: dict) -> list[str]:
+#: The errors that stop a file from being read at all: none of its code runs.
+_UNPARSED = ("SyntaxError", "IndentationError", "TabError")
+
+
+def _load_notes(part: str, loaded: dict, module: bool = False) -> list[str]:
+    """What loading the part's code said, one note per cell that raised.
+
+    Args:
+        part: the part.
+        loaded: the worker's load answer (:func:`grader.checks.runner.read_load_answer`).
+        module: whether the part is one ``.py`` file (one cell): then an error there stops
+            the rest of the file, which the note says, rather than "the rest still counts".
+    """
     notes = []
     if not loaded.get("ok"):
         notes.append(
@@ -53,10 +66,20 @@ def _load_notes(part: str, loaded: dict) -> list[str]:
         )
     errors = loaded.get("errors", [])
     for error in errors[:_MAX_CELL_ERROR_NOTES]:
-        text = f"{error['label']} raised {error['type']}"
+        unparsed = error["type"] in _UNPARSED
+        verb = "does not parse" if unparsed else "raised"
+        text = f"{error['label']} {verb}: {error['type']}"
         if error.get("message"):
             text += f": {error['message'][:_CELL_ERROR_CHARS]}"
-        notes.append(text + " (the rest of the code still counts).")
+        if module and unparsed:
+            text += " (so none of the file's code ran: every function of this part is missing until it parses)."
+        elif module:
+            text += " (the code above that line ran and counts; nothing after it ran)."
+        elif unparsed:
+            text += " (none of that cell's code ran; the other cells still count)."
+        else:
+            text += " (the rest of the code still counts)."
+        notes.append(text)
     if len(errors) > _MAX_CELL_ERROR_NOTES:
         notes.append(
             f"{len(errors) - _MAX_CELL_ERROR_NOTES} more cells of {part} raised errors "
@@ -109,7 +132,8 @@ def grade_part(
             "graded. Look for code outside functions that exits, loops or crashes."
         )
         return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
-    notes = code.problems + _load_notes(part, runner.first_load(part)) + _edited_test_notes(code)
+    load_notes = _load_notes(part, runner.first_load(part), module=code.kind == "module")
+    notes = code.problems + load_notes + _edited_test_notes(code)
     cells = [source for _, source in code.cells]  # each cell read on its own
     violations = find_violations(part, cells)
     banned = forbidden_top_level_imports(part, cells)
@@ -142,8 +166,13 @@ def grade_part(
                 spec.points,
                 lambda spec=spec: run_check(spec.test_name, runner, seed, public=public),
             )
-        if result.verdict is not None and "not defined" in result.verdict and notes:
-            result.notes.extend(notes)
+        if result.verdict is not None and "not defined" in result.verdict and load_notes:
+            # why it is missing: in full on the first such test, named on the others
+            first = next((r for r in results if r.notes and r.notes[0] == load_notes[0]), None)
+            if first is None:
+                result.notes.extend(load_notes)
+            else:
+                result.notes.append(f"Why: see the note on loading {part} under {first.name}.")
         results.append(result)
     if banned and results:
         results[0].notes.append(
@@ -151,7 +180,12 @@ def grade_part(
             "uses it, so no points were taken."
         )
     if notes and results:
-        results[0].notes.extend(n for n in notes if n not in results[0].notes)
+        shown = (
+            any(r.notes and r.notes[0] == load_notes[0] for r in results) if load_notes else False
+        )
+        results[0].notes.extend(
+            n for n in notes if n not in results[0].notes and not (shown and n in load_notes)
+        )
     return results
 
 
@@ -227,16 +261,25 @@ def grade_submission(
             f"Only {Path(path).name} was graded; not handed in: {', '.join(others)}. "
             "Grade the folder to grade every part."
         )
+    faults = [t.name for t in tests if t.grader_fault]
+    if faults:
+        notes.append(
+            f"The grader failed on {len(faults)} test{'s' if len(faults) > 1 else ''} "
+            f"({', '.join(faults)}); this is not a mistake in your code: the cases it could "
+            "not judge are held at zero until your instructor regrades them."
+        )
     isolation = jail.missing_protections(sandbox.mode, sandbox.memory_reason)
-    if submission.parts and isolation:
-        notes.append(isolation)  # one line: what is unprotected
     report = Report(str(path), tests, notes=notes, cases="public" if public else "hidden")
+    # One line, what is unprotected: the instructor's, never in what the student reads.
+    report.isolation = isolation if submission.parts else ""
     report.execution_time = time.monotonic() - started
     return report
 
 
-def failure_report(submission: str, error: Exception) -> dict[str, Any]:
-    """The report of a submission the grader failed on: every test at zero, and the error.
+def failure_report(submission: str, error: BaseException) -> dict[str, Any]:
+    """The report of a submission the grader failed on: every test at zero, flagged as a
+    grader fault for a regrade, the traceback for the instructor only
+    (:func:`grader.results.failed_grader_report`).
 
     Args:
         submission: the submission's name in the report.
@@ -245,8 +288,8 @@ def failure_report(submission: str, error: Exception) -> dict[str, Any]:
     Returns:
         the report's data.
     """
-    reason = f"the grader failed on this submission: {type(error).__name__}: {error}"
-    return ungraded_report(submission, reason)
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return failed_grader_report(submission, trace)
 
 
 def grade_class_member(

@@ -5,18 +5,27 @@ such file (:mod:`grader.submission`). A newcomer often points one level too high
 folder of examples, or at nbgrader's ``submitted/<student>`` instead of
 ``submitted/<student>/<assignment>``. Those are usage errors with one line that names the
 folder to use, never a report of zeros.
+
+A student's upload to Gradescope is graded where its part files are: in the upload itself,
+or in the one folder below it that holds them (a student who uploads the folder, or a zip
+of it). An upload without any gets a sentence for the student, not the instructor's
+commands (:func:`locate_upload`).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from grader.assignment import PARTS
+from grader.results import Report
 from grader.submission import load_submission
 
 #: How deep below PATH to look for part files, and how many folders at most.
 SEARCH_DEPTH = 3
 SEARCH_LIMIT = 500
+#: How many of an upload's entries a message names at most.
+NAMED_AT_MOST = 5
 
 
 class UsageError(ValueError):
@@ -133,3 +142,69 @@ def check_class_folder(root: Path, command: str) -> None:
             f"{root} holds no student folder: expected one folder per student "
             "(nbgrader's submitted/ folder works as it is)"
         )
+
+
+def _relative(folder: Path, upload: Path) -> str:
+    return folder.relative_to(upload).as_posix() + "/"
+
+
+def upload_folder(upload: Path | str) -> Path:
+    """The folder of a Gradescope upload that holds its part files.
+
+    Args:
+        upload: the folder Gradescope unpacked the student's files into.
+
+    Returns:
+        ``upload`` when it holds a part file, else the one folder below it that does.
+
+    Raises:
+        UsageError: when no folder, or more than one, holds part files; the message is for
+            the student (what to upload), and names the upload's entries relative to it.
+    """
+    upload = Path(upload)
+    if holds_parts(upload):
+        return upload
+    below = folders_with_parts(upload)
+    if len(below) == 1:
+        return below[0]
+    if below:
+        listed = ", ".join(_relative(p, upload) for p in below[:NAMED_AT_MOST])
+        raise UsageError(
+            f"Your upload holds the assignment's files in {len(below)} folders ({listed}), "
+            "and only one set can be graded: upload the files themselves, from one folder."
+        )
+    try:
+        entries = sorted(p for p in upload.iterdir() if not p.name.startswith("."))
+    except OSError:
+        entries = []
+    names = [p.name + ("/" if p.is_dir() else "") for p in entries[:NAMED_AT_MOST]]
+    held = (
+        f" (it holds {', '.join(names)}{', ...' if len(entries) > NAMED_AT_MOST else ''})"
+        if names
+        else " (it is empty)"
+    )
+    raise UsageError(
+        f"No file of the assignment was found in your upload{held}. Upload the files "
+        f"themselves, with the names they were released with: {_part_files()}."
+    )
+
+
+def locate_upload(upload: Path | str, results: Path | str) -> Path | None:
+    """What Gradescope's ``run_autograder`` grades: the folder of an upload with its part files.
+
+    Args:
+        upload: the folder Gradescope unpacked the student's files into.
+        results: Gradescope's ``results.json``, written only when there is nothing to grade.
+
+    Returns:
+        the folder to grade (:func:`upload_folder`), or None after writing ``results``: a
+        score of 0 and the sentence that says what to upload.
+    """
+    try:
+        return upload_folder(upload)
+    except UsageError as error:
+        report = Report("upload", [], notes=[str(error)])
+        Path(results).write_text(
+            json.dumps(report.to_gradescope(), indent=2) + "\n", encoding="utf-8"
+        )
+        return None

@@ -107,6 +107,23 @@ def _run(
     return run_check(spec.test_name, InProcessRunner(functions), PUBLIC_SEED, public=True)
 
 
+def check_result(
+    spec: Function, function: Callable[..., Any] | None, namespace: dict[str, Any]
+) -> TestResult:
+    """One function's result on the public cases, as :func:`check` finds it (the student
+    kit's ``python -m grader check`` checks a folder with it: :mod:`grader.self_check`).
+
+    Args:
+        spec: the contract function.
+        function: the student's function, or None to take it from ``namespace``.
+        namespace: the student's module namespace (with ``In``, the code the policy reads).
+
+    Returns:
+        the TestResult on the public cases.
+    """
+    return _run(spec, function, namespace)
+
+
 def check(function: Callable[..., Any] | str) -> None:
     """Check one function on the public cases and print the verdict.
 
@@ -124,10 +141,15 @@ def check(function: Callable[..., Any] | str) -> None:
     verdict = "PASSED" if result.status == "passed" else "NOT YET"
     print(
         f"{spec.test_name}: {verdict} ({points(result.score)} of {points(result.max_score)} "
-        "points on the public cases)"
+        f"point{'' if result.max_score == 1 else 's'} on the public cases)"
     )
     if result.status != "passed":
         print(result.output)
+    if result.grader_fault:  # public cases in the student's own kernel: nothing hidden in it
+        print(
+            "\nThe grader's own code failed here (a bug of the course's, not yours); please "
+            "report it with this traceback:\n" + result.grader_fault.rstrip()
+        )
 
 
 def grade(test_name: str, function: Callable[..., Any]) -> float:

@@ -85,10 +85,19 @@ class TestResult:
     #: whether the cases are hidden ones: then :attr:`output` shows each failed case's
     #: category, never its values (True unless the check ran on the public cases)
     hidden: bool = True
+    #: the traceback of an exception raised by the grader's own code while it judged this
+    #: test (a grader fault, not the student's mistake; see :data:`GRADER_FAULT_NOTE`); for
+    #: the instructor only: in the JSON (``grader_fault`` and ``details``) and ``--details``,
+    #: never on a student's page or in Gradescope's entries. Empty when there was none.
+    grader_fault: str = ""
 
     @property
     def score(self) -> float:
-        """Points earned: in proportion to the weight of the cases passed."""
+        """Points earned: in proportion to the weight of the cases passed.
+
+        A test the grader failed on (:attr:`grader_fault`) keeps the points of the cases it
+        judged before the fault; the cases it could not judge are held at zero and the test
+        is flagged for a regrade (:attr:`Report.grader_faults`)."""
         if self.verdict is not None or not self.cases:
             return 0.0
         total = sum(c.weight for c in self.cases)
@@ -143,11 +152,12 @@ class TestResult:
             "status": self.status,
             "output": render_feedback(self, values=values),
             "visibility": "visible",
-            "details": self.full_output,
+            "details": render_feedback(self, full=True, instructor=True),
             "mistakes": self.mistakes,
             "figures": self.figures,
             "handed_in": self.handed_in,
             "comparisons": self.comparisons,
+            "grader_fault": self.grader_fault or None,
         }
 
 
@@ -161,6 +171,10 @@ class Report:
     notes: list[str] = field(default_factory=list)
     #: ``hidden`` (graded) or ``public`` (self-check)
     cases: str = "hidden"
+    #: one line naming the protections the grading lacked (:func:`grader.isolation.jail.missing_protections`),
+    #: or empty: the instructor's business, never in what a student reads (the JSON's
+    #: ``isolation``, the instructor's text and HTML views, the CLI's stderr)
+    isolation: str = ""
 
     @property
     def score(self) -> float:
@@ -182,6 +196,11 @@ class Report:
             if result.name == name:
                 return result
         raise KeyError(name)
+
+    @property
+    def grader_faults(self) -> list[str]:
+        """The tests the grader failed on (a fault of its own code), to be regraded."""
+        return [t.name for t in self.tests if t.grader_fault]
 
     @property
     def missing_parts(self) -> list[str]:
@@ -217,6 +236,8 @@ class Report:
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "notes": list(self.notes),
+            "isolation": self.isolation,
+            "grader_faults": self.grader_faults,
             "tests": [t.to_dict(values=self.shows_values) for t in self.tests],
         }
 
@@ -296,6 +317,38 @@ def ungraded_report(submission: str, reason: str) -> dict[str, Any]:
     """
     tests = [TestResult(f.test_name, f.points, verdict=reason) for f in FUNCTIONS]
     return Report(submission, tests, notes=[reason]).to_dict()
+
+
+#: What a student reads of a test the grader failed on: the fault is the grader's.
+GRADER_FAULT_NOTE = (
+    "The grader failed on this check; this is not a mistake in your code; your instructor "
+    "has the details. The cases it could not judge are held at zero until the test is regraded."
+)
+#: A failed case's category when the grader's own code failed while judging it.
+GRADER_FAULT = "was not judged: the grader failed on this case (not a mistake in the code)"
+#: The report's note when the grader failed on a whole submission.
+GRADER_FAILED_SUBMISSION = (
+    "The grader failed on this submission; this is not a mistake in your code; your "
+    "instructor has the details. Every test is held at zero until it is regraded."
+)
+
+
+def failed_grader_report(submission: str, trace: str) -> dict[str, Any]:
+    """The report of a submission the grader's own code failed on: every test at zero,
+    flagged as a grader fault, the traceback for the instructor only.
+
+    Args:
+        submission: the submission's name in the report.
+        trace: the traceback of the grader's exception.
+
+    Returns:
+        the report's data, as :meth:`Report.to_dict` gives it.
+    """
+    tests = [
+        TestResult(f.test_name, f.points, verdict=GRADER_FAILED_SUBMISSION, grader_fault=trace)
+        for f in FUNCTIONS
+    ]
+    return Report(submission, tests, notes=[GRADER_FAILED_SUBMISSION]).to_dict()
 
 
 def points(value: float) -> str:
@@ -379,7 +432,9 @@ def render_case(
     return lines
 
 
-def render_feedback(test: TestResult, values: bool | None = None, full: bool = False) -> str:
+def render_feedback(
+    test: TestResult, values: bool | None = None, full: bool = False, instructor: bool = False
+) -> str:
     """The feedback of one test.
 
     The verdict, or how many cases passed; the first failed case with each distinct hint
@@ -394,6 +449,9 @@ def render_feedback(test: TestResult, values: bool | None = None, full: bool = F
             :func:`render_case`).
         full: show the values and the hidden cases' details whatever ``values`` says (for
             the instructor, after the due date).
+        instructor: also the traceback of a grader fault (:attr:`TestResult.grader_fault`):
+            the instructor's view only (the JSON's ``details``, ``grade --details``), never
+            what Gradescope shows a student after the due date.
 
     Returns:
         the text, without a trailing newline.
@@ -432,10 +490,17 @@ def render_feedback(test: TestResult, values: bool | None = None, full: bool = F
         for hint in hints:
             lines.append("")
             lines.append(hint)
+    if test.grader_fault and test.verdict is None:
+        lines.append("")
+        lines.append(GRADER_FAULT_NOTE)
     for note in test.notes + (test.notes_details if full else []):
         lines.append("")
         # A note is one paragraph: a newline in it (a student's text) starts an indented line.
         lines.append(note.replace("\n", "\n  "))
+    if instructor and test.grader_fault:
+        lines.append("")
+        lines.append("Grader fault (the grader's own code raised; for the instructor):")
+        lines.extend("  " + line for line in test.grader_fault.rstrip().splitlines())
     return "\n".join(lines).strip()
 
 
@@ -488,6 +553,8 @@ def render_text(report: Report, full: bool = False) -> str:
         )
     for note in report.notes:
         lines.append(note.replace("\n", "\n  "))  # further lines indented
+    if full and report.isolation:  # the instructor's business, not the student's
+        lines.append(report.isolation)
     failed = [t for t in report.tests if t.status != "passed" and t.handed_in]
     if failed:
         lines.append("")
@@ -498,6 +565,6 @@ def render_text(report: Report, full: bool = False) -> str:
         for t in failed:
             lines.append("")
             lines.append(f"{t.name}  ({points(t.score)} / {points(t.max_score)})")
-            text = render_feedback(t, values=report.shows_values, full=full)
+            text = render_feedback(t, values=report.shows_values, full=full, instructor=full)
             lines.extend("  " + line if line else "" for line in text.split("\n"))
     return for_terminal("\n".join(lines), lines=True) + "\n"

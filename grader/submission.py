@@ -1,7 +1,10 @@
 """Loading a submission: which parts it holds and the code of each.
 
 A submission is a directory holding ``<part>.ipynb`` or ``<part>.py`` files (any subset
-of the parts), or one such file. Only plain files are read, through ``O_NOFOLLOW``: a part
+of the parts), or one such file. A folder that holds both files of a part (the kit's
+folder, where the student wrote the ``.py`` stub and left the notebook as released, or the
+other way round) is graded by what the student wrote: :func:`choose_part_file` says which
+file counts and why. Only plain files are read, through ``O_NOFOLLOW``: a part
 file that is a symbolic link, a hard link, a FIFO, a socket or a device is refused with a
 sentence saying so, and never opened. A notebook's code cells are the student's code, except
 the assignment's own cells: the autograded test cells, the demonstrations and the
@@ -11,6 +14,8 @@ self-checks, which the grader replaces with its own tests.
 from __future__ import annotations
 
 import errno
+import functools
+import hashlib
 import json
 import os
 import re
@@ -19,10 +24,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.assignment import ASSIGNMENT, PARTS
-from grader.paths import ROOT
+from grader.paths import PACKAGE, ROOT
 
-#: The released student notebooks, against which test cells are compared.
-RELEASE_DIR = ROOT / "exercises" / ASSIGNMENT
+#: The released student notebooks, against which test cells are compared: the course
+#: folder's, or the installed package's copy (the Gradescope wheel: grader/course/gradescope.py).
+RELEASE_DIR = next(
+    (d for d in (ROOT / "exercises" / ASSIGNMENT, PACKAGE / "release") if d.is_dir()),
+    ROOT / "exercises" / ASSIGNMENT,
+)
+#: The released stubs' fingerprints, in the student kit (which has no ``exercises/``):
+#: ``grader/course/kit.py`` writes :func:`released_fingerprints` there.
+RELEASED_STUBS = PACKAGE / "released_stubs.json"
+#: What each suffix of a part file holds.
+KINDS = {".ipynb": "notebook", ".py": "module"}
+#: Modification times closer than this (seconds) count as the same: a zip keeps times to
+#: two seconds, and a copy without ``-p`` gives every file the moment it was copied.
+SAME_TIME = 2.0
 #: Cell tags of the course's own cells, which are not the student's code.
 COURSE_CELL_TAGS = {"demo", "self-check"}
 
@@ -257,6 +274,179 @@ def _is_folder(path: Path) -> bool:
         return False
 
 
+def read_part(path: Path, part: str) -> PartCode:
+    """Read a part file, a notebook or a module by its suffix."""
+    reader = read_notebook if path.suffix.lower() == ".ipynb" else read_module
+    return reader(path, part)
+
+
+def fingerprint(code: PartCode) -> str:
+    """A digest of a part file's code, the same whatever the notebook's metadata and outputs.
+
+    The student's cells (a notebook's code cells but the course's own, or a module's text),
+    each with its line endings made ``\\n``, trailing spaces cut and blank lines at its ends
+    dropped, empty cells left out.
+
+    Args:
+        code: the part file as read.
+
+    Returns:
+        a SHA-256 hex digest.
+    """
+    cells = []
+    for _, source in code.cells:
+        lines = [line.rstrip() for line in source.replace("\r\n", "\n").split("\n")]
+        text = "\n".join(lines).strip("\n")
+        if text:
+            cells.append(text)
+    return hashlib.sha256("\n\n".join(cells).encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def released_fingerprints() -> dict[str, dict[str, str]]:
+    """The released stubs' fingerprints (:func:`fingerprint`), by part and kind.
+
+    Read from the kit's :data:`RELEASED_STUBS` where it exists, else computed from the
+    release folder (:data:`RELEASE_DIR`).
+
+    Returns:
+        ``{part: {"notebook": digest, "module": digest}}``; empty where neither is at hand
+        (then :func:`choose_part_file` goes by the files' times alone).
+    """
+    try:
+        recorded = json.loads(RELEASED_STUBS.read_text(encoding="utf-8"))
+        if isinstance(recorded, dict):
+            return recorded
+    except (OSError, ValueError):
+        pass
+    found: dict[str, dict[str, str]] = {}
+    for part in PARTS:
+        for suffix, kind in KINDS.items():
+            path = RELEASE_DIR / f"{part}{suffix}"
+            if path.is_file():
+                found.setdefault(part, {})[kind] = fingerprint(read_part(path, part))
+    return found
+
+
+def _released(folder: Path) -> dict[str, dict[str, str]]:
+    """The released fingerprints, unless ``folder`` is the release itself (a self-learner
+    writing in ``exercises/``: its files are no stubs to compare with)."""
+    try:
+        if folder.resolve() == RELEASE_DIR.resolve():
+            return {}
+    except OSError:
+        pass
+    return released_fingerprints()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _state(code: PartCode, released: dict[str, str]) -> str:
+    """``stub`` (the released stub's code), ``empty`` (no code), ``written`` or ``unknown``
+    (no released stub to compare with)."""
+    if not code.cells and all(p == f"{code.path.name} is empty." for p in code.problems):
+        return "empty"
+    stub = released.get(code.kind)
+    if stub is None:
+        return "unknown"
+    return "stub" if fingerprint(code) == stub else "written"
+
+
+def _choose(codes: list[PartCode], folder: Path) -> tuple[PartCode, str | None]:
+    """The file of a part that counts among those found in a folder, and why.
+
+    The files whose code differs from the released stub's (or that cannot be compared) are
+    the student's; of those, the newest counts; times within :data:`SAME_TIME` are the same,
+    and then the notebook counts, then the first by name. When none is the student's, the
+    notebook (else the first by name) counts, and the reason says nothing was written.
+    """
+    if len(codes) == 1:
+        return codes[0], None
+    part = codes[0].part
+    released = _released(folder).get(part, {})
+    states = {id(code): _state(code, released) for code in codes}
+    ordered = sorted(codes, key=lambda c: (c.kind != "notebook", c.path.name))
+    mine = [c for c in ordered if states[id(c)] in ("written", "unknown")]
+    if not mine:
+        chosen = ordered[0]
+        others = " and ".join(c.path.name for c in ordered[1:])
+        return chosen, (
+            f"{chosen.path.name} is graded: neither it nor {others} differs from the released "
+            "stub (nothing written yet)."
+        )
+    newest = max(_mtime(c.path) for c in mine)
+    latest = [c for c in mine if newest - _mtime(c.path) < SAME_TIME]
+    chosen = latest[0]
+    clauses = [_why_not(c, states[id(c)]) for c in ordered if states[id(c)] in ("stub", "empty")]
+    rivals = [c for c in mine if c is not chosen]
+    if rivals:
+        names = " and ".join(c.path.name for c in [chosen, *rivals])
+        if any(states[id(c)] == "unknown" for c in mine):
+            compared = f"there is no released stub to compare {names} with"
+        else:
+            compared = (
+                f"{'both' if len(mine) == 2 else 'all'} {names} differ from the released stub"
+            )
+        if len(latest) == 1:
+            newer = "newer" if len(mine) == 2 else "newest"
+            clauses.insert(0, f"{compared}, and {chosen.path.name} is the {newer}")
+        else:
+            rule = "the notebook" if chosen.kind != latest[1].kind else "the first by name"
+            clauses.insert(0, f"{compared} and were saved at the same time, so {rule} counts")
+    return chosen, f"{chosen.path.name} is graded: {'; '.join(clauses)}."
+
+
+def _why_not(code: PartCode, state: str) -> str:
+    """Why a file that holds nothing of the student's does not count."""
+    if state == "empty":
+        return f"{code.path.name} holds no code"
+    return f"{code.path.name} is the released stub, unchanged"
+
+
+def _part_files(folder: Path) -> dict[str, list[Path]]:
+    """A folder's part files by part, sorted by name. Every entry but folders, links
+    included: a part file that is not a plain file is refused by name (never followed),
+    not silently skipped."""
+    found: dict[str, list[Path]] = {}
+    for candidate in sorted(p for p in folder.iterdir() if not _is_folder(p)):
+        part = _part_of(candidate)
+        if part is not None:
+            found.setdefault(part, []).append(candidate)
+    return found
+
+
+def choose_part_file(folder: Path | str, part: str) -> tuple[Path | None, str | None]:
+    """Which of a folder's files of one part is graded, and why.
+
+    The file that differs from the released stub counts (``chain_rule.py`` written,
+    ``chain_rule.ipynb`` as released: the ``.py``). When several differ, the newest counts;
+    times within :data:`SAME_TIME` seconds are the same (a zip or a copy flattens them),
+    and then the notebook counts. When none differs, the notebook counts. The code is
+    compared, not the bytes (:func:`fingerprint`): a notebook that was only run or saved
+    again is still the stub. The released stubs are those of ``exercises/``, or those the
+    student kit records (:func:`released_fingerprints`); without either, the newest counts.
+
+    Args:
+        folder: the submission folder.
+        part: the part's name.
+
+    Returns:
+        ``(path, reason)``: the file to grade (None when the folder holds no file of the
+        part) and one line saying why it and not the others (None when it is the only one).
+    """
+    folder = Path(folder)
+    paths = _part_files(folder).get(part, [])
+    if not paths:
+        return None, None
+    chosen, reason = _choose([read_part(path, part) for path in paths], folder)
+    return chosen.path, reason
+
+
 def load_submission(path: Path | str) -> Submission:
     """Find the parts of a submission.
 
@@ -264,7 +454,8 @@ def load_submission(path: Path | str) -> Submission:
         path: a directory of part files, or one part file.
 
     Returns:
-        Submission with one PartCode per part found.
+        Submission with one PartCode per part found; where a folder holds several files of
+        a part, the one :func:`choose_part_file` chooses, with its reason in the notes.
 
     Raises:
         SubmissionError: when the path does not exist or names no part.
@@ -273,29 +464,19 @@ def load_submission(path: Path | str) -> Submission:
     if not path.exists() and not path.is_symlink():
         raise SubmissionError(f"No such file or directory: {path}")
     single = not path.is_dir() or path.is_symlink() and not path.resolve().is_dir()
-    if single:
-        candidates = [path]
-    else:
-        # Every entry but folders, links included: a part file that is not a plain file
-        # is refused by name (never followed), not silently skipped.
-        candidates = sorted(p for p in path.iterdir() if not _is_folder(p))
     submission = Submission(path, {})
-    for candidate in candidates:
-        part = _part_of(candidate)
+    if single:
+        part = _part_of(path)
         if part is None:
-            continue
-        if part in submission.parts:
-            kept = submission.parts[part].path.name
-            if candidate.suffix.lower() == ".ipynb" and kept.lower().endswith(".py"):
-                submission.notes.append(f"{candidate.name} is graded; {kept} is ignored.")
-            else:
-                submission.notes.append(f"{kept} is graded; {candidate.name} is ignored.")
-                continue
-        reader = read_notebook if candidate.suffix.lower() == ".ipynb" else read_module
-        submission.parts[part] = reader(candidate, part)
-    if single and not submission.parts:
-        raise SubmissionError(
-            f"{path.name} is not a part of the assignment. Expected one of "
-            f"{', '.join(p + '.ipynb' for p in PARTS)} or the same names ending in .py."
-        )
+            raise SubmissionError(
+                f"{path.name} is not a part of the assignment. Expected one of "
+                f"{', '.join(p + '.ipynb' for p in PARTS)} or the same names ending in .py."
+            )
+        submission.parts[part] = read_part(path, part)
+        return submission
+    for part, paths in _part_files(path).items():
+        chosen, reason = _choose([read_part(p, part) for p in paths], path)
+        submission.parts[part] = chosen
+        if reason:
+            submission.notes.append(reason)
     return submission

@@ -68,12 +68,13 @@ def dense_grad_norms(model, x, y):
         error of ``model(x)`` against ``y``.
     """
     ### BEGIN SOLUTION
-    x = tf.convert_to_tensor(x, dtype=tf.float32)
-    y = tf.convert_to_tensor(y, dtype=tf.float32)
+    x = tf.convert_to_tensor(x, dtype=tf.float32)  # Keras casts it to the model's dtype
     kernels = [layer.kernel for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     with tf.GradientTape() as tape:
         prediction = model(x)
-        loss = tf.reduce_mean(tf.square(prediction - tf.reshape(y, tf.shape(prediction))))
+        # The targets in the prediction's dtype: a model built in float64 predicts float64.
+        y = tf.cast(tf.reshape(y, tf.shape(prediction)), prediction.dtype)
+        loss = tf.reduce_mean(tf.square(prediction - y))
     grads = tape.gradient(loss, kernels)
     return np.array([float(tf.norm(g)) for g in grads])
     ### END SOLUTION

@@ -81,10 +81,7 @@ RUN: dict[str, Run] = {
     "python -m grader grade examples/typical_mistakes": Run(
         "readme-grade-typical-mistakes", "root", text=("on the hidden cases", "total")
     ),
-    # docs/students.md
-    'python -c "import chain_rule; from grader.notebook import check; check(chain_rule.sigmoid)"': Run(
-        "students-check-a-stub", "temp", text=("PASSED",), before=ONE_PART
-    ),
+    # docs/students.md: its commands run from the kit (RUN_ELSEWHERE)
     # docs/self-learners.md
     "python -m grader check path/to/your/folder": Run(
         "self-learners-check", "temp", text=("on the public cases",)
@@ -136,6 +133,16 @@ RUN: dict[str, Run] = {
         text=("dask scheduler --port 8786", "dask worker tls://", "--certificates"),
         holds={"cluster-certificates/worker-key.pem": ("PRIVATE KEY",)},
     ),
+    # the zip's contents, unpacked and graded as on Gradescope: tests/grader/test_gradescope.py
+    "python -m grader gradescope --out autograder.zip": Run(
+        "instructors-gradescope-zip",
+        "temp",
+        files=("autograder.zip",),
+        text=(
+            "Gradescope autograder written: autograder.zip (setup.sh, run_autograder, "
+            ".grader-secret, wheels/exploding_gradients_course-0.1.0-py3-none-any.whl)",
+        ),
+    ),
     # docs/verdicts.md
     "python -m grader grade path/to/submission --format json --output report.json": Run(
         "verdicts-json-fields",
@@ -151,7 +158,8 @@ RUN: dict[str, Run] = {
         },
     ),
     # SECURITY.md
-    "GRADER_ISOLATION=process python -m grader grade path/to/submission": Run(
+    "GRADER_ISOLATION=process python -m grader grade path/to/submission "
+    "--allow-unsafe-isolation": Run(
         "security-plain-process", "temp", text=("Isolation: plain process",)
     ),
     # CONTRIBUTING.md
@@ -188,6 +196,10 @@ _CLUSTER = (
     "tests/grader/scale/test_cluster.py::test_a_class_graded_on_a_dask_cluster_equals_the_local_run"
 )
 _KIT = "tests/grader/course/test_kit.py::test_venv_has_the_kit_and_no_reference"
+_KIT_CHECK = (
+    "tests/grader/course/test_kit.py::"
+    "test_a_kit_student_who_writes_py_files_gets_full_marks_from_the_kit_and_the_grader"
+)
 _NBGRADER = (
     "tests/test_fresh_clone.py::test_nbgrader_steps_work_in_a_fresh_clone_and_keep_the_stubs"
 )
@@ -231,6 +243,17 @@ RUN_ELSEWHERE: dict[str, tuple[str, str]] = {
         "its kit fixture builds the kit with grader.course.kit.build_kit, the one function this "
         "command calls (the command adds only its argument and a printed line); building the "
         "kit builds a wheel, too slow to do twice",
+    ),
+    "python -m grader check exploding_gradients": (
+        _KIT_CHECK,
+        "it runs this command, from a fresh environment with the kit installed, on a kit's "
+        "folder with two parts written as .py files, and grades the same folder with the "
+        "full grader",
+    ),
+    "python -m grader check exploding_gradients --format html --output check.html": (
+        _KIT_CHECK,
+        "it runs the command the student's page names (grader.results.PLOTS_ON_PUBLIC), this "
+        "one, from the kit's environment, and reads the page's score and plots",
     ),
     "python -m pip install wheels/exploding_gradients_kit-*.whl": (
         _KIT,

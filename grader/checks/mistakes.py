@@ -202,6 +202,13 @@ MISTAKES: dict[str, Mistake] = _catalogue(
         "The global norm is sqrt(sum of squares of every element of every tensor).",
     ),
     (
+        "float32_squares_overflow",
+        "the squares summed in float32, where they overflow to infinity",
+        "Squares of elements near 1e20 exceed float32's largest value (3.4e38). Cast to "
+        "float64 before squaring, or divide every tensor by the largest magnitude first and "
+        "multiply the root back.",
+    ),
+    (
         "sum_of_norms",
         "the per-tensor norms added up",
         "Add the squares of all elements first, then take one square root.",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import os
+import traceback
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,8 +40,9 @@ from grader.checks.compare import (
 )
 from grader.checks.mistakes import describe, diagnose
 from grader.checks.runner import CallOutcome, Runner
+from grader.checks.shown_inputs import format_call
 from grader.quiet import import_tensorflow
-from grader.results import CaseResult, TestResult
+from grader.results import GRADER_FAULT, CaseResult, TestResult
 
 #: Seed of the public cases a student can see and run.
 PUBLIC_SEED = 20240
@@ -68,6 +70,16 @@ class PolicyViolation(Exception):
     def __init__(self, function: str, part: str, violations: list[str]) -> None:
         super().__init__(f"{function} {'; '.join(violations)}")
         self.part = part
+
+
+class MalformedAnswer(Exception):
+    """Raised by a check when the received answer is not of a form it can judge.
+
+    Decided from the received data (the student's), so it costs the student the case, with
+    the "could not check" message. Any other exception a check raises is a fault of the
+    grader's own code (:func:`run_check`): named as the grader's, with its traceback for the
+    instructor, never blamed on the student.
+    """
 
 
 class StopCheck(Exception):
@@ -104,10 +116,10 @@ class Context:
         def plain(value: Any) -> Any:
             """Floats for JSON: NaN and infinities (gaps in a plot) become None; at most
             :data:`MAX_FIGURE_POINTS` points, evenly spaced, per series."""
-            try:
-                values = np.asarray(value, dtype=np.float64).ravel()
-            except (TypeError, ValueError, MemoryError):
+            values = as_float_array(value)
+            if values is None:
                 return None
+            values = values.ravel()
             if values.size > MAX_FIGURE_POINTS:
                 values = values[np.linspace(0, values.size - 1, MAX_FIGURE_POINTS).astype(int)]
             return [float(v) if np.isfinite(v) else None for v in values]
@@ -176,6 +188,8 @@ class Context:
             seed=int(self.rng.integers(2**31 - 1)),
         )
         outcome.hidden = not self.public
+        if self.public:  # a public case's feedback shows its inputs, to paste and rerun
+            outcome.shown_call = format_call(self.function, list(args), kwargs)
         if outcome.violations:
             raise PolicyViolation(self.function, self.part, outcome.violations)
         if not outcome.ok and outcome.error_type in _STOPPING:
@@ -300,6 +314,11 @@ def case_rng(seed: int, test_name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(test_name.encode())])
 
 
+def with_call(outcome: CallOutcome, text: str) -> str:
+    """A failed case's message, after a ``Call:`` line with its inputs on a public case."""
+    return f"Call: {outcome.shown_call}\n{text}" if outcome.shown_call else text
+
+
 def message(expected: str, received: str, hint: str, report: str = "") -> str:
     """A failure message in the one shape: Expected, Received, details, Hint."""
     lines = [f"Expected: {expected}", f"Received: {received}"]
@@ -373,8 +392,10 @@ def error_case(description: str, outcome: CallOutcome, function: str, hint: str)
     """A case whose call raised: say what it raised and where."""
     if outcome.error_type == "TypeError":
         hint = f"Keep the contract's signature: {contract_signature(function)}. {hint}"
-    shown = message("a result", outcome.error_sentence(function), hint)
-    full = message("a result", outcome.error_sentence(function, full=True), hint)
+    shown = with_call(outcome, message("a result", outcome.error_sentence(function), hint))
+    full = with_call(
+        outcome, message("a result", outcome.error_sentence(function, full=True), hint)
+    )
     return CaseResult(
         description,
         False,
@@ -427,7 +448,9 @@ def compare_case(
             return CaseResult(
                 description,
                 False,
-                message(describe_type(expected), describe_type(outcome.value), hint),
+                with_call(
+                    outcome, message(describe_type(expected), describe_type(outcome.value), hint)
+                ),
                 category=WRONG_TYPE,
             )
     if variants and expected_values.is_recording():  # a kit diagnoses from recorded answers
@@ -450,11 +473,14 @@ def compare_case(
     return CaseResult(
         description,
         False,
-        message(
-            prefix + format_array(expected),
-            prefix + format_array(received),
-            describe(mistake) if mistake else hint,
-            comparison.report,
+        with_call(
+            outcome,
+            message(
+                prefix + format_array(expected),
+                prefix + format_array(received),
+                describe(mistake) if mistake else hint,
+                comparison.report,
+            ),
         ),
         mistake=mistake,
         category=value_category(received, expected),
@@ -479,7 +505,7 @@ def warning_case(
     if overflow_mistake and any("overflow" in w for w in outcome.warnings):
         mistake = overflow_mistake
     hint = describe(mistake) if mistake else hint
-    full = message("no warnings", "; ".join(outcome.warnings[:3]), hint)
+    full = with_call(outcome, message("no warnings", "; ".join(outcome.warnings[:3]), hint))
     # A warning's text, and the name of a warning class of its own, are the student's:
     # the names of built-in warning classes only.
     names = [w.split(":")[0].strip() for w in outcome.warnings]
@@ -501,7 +527,10 @@ def mutation_case(
     return CaseResult(
         description,
         False,
-        message("the inputs left unchanged", f"{which} changed by the call", describe(mistake)),
+        with_call(
+            outcome,
+            message("the inputs left unchanged", f"{which} changed by the call", describe(mistake)),
+        ),
         mistake=mistake,
         category=CHANGED_INPUT,
     )
@@ -533,7 +562,7 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
         timeout=check.timeout * scale,
     )
     try:
-        for case in in_order(check.run(context)):
+        for case in in_order(_injected(name, check.run(context))):
             result.cases.append(case)
         result.notes.extend(context.notes)
         result.notes_details.extend(context.notes_details)
@@ -564,9 +593,9 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
             result.verdict_details = full if full != sentence else None
         else:
             _fail_remaining(result, check.cases, sentence, error_category(outcome), full)
-    except Exception as error:  # noqa: BLE001 - a grader fault must not cost other tests
+    except MalformedAnswer as error:
         # The error's text may hold a value the student's code chose: the type only.
-        kind = type(error).__name__
+        kind = type(error.__cause__ or error).__name__
         kind = kind if _builtin_name(kind, BaseException) else "an error"
         _fail_remaining(
             result,
@@ -578,9 +607,56 @@ def run_check(name: str, runner: Runner, seed: int, public: bool = False) -> Tes
             ),
             f"returned a result the grader could not check ({kind})",
         )
+    except Exception:  # noqa: BLE001 - a grader fault must not cost other tests
+        _grader_fault(result, check.cases, traceback.format_exc())
     finally:
         _background_done()
     return result
+
+
+#: Set to a test's name (``<part>.<function>``) to make the grader's own code fail in that
+#: check after its first case: a fire drill of how a grader fault is reported (the tests use
+#: it, and an instructor can try a deployment with it). Read from the grader's environment,
+#: which student code never sets.
+INJECT_FAULT = "GRADER_INJECT_FAULT"
+
+
+class InjectedFault(RuntimeError):
+    """The fault :data:`INJECT_FAULT` asks for."""
+
+
+def _injected(name: str, cases: Iterator[Any]) -> Iterator[Any]:
+    """The check's cases, with a fault of the grader's after the first when asked for."""
+    if os.environ.get(INJECT_FAULT) != name:
+        yield from cases
+        return
+    for case in cases:
+        yield case
+        raise InjectedFault(f"a grader fault injected by {INJECT_FAULT}={name}")
+
+
+def _grader_fault(result: TestResult, planned: int, trace: str) -> None:
+    """The grader's own code failed while judging a case: that case and the ones after it are
+    held at zero, named as the grader's fault (not the student's), and the traceback kept
+    for the instructor (:attr:`grader.results.TestResult.grader_fault`)."""
+    result.grader_fault = trace
+    shown = message(
+        "a verdict on this case",
+        "none: the grader failed on this case (a fault in the grader's code, not in yours)",
+        "Nothing to change for this test: your instructor has the details and will regrade it.",
+    )
+    result.cases.append(
+        CaseResult(f"case {len(result.cases) + 1}", False, shown, category=GRADER_FAULT)
+    )
+    for index in range(len(result.cases), planned):
+        result.cases.append(
+            CaseResult(
+                f"case {index + 1}",
+                False,
+                "Not checked: the grader failed on an earlier case of this test.",
+                category=NOT_REACHED,
+            )
+        )
 
 
 def _fail_remaining(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,10 @@ from grader.checks.oracle import TRUSTED, answer_callback, helpers_of
 from grader.escaping import for_terminal
 from grader.isolation.protocol import ProtocolError, decode, encode
 from grader.isolation.sandbox import PartSandboxes, Sandbox, WorkerFailure
+from grader.measuring.live import measurement_record
+from grader.quiet import import_tensorflow
 from grader.submission import PartCode
+from grader.worker.calls import describe_error
 from grader.worker.loading import Worker
 
 
@@ -49,6 +53,9 @@ class CallOutcome:
     #: whether the call ran on a hidden case: then what the student's code controls
     #: (exception text, exit status, sizes) stays out of the feedback shown at once
     hidden: bool = False
+    #: on a public case, the call as a student can paste it into a cell and rerun it
+    #: (:func:`grader.checks.shown_inputs.format_call`); empty on a hidden case
+    shown_call: str = ""
 
     @property
     def not_implemented(self) -> bool:
@@ -546,6 +553,15 @@ class InProcessRunner(Runner):
         functions: the student's namespace: callables by name.
     """
 
+    #: A model of the student's own parts is measured in this process, not a fresh one
+    #: (:meth:`measure`): the feedback's note says so.
+    measures_in_process = True
+    #: What :meth:`measure` measures with: the gradient norms' function, the training
+    #: run's, and the exception saying a kit could not measure. Given by
+    #: :mod:`grader.checks.measurer` when it is imported (it imports the registry, which
+    #: imports this module, so this module does not import it).
+    measurers: tuple[Callable[..., Any], Callable[..., Any], type[Exception]] | None = None
+
     def __init__(self, functions: dict[str, Callable[..., Any]]) -> None:
         self.functions = functions
 
@@ -555,4 +571,66 @@ class InProcessRunner(Runner):
         worker.namespaces[part] = self.functions
         with trusted_steps():  # recorded, or replayed in a student kit
             answer = worker.call(json.loads(json.dumps(message)))
+        return outcome_from_answer(json.loads(json.dumps(answer)))
+
+    def measure(
+        self,
+        part: str,
+        function: str,
+        args: list[Any],
+        data: list[Any],
+        *,
+        kwargs: dict[str, Any] | None = None,
+        kind: str = "exploding",
+        steps: int = 0,
+        learning_rate: float = 0.0,
+        seed: int = 0,
+        timeout: float = 60.0,
+    ) -> CallOutcome:
+        """Build a model with ``function`` here and measure it, as
+        :meth:`SubprocessRunner.measure` does in a fresh worker.
+
+        The record is the worker's (:func:`grader.measuring.live.measurement_record`),
+        its figures from :mod:`grader.checks.measurer`: the grader's own measuring code in
+        the full package; in a student kit, which holds none, the student's own
+        ``dense_grad_norms`` once it passes its public check, and Keras's ``fit``. The
+        answer goes through the worker's encoding, so a check reads the same form either
+        way. ``timeout`` is not enforced (a notebook's kernel has no time limit).
+
+        Returns:
+            the outcome; its value is the measurement's record. When the kit could not
+            measure (:class:`grader.checks.measurer.NotMeasured`: the student's
+            ``dense_grad_norms`` raised), a failed outcome of that error type saying why.
+        """
+        builder = self.functions.get(function)
+        if not callable(builder):
+            return CallOutcome(ok=False, error_type="MissingFunction", error_message=function)
+        if self.measurers is None:
+            return CallOutcome(ok=False, error_type="died", error_message="nothing to measure with")
+        norms_of, train, not_measured = self.measurers
+        try:
+            np.random.seed(seed)
+            import_tensorflow()
+            sys.modules["keras"].utils.set_random_seed(seed)
+            model = builder(*args, **dict(kwargs or {}))  # called as the worker calls it
+            input_dim, depth, width = (int(a) for a in args[:3])
+            if not model.built:
+                model.build((None, input_dim))
+            measured = measurement_record(
+                model,
+                input_dim,
+                depth,
+                width,
+                *data,
+                norms_of=norms_of,
+                train=train,
+                kind=kind,
+                steps=steps,
+                learning_rate=learning_rate,
+            )
+            answer = {"ok": True, "result": encode(measured)}
+        except not_measured as error:
+            return CallOutcome(ok=False, error_type=type(error).__name__, error_message=str(error))
+        except Exception as error:  # noqa: BLE001 - the student's code may raise anything
+            answer = {"ok": False, "error": describe_error(error)}
         return outcome_from_answer(json.loads(json.dumps(answer)))

@@ -2,13 +2,18 @@
 
 ``python -m grader kit --out DIR`` writes:
 
-- ``DIR/exploding_gradients/``: the released notebooks and ``.py`` stubs;
+- ``DIR/exploding_gradients/``: the released notebooks and ``.py`` stubs (the notebooks'
+  first cell names the kit's install command, not the course's: :func:`kit_notebook`);
 - ``DIR/wheels/exploding_gradients_kit-<version>-py3-none-any.whl``: an installable
-  ``grader`` package with what ``check(...)`` needs and nothing more: the checks, the
+  ``grader`` package with what ``check(...)`` and the kit's ``python -m grader check FOLDER``
+  (:mod:`grader.self_check`, with its HTML page) need and nothing more: the checks, the
   comparison, diagnosis and feedback code, and data recorded from the full package now
   (JSON, arrays as raw bytes, never pickle; :mod:`grader.checks.expected` reads them): the
   public cases' expected values, and what each known mistake gives on each public case;
-- ``DIR/README.md``: how a student installs and uses it.
+  and the released stubs' fingerprints, which tell the file a student wrote from the one
+  left as released (:func:`grader.submission.choose_part_file`). Its extra ``[jupyter]``
+  installs JupyterLab with it;
+- ``DIR/README.md``: how a student installs it, opens the notebooks and checks a folder.
 
 The wheel holds no code that computes a contract function's answer: no reference solution
 (no ``solutions`` package, no module that imports it), no simulator of a known mistake
@@ -31,34 +36,41 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from grader.assignment import ASSIGNMENT, FUNCTIONS
 from grader.paths import PACKAGE, ROOT
+from grader.submission import RELEASED_STUBS, released_fingerprints
 
 RELEASE = ROOT / "exercises" / ASSIGNMENT
 KIT_NAME = "exploding-gradients-kit"
 KIT_VERSION = "0.1.0"
 
-#: The modules of ``grader`` the kit ships: what ``grader.notebook.check`` imports. Left out:
-#: grading on hidden cases (``grade.py`` holds the default hidden seed), the CLI, batches,
-#: reports, the generators (they read the reference), this module, and the code that
-#: computes answers (the simulators of known mistakes, the grader's gradient measuring and
-#: its trusted clipped step: see the module's docstring).
+#: The modules of ``grader`` the kit ships: what ``grader.notebook.check`` and the kit's
+#: ``python -m grader`` (:mod:`grader.self_check`, with the student's HTML page) import. Left
+#: out: grading on hidden cases (``grade.py`` holds the default hidden seed), the full CLI,
+#: batches, the class report and the gradebook, the generators (they read the reference),
+#: this module, and the code that computes answers (the simulators of known mistakes, the
+#: grader's gradient measuring and its trusted clipped step: see the module's docstring).
 KIT_MODULES = (
     "__init__.py",
+    "__main__.py",
     "assignment.py",
     "demos.py",
     "escaping.py",
+    "locate.py",
     "notebook.py",
     "paths.py",
     "quiet.py",
     "results.py",
+    "self_check.py",
     "submission.py",
     "checks/__init__.py",
     "checks/compare.py",
@@ -69,6 +81,7 @@ KIT_MODULES = (
     "checks/policy.py",
     "checks/registry.py",
     "checks/runner.py",
+    "checks/shown_inputs.py",
     "checks/parts/__init__.py",
     "checks/parts/chain_rule.py",
     "checks/parts/clipping.py",
@@ -81,21 +94,28 @@ KIT_MODULES = (
     "isolation/protocol.py",
     "isolation/sandbox.py",
     "measuring/__init__.py",
+    "measuring/activations.py",
     "measuring/bounds.py",
     "measuring/data.py",
     "measuring/layout.py",
+    "measuring/live.py",
     "measuring/optimizers.py",
     "measuring/plain.py",
     "measuring/reading.py",
     "measuring/rebuild.py",
     "measuring/stack.py",
     "measuring/vetting.py",
+    "reports/__init__.py",
+    "reports/figures.py",
+    "reports/formats.py",
+    "reports/html.py",
     "worker/__init__.py",
     "worker/__main__.py",
     "worker/calls.py",
     "worker/confine.py",
     "worker/clip_watch.py",
     "worker/guards.py",
+    "worker/landlock.py",
     "worker/limits.py",
     "worker/loading.py",
     "worker/reaping.py",
@@ -113,6 +133,17 @@ KIT_PACKAGES = tuple(
 
 #: What the kit installs with it; the notebooks plot with matplotlib.
 KIT_DEPENDENCIES = ("tensorflow>=2.16", "keras>=3", "numpy>=1.26", "matplotlib>=3.8")
+#: The kit's extras: ``[jupyter]`` installs what opens and runs the notebooks.
+KIT_EXTRAS = {"jupyter": ("jupyterlab>=4", "ipykernel>=6")}
+#: The sentence of each released notebook's first cell that says how to install the course
+#: package (``solutions/lessons/<part>.md``), and what a kit's notebook says instead.
+COURSE_INSTALL = re.compile(
+    r"the course package must be installed: `pip install -e \.` in the\s+course folder\)"
+)
+KIT_INSTALL = (
+    'the kit must be installed: `python -m pip install "wheels/{wheel}[jupyter]"` in the\n'
+    "kit's folder, the one above this notebook's, as the kit's README.md says)"
+)
 
 
 class KitError(RuntimeError):
@@ -166,6 +197,10 @@ def record_public_values(seed: int | None = None, tests: list[str] | None = None
 def _pyproject() -> str:
     dependencies = ", ".join(json.dumps(d) for d in KIT_DEPENDENCIES)
     packages = ", ".join(json.dumps(p) for p in KIT_PACKAGES)
+    extras = "\n".join(
+        f"{name} = [{', '.join(json.dumps(d) for d in needs)}]"
+        for name, needs in KIT_EXTRAS.items()
+    )
     return f"""[build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"
@@ -177,11 +212,14 @@ description = "Self-checks for the exploding_gradients assignment (public cases 
 requires-python = ">=3.10"
 dependencies = [{dependencies}]
 
+[project.optional-dependencies]
+{extras}
+
 [tool.setuptools]
 packages = [{packages}]
 
 [tool.setuptools.package-data]
-grader = ["recorded_values.json"]
+grader = ["recorded_values.json", "{RELEASED_STUBS.name}"]
 """
 
 
@@ -208,6 +246,10 @@ def build_wheel(recorded: dict[str, Any], wheels: Path) -> Path:
         (project / "grader" / "recorded_values.json").write_text(
             json.dumps(recorded, separators=(",", ":")), encoding="utf-8"
         )
+        # The released stubs' fingerprints: which of a part's two files the student wrote.
+        (project / "grader" / RELEASED_STUBS.name).write_text(
+            json.dumps(released_fingerprints(), sort_keys=True), encoding="utf-8"
+        )
         (project / "pyproject.toml").write_text(_pyproject(), encoding="utf-8")
         command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
         command += ["--quiet", "--wheel-dir", str(wheels), str(project)]
@@ -220,18 +262,32 @@ def build_wheel(recorded: dict[str, Any], wheels: Path) -> Path:
 
 README = """# exploding_gradients: your kit
 
-1. Install the self-checks (Python 3.10 or newer; this installs TensorFlow and Keras too):
+1. Install the self-checks and JupyterLab, from this folder (Python 3.10 or newer; this
+   installs TensorFlow and Keras too):
 
-       python -m pip install wheels/{wheel}
+       python -m pip install "wheels/{wheel}[jupyter]"
 
-2. Open the notebooks in `exploding_gradients/` (or the `.py` stubs next to them) and
-   replace each `raise NotImplementedError()` with your code.
+   Without `[jupyter]`, only the self-checks are installed: enough for the `.py` stubs, or
+   for an editor of your own that runs notebooks with this Python (it needs `ipykernel`).
+2. Open the notebooks, in order (`chain_rule`, `deep_sigmoid`, `clipping`, `remedies`):
+
+       jupyter lab exploding_gradients
+
+   and replace each `raise NotImplementedError()` with your code (or work in the `.py`
+   stubs next to them, in any editor).
 3. Run the `check(...)` cell under each function: it runs the public cases and prints what
    is wrong and a hint. The autograded cells print your points on the public cases; your
-   instructor grades the hidden cases. Working in the `.py` stubs instead, check a function
-   from the folder that holds them:
+   instructor grades the hidden cases. To check the whole folder at once (the `.py` stubs
+   too: of a part's notebook and `.py`, the one you wrote counts), from this folder:
 
-       python -c "import chain_rule; from grader.notebook import check; check(chain_rule.sigmoid)"
+       python -m grader check exploding_gradients
+
+   and the same report as a page, with plots of your functions beside the reference's:
+
+       python -m grader check exploding_gradients --format html --output check.html
+
+   A check of one file (`python -m grader check exploding_gradients/clipping.py`) checks
+   that part only. A check of Parts 2-4 loads TensorFlow first, once: several seconds.
 
 Keep the notebooks in one folder: the lessons of Parts 3 and 4 build some of their
 demonstrations with your own Part 2 (`build_exploding_mlp`, `build_mlp` from
@@ -243,11 +299,45 @@ Hand in the notebooks (or the modules) as your instructor says.
 """
 
 
-def build_kit(out: Path) -> Path:
+def kit_notebook(text: str, wheel: str) -> str:
+    """A released notebook as the kit holds it: its first cell's install sentence names the
+    kit's install command instead of the course's (the code cells are untouched).
+
+    Args:
+        text: the released notebook's JSON text.
+        wheel: the kit wheel's file name.
+
+    Returns:
+        the notebook's JSON text, formatted as nbformat writes it.
+
+    Raises:
+        KitError: when the first cell holds no install sentence to replace (the lesson's
+            text changed: :data:`COURSE_INSTALL` must follow it).
+    """
+    notebook = json.loads(text)
+    first = notebook["cells"][0]
+    source = "".join(first["source"])
+    replaced, found = COURSE_INSTALL.subn(KIT_INSTALL.format(wheel=wheel), source)
+    if first["cell_type"] != "markdown" or found != 1:
+        raise KitError(
+            "the released notebook's first cell does not say how to install the course "
+            f"package as the kit expects. Expected: one match of {COURSE_INSTALL.pattern!r}. "
+            f"Received: {found}. Hint: update COURSE_INSTALL in grader/course/kit.py."
+        )
+    first["source"] = replaced.splitlines(keepends=True)
+    return json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def build_kit(out: Path, progress: Callable[[str], None] = _say) -> Path:
     """Write the student kit into ``out``.
 
     Args:
         out: the kit's folder (created; files of an earlier kit are replaced).
+        progress: says what is being done, a line per step (default: printed).
 
     Returns:
         the wheel's path.
@@ -256,13 +346,19 @@ def build_kit(out: Path) -> Path:
         KitError: when the kit cannot be built.
     """
     out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out / "wheels", ignore_errors=True)
+    progress("Recording the reference's answers on the public cases (about 20 s)...")
+    recorded = record_public_values()
+    progress("Building the kit's wheel...")
+    wheel = build_wheel(recorded, out / "wheels")
     notebooks = out / ASSIGNMENT
     shutil.rmtree(notebooks, ignore_errors=True)
     notebooks.mkdir()
     for path in sorted(RELEASE.iterdir()):
-        if path.suffix in (".ipynb", ".py"):
+        if path.suffix == ".ipynb":
+            text = kit_notebook(path.read_text(encoding="utf-8"), wheel.name)
+            (notebooks / path.name).write_text(text, encoding="utf-8")
+        elif path.suffix == ".py":
             shutil.copyfile(path, notebooks / path.name)
-    shutil.rmtree(out / "wheels", ignore_errors=True)
-    wheel = build_wheel(record_public_values(), out / "wheels")
     (out / "README.md").write_text(README.format(wheel=wheel.name), encoding="utf-8")
     return wheel

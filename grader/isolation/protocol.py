@@ -109,8 +109,18 @@ def encode(value: Any, depth: int = 0) -> Any:
         raise ProtocolError("the value is nested too deeply")
     if value is None or type(value) in (bool, str):
         return value
+    if isinstance(value, np.str_):  # a NumPy string is a string (np.array([...])[i])
+        return str.__str__(value)
     if type(value) is int:
-        return value if abs(value) < 2**63 else {"__float__": repr(float(value))}
+        if abs(value) < 2**63:
+            return value
+        # as float() reads it; an int beyond float's range is that infinity, not an error
+        # of the student's function
+        return {
+            "__float__": repr(float(value))
+            if abs(value) < 2**1024
+            else ("inf" if value > 0 else "-inf")
+        }
     if type(value) is float:
         return _encode_float(value)
     if type(value) in (list, tuple):

@@ -17,6 +17,7 @@ import ctypes
 import io
 import json
 import os
+import resource
 import secrets
 import select
 import shutil
@@ -46,6 +47,9 @@ from grader.paths import ROOT
 from grader.quiet import quiet_environment
 
 _HEADER_BYTES = 8
+#: Dropped mode: the worker's uid may have this many times the per-submission process
+#: limit (:attr:`Limits.processes`): its warm zygote's threads count against it too.
+DROPPED_PROCESSES_FACTOR = 2
 
 
 class WorkerFailure(RuntimeError):
@@ -184,6 +188,8 @@ class Sandbox:
         self._cgroup: WorkerCgroup | None = None
         #: why there is none (empty when there is, or before the worker first started)
         self.memory_reason = ""
+        #: dropped mode: the worker's own folder, owned by its uid (made when it starts)
+        self._home: Path | None = None
 
     @property
     def numpy_only(self) -> bool:
@@ -200,6 +206,17 @@ class Sandbox:
 
     # -- the zygote ---------------------------------------------------------------------
 
+    def _dropped_home(self) -> Path:
+        """Dropped mode: a folder only the worker's uid may enter, where every user may
+        pass through to it (the grader's own scratch may lie in a closed folder)."""
+        if self._home is None:
+            home = jail.traversable_temporary_folder("grader-dropped-")
+            uid = jail.dropped_uid(self.numpy_only)
+            os.chown(home, uid, uid)
+            os.chmod(home, 0o700)
+            self._home = home
+        return self._home
+
     def start(self) -> None:
         """Start the zygote if it is not running; it imports TensorFlow meanwhile."""
         if self.process is not None and self.process.poll() is None:
@@ -214,6 +231,9 @@ class Sandbox:
             env["GRADER_JAIL"] = "1"
             env["PATH"] = f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
             argv, env = jail.worker_command(environment=env, numpy_only=self.numpy_only)
+        elif self.mode == "dropped":
+            home = str(self._dropped_home())
+            argv, env = jail.dropped_command(environment=env, numpy_only=self.numpy_only, home=home)
         else:
             argv = [sys.executable, "-m", "grader.worker"]
         # The memory of the worker's whole tree (the zygote and the submission's processes,
@@ -223,11 +243,18 @@ class Sandbox:
             f"{os.getpid()}-{self.token}", self.limits.memory_mb * 1024 * 1024
         )
         group = self._cgroup
+        # Dropped mode: a limit on the processes of the worker's own uid (its zygote's
+        # threads count too), set while root and kept across the drop.
+        processes = (
+            DROPPED_PROCESSES_FACTOR * self.limits.processes if self.mode == "dropped" else 0
+        )
 
         def prepare() -> None:
             _prepare_worker()
             if group is not None:
                 group.add(os.getpid())
+            if processes:
+                resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
         # One Unix socket is the zygote's stdin and stdout, so that it can be handed each
         # submission's own socket (see grader.worker.serve).
@@ -238,7 +265,7 @@ class Sandbox:
                 stdin=theirs.fileno(),
                 stdout=theirs.fileno(),
                 stderr=subprocess.DEVNULL,
-                cwd=self.scratch if self.mode != "namespace" else "/",
+                cwd={"namespace": "/", "dropped": self._home}.get(self.mode, self.scratch),
                 env=env,
                 start_new_session=True,
                 preexec_fn=prepare,
@@ -250,7 +277,7 @@ class Sandbox:
             theirs.close()
         self._control = SocketStream(ours)
         try:
-            if self.mode == "namespace":
+            if self.mode in ("namespace", "dropped"):
                 body = json.dumps(jail.worker_sources()).encode("utf-8")
                 self._control.write(len(body).to_bytes(8, "big") + body)
             write_message(
@@ -599,6 +626,9 @@ class Sandbox:
         self.stop()
         if self._own_scratch:
             shutil.rmtree(self.scratch, ignore_errors=True)
+        home, self._home = self._home, None
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
         companion, self._companion = self._companion, None
         if companion is not None:
             companion.close()

@@ -2,10 +2,14 @@
 
 - :mod:`~grader.measuring.data`: the contract's data, the inputs models are measured on;
 - :mod:`~grader.measuring.layout`: a model's layout as the contract's rules read it;
+- :mod:`~grader.measuring.activations`: the grader's own activation functions, ones no
+  Keras name stands for;
 - :mod:`~grader.measuring.stack`: a plain stack of float32 Dense layers, held as its
   weight arrays;
 - :mod:`~grader.measuring.measure`: gradient norms and training runs, in the grader's
   process;
+- :mod:`~grader.measuring.live`: the record of a live model the grader cannot rebuild,
+  its gradient norms and training run measured by callables it is given;
 - :mod:`~grader.measuring.in_worker`: the measurement of a model the grader cannot
   rebuild, made in the student's worker;
 - :mod:`~grader.measuring.reading`: that measurement, read in the grader as hostile plain

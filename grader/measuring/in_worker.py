@@ -20,23 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from grader.measuring.bounds import ContractSize
-from grader.measuring.layout import (
-    ACTIVATION_PROBE,
-    dense_layers,
-    describe_layout,
-    healthy_layout_problems,
-    layout_problems,
-)
-from grader.measuring.measure import train_keras
+from grader.measuring.layout import ACTIVATION_PROBE, dense_layers
+from grader.measuring.live import MAX_MEASURE_STEPS, MEASURE_KINDS, measurement_record
+from grader.measuring.measure import mean_squared_error, train_keras, wide_gradients
 from grader.quiet import import_tensorflow
 
-#: What a worker measures of a model the grader cannot rebuild: ``exploding`` (layout and
-#: gradient norms, for build_exploding_mlp) or ``healthy`` (layout, gradient norms and a
-#: training run, for build_healthy_mlp).
-MEASURE_KINDS = ("exploding", "healthy")
-#: Most SGD steps a measurement runs (the contract's training test makes 200).
-MAX_MEASURE_STEPS = 1000
+__all__ = ["ACTIVATION_PROBE", "MAX_MEASURE_STEPS", "MEASURE_KINDS", "measure_in_worker"]
 
 
 def _live_gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> list[float]:
@@ -50,27 +39,9 @@ def _live_gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> list[float
     targets = tf.convert_to_tensor(y, dtype=tf.float32)
     kernels = [layer.kernel for layer in dense_layers(model)]
     with tf.GradientTape() as tape:
-        prediction = model(inputs)
-        # a float64 (or mixed-precision) model computes in its own dtype: so do its targets
-        targets = tf.cast(tf.reshape(targets, tf.shape(prediction)), prediction.dtype)
-        loss = tf.reduce_mean(tf.square(prediction - targets))
-    grads = tape.gradient(loss, kernels)
+        loss = mean_squared_error(tf, model(inputs), targets)
+    grads = wide_gradients(tf, tape.gradient(loss, kernels))
     return [float(tf.norm(g)) if g is not None else float("nan") for g in grads]
-
-
-def _activation_values(model: Any) -> list[float]:
-    """The first Dense layer's activation at :data:`ACTIVATION_PROBE` (empty if it fails)."""
-    tf = import_tensorflow()
-    dense = dense_layers(model)
-    activation = getattr(dense[0], "activation", None) if dense else None
-    if not callable(activation):
-        return []
-    try:
-        values = np.asarray(activation(tf.constant(ACTIVATION_PROBE, dtype=tf.float32)))
-        values = np.asarray(values, dtype=np.float64).ravel()
-    except Exception:  # noqa: BLE001 - the student's function may fail on a probe
-        return []
-    return [float(v) for v in values[: len(ACTIVATION_PROBE)]]
 
 
 def measure_in_worker(
@@ -78,8 +49,8 @@ def measure_in_worker(
     input_dim: int,
     depth: int,
     width: int,
-    x: np.ndarray,
-    y: np.ndarray,
+    x: np.ndarray | None = None,
+    y: np.ndarray | None = None,
     task_x: np.ndarray | None = None,
     task_y: np.ndarray | None = None,
     *,
@@ -94,11 +65,16 @@ def measure_in_worker(
     grader's measuring code, runs in a fresh jailed worker that loaded the student's module
     (the model's own code must run to be measured), and computes what the grader computes
     for a rebuilt model: the layout (:func:`grader.measuring.layout.describe_layout`), the
+    activations' values at the probe points (a name says nothing about what a function
+    does; ``layout`` stops there, for build_mlp), the
     mean squared error of the model called in inference mode on ``x, y`` and the L2 norm of
     dL/d(kernel) per Dense layer, and for ``healthy`` the losses of ``steps`` full-batch
     steps of Keras's SGD on ``task_x, task_y`` (:func:`grader.measuring.measure.train_keras`,
     as :func:`grader.measuring.measure.train_full_batch` trains a model that is not a plain
-    Dense stack). The grader reads the result as hostile data and judges it
+    Dense stack). The record is :func:`grader.measuring.live.measurement_record`'s, the one a
+    notebook's kernel builds too (:meth:`grader.checks.runner.InProcessRunner.measure`),
+    here with the grader's own gradient norms and training run. The grader reads the
+    result as hostile data and judges it
     (:func:`grader.measuring.reading.read_measurement`); nothing here decides a score.
 
     Args:
@@ -106,7 +82,7 @@ def measure_in_worker(
         input_dim: expected input width.
         depth: expected hidden Dense layers.
         width: expected units per hidden layer.
-        x: inputs of the gradient norms (m, input_dim).
+        x: inputs of the gradient norms (m, input_dim); None for ``layout``.
         y: their targets (m, 1).
         task_x: inputs of the training run (``healthy`` only).
         task_y: its targets.
@@ -119,36 +95,25 @@ def measure_in_worker(
         empty when the layout is wrong or the model larger than the call asks for,
         :class:`~grader.measuring.bounds.ContractSize`), ``losses`` (floats, the loss before each step;
         ``healthy`` with a right layout only) and ``activation_values`` (the first Dense
-        layer's activation at :data:`ACTIVATION_PROBE`).
+        layer's activation at :data:`ACTIVATION_PROBE`); for ``layout``, only ``layout``,
+        ``activation_values`` and ``layer_values`` (every Dense layer's activation at the
+        probe points, input side first), and nothing is measured.
 
     Raises:
         ValueError: for an unknown ``kind`` or too many steps.
     """
-    if kind not in MEASURE_KINDS:
-        raise ValueError(f"unknown measurement {kind!r}; expected one of {MEASURE_KINDS}")
-    if not 0 <= steps <= MAX_MEASURE_STEPS:
-        raise ValueError(f"{steps} steps; at most {MAX_MEASURE_STEPS}")
-    layout = describe_layout(model)
-    if kind == "exploding":
-        problems = layout_problems(layout, input_dim, depth, width)
-    else:
-        problems = healthy_layout_problems(layout, depth)
-    probe = _activation_values(model)
-    norms: list[float] = []
-    losses: list[float] = []
-    too_large = ContractSize(input_dim, depth, width).excess(
-        layout["weights"], layout["layer_count"]
+    return measurement_record(
+        model,
+        input_dim,
+        depth,
+        width,
+        x,
+        y,
+        task_x,
+        task_y,
+        norms_of=_live_gradient_norms,
+        train=train_keras,
+        kind=kind,
+        steps=steps,
+        learning_rate=learning_rate,
     )
-    if not problems and too_large is None:
-        norms = _live_gradient_norms(model, x, y)
-        if kind == "healthy" and steps:
-            # The norms left the weights as they were: train the same model, as the
-            # grader does after measuring a rebuilt one.
-            trained = train_keras(model, task_x, task_y, steps, learning_rate)
-            losses = [float(v) for v in np.asarray(trained, dtype=np.float64).ravel()]
-    return {
-        "layout": layout,
-        "norms": norms,
-        "losses": losses,
-        "activation_values": probe,
-    }

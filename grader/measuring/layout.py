@@ -48,6 +48,26 @@ def first_activation(model: Any) -> str:
     return activation_name(dense_layers(model)[0])
 
 
+#: Float dtypes from the narrowest: a model's compute dtype is its narrowest Dense layer's.
+_DTYPE_ORDER = ("float16", "bfloat16", "float32", "float64")
+#: The 16-bit float dtypes a model computes in under mixed precision (or a float16 policy).
+NARROW_DTYPES = _DTYPE_ORDER[:2]
+
+
+def compute_dtype(model: Any) -> str:
+    """The dtype a model computes its Dense layers in: the narrowest of their compute dtypes
+    (``float16`` for a mixed_float16 model, ``float64`` for a model built in float64);
+    ``float32`` for a :class:`~grader.measuring.stack.DenseStack` or a model without Dense
+    layers."""
+    if isinstance(model, DenseStack):
+        return "float32"
+    names = {str(getattr(layer, "compute_dtype", "float32")) for layer in dense_layers(model)}
+    known = [name for name in _DTYPE_ORDER if name in names]
+    if known:
+        return known[0]
+    return min(names, default="float32")
+
+
 #: Most Dense layers a layout description holds in detail (the contract's models have 31).
 MAX_LAYOUT_LAYERS = 200
 #: Most names of other layers a layout description holds, and characters per name.
@@ -71,7 +91,8 @@ def describe_layout(model: Any) -> dict[str, Any]:
         not Dense, at most :data:`MAX_LAYOUT_NAMES`), ``dense`` (per Dense layer, input
         side first, at most :data:`MAX_LAYOUT_LAYERS`: ``units``, ``activation``,
         ``fan_in`` or None), ``weights`` (every number the model holds, as
-        ``count_params``) and ``layer_count`` (its layers, the input layer not counted).
+        ``count_params``), ``layer_count`` (its layers, the input layer not counted) and
+        ``dtype`` (:func:`compute_dtype`).
     """
     if isinstance(model, DenseStack):
         return _layout_record(
@@ -81,6 +102,7 @@ def describe_layout(model: Any) -> dict[str, Any]:
             [],
             sum(k.size + (0 if b is None else b.size) for k, b in zip(model.kernels, model.biases)),
             len(model.kernels),
+            "float32",
         )
     # lazy: Keras loads through import_tensorflow (quietly); the NumPy-only worker imports this module
     import keras
@@ -97,6 +119,7 @@ def describe_layout(model: Any) -> dict[str, Any]:
         [type(layer).__name__ for layer in model.layers if layer not in dense],
         sum(math.prod(weight.shape) for weight in model.weights),
         len(model.layers),
+        compute_dtype(model),
     )
 
 
@@ -107,6 +130,7 @@ def _layout_record(
     others: list[str],
     weights: int,
     layer_count: int,
+    dtype: str,
 ) -> dict[str, Any]:
     """The bounded layout record of :func:`describe_layout`, from ``(units, activation,
     fan_in or None)`` per Dense layer, the names of the other layers and the model's
@@ -117,6 +141,7 @@ def _layout_record(
         "sequential": sequential,
         "weights": int(weights),
         "layer_count": int(layer_count),
+        "dtype": str(dtype)[:MAX_NAME_CHARS],
         "dense_count": len(dense),
         "others": [name[:MAX_NAME_CHARS] for name in others[:MAX_LAYOUT_NAMES]],
         "dense": [

@@ -58,15 +58,37 @@ def _keras_gradient_norms(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarra
     inputs = tf.constant(np.asarray(x, dtype=np.float32))
     targets = tf.constant(np.asarray(y, dtype=np.float32))
     with tf.GradientTape() as tape:
-        outputs = model(inputs)
-        # a float64 (or mixed-precision) model computes in its own dtype: so do its targets
-        targets = tf.cast(tf.reshape(targets, tf.shape(outputs)), outputs.dtype)
-        errors = outputs - targets
-        mse = tf.reduce_mean(errors * errors)
+        outputs = model(inputs)  # Keras casts the inputs to each layer's compute dtype
+        mse = mean_squared_error(tf, outputs, targets)
     return np.array(
-        [float(tf.sqrt(tf.reduce_sum(g * g))) for g in tape.gradient(mse, variables)],
+        [
+            float(tf.sqrt(tf.reduce_sum(g * g)))
+            for g in wide_gradients(tf, tape.gradient(mse, variables))
+        ],
         dtype=np.float64,
     )
+
+
+def loss_dtype(tf: Any, prediction: Any) -> Any:
+    """The dtype a loss on ``prediction`` is computed in: the prediction's own for float32
+    and float64 models, float32 for a 16-bit one (mixed precision), as Keras's losses do."""
+    dtype = prediction.dtype
+    return dtype if dtype.is_floating and dtype.size >= 4 else tf.float32
+
+
+def mean_squared_error(tf: Any, prediction: Any, targets: Any) -> Any:
+    """The mean squared error of ``prediction`` against ``targets`` (reshaped to its shape),
+    both cast to :func:`loss_dtype`: a float64 model is measured in float64, a
+    mixed-precision one in float32."""
+    dtype = loss_dtype(tf, prediction)
+    errors = tf.cast(prediction, dtype) - tf.cast(tf.reshape(targets, tf.shape(prediction)), dtype)
+    return tf.reduce_mean(errors * errors)
+
+
+def wide_gradients(tf: Any, grads: Any) -> list[Any]:
+    """The gradients, those of 16-bit variables (a float16 model) cast to float32 so that
+    their norms do not overflow; a missing gradient stays None."""
+    return [g if g is None or g.dtype.size >= 4 else tf.cast(g, tf.float32) for g in grads]
 
 
 #: Whether the compiled measuring functions use XLA. Measured on a 2-core machine, XLA's
@@ -372,9 +394,7 @@ def train_keras(
     @tf.function
     def step() -> Any:
         with tf.GradientTape() as tape:
-            prediction = model(x, training=True)
-            # a float64 (or mixed-precision) model computes in its own dtype
-            loss = tf.reduce_mean(tf.square(prediction - tf.cast(y, prediction.dtype)))
+            loss = mean_squared_error(tf, model(x, training=True), y)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss

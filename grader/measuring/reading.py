@@ -6,8 +6,8 @@ its process: the answer proves nothing by itself. In the grader's process it is 
 the form and sizes that function gives (anything else is :class:`UnreadableMeasurement`),
 names that are not identifiers are never shown, and the layout's problems are found again by
 the grader's own rules (:mod:`grader.measuring.layout`). The figures (the norms, the losses,
-the activation's values at the probe points, :func:`acts_as_sigmoid`) cannot be checked
-beyond that and are judged as they came; the feedback says where the model was measured.
+the activations' values at the probe points, :func:`acts_as`) cannot be checked beyond
+that and are judged as they came; the feedback says where the model was measured.
 """
 
 from __future__ import annotations
@@ -27,27 +27,95 @@ from grader.measuring.layout import (
 )
 
 #: Largest gap between an activation's values at
-#: :data:`~grader.measuring.layout.ACTIVATION_PROBE` and sigmoid's for it to count as a
-#: sigmoid.
-SIGMOID_TOLERANCE = 1e-3
+#: :data:`~grader.measuring.layout.ACTIVATION_PROBE` and a built-in activation's for it to
+#: count as that activation.
+ACTIVATION_TOLERANCE = 1e-3
+SIGMOID_TOLERANCE = ACTIVATION_TOLERANCE
+
+#: The built-in activations the contract names for build_mlp (and ``linear``, its output
+#: layer's), computed here in NumPy: what a student's own function is compared with.
+BUILT_IN_ACTIVATIONS: dict[str, Any] = {
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "linear": lambda z: z,
+}
 
 
-def acts_as_sigmoid(values: list[float]) -> bool:
+def activation_gap(values: list[float], name: str) -> float:
+    """The largest gap between an activation's values at
+    :data:`~grader.measuring.layout.ACTIVATION_PROBE` and the built-in ``name``'s (one of
+    :data:`BUILT_IN_ACTIVATIONS`); infinite when the values are missing or not finite."""
+    if len(values) != len(ACTIVATION_PROBE):
+        return float("inf")
+    z = np.asarray(ACTIVATION_PROBE)
+    gap = np.abs(np.asarray(values, dtype=np.float64) - BUILT_IN_ACTIVATIONS[name](z))
+    return float(gap.max()) if np.all(np.isfinite(gap)) else float("inf")
+
+
+def acts_as(values: list[float], name: str) -> bool:
     """Whether an activation's values at :data:`~grader.measuring.layout.ACTIVATION_PROBE`
-    are sigmoid's.
+    are those of the built-in activation ``name`` (one of :data:`BUILT_IN_ACTIVATIONS`).
 
     Args:
         values: the activation's values, as read from a worker's measurement
             (:func:`read_measurement`).
+        name: the built-in activation.
 
     Returns:
-        True when every probe point is within :data:`SIGMOID_TOLERANCE` of sigmoid.
+        True when every probe point is within :data:`ACTIVATION_TOLERANCE` of it.
     """
+    return activation_gap(values, name) <= ACTIVATION_TOLERANCE
+
+
+def acts_as_sigmoid(values: list[float]) -> bool:
+    """Whether an activation's values at the probe points are sigmoid's (:func:`acts_as`)."""
+    return acts_as(values, "sigmoid")
+
+
+def _unlike(own: str, values: list[float], name: str) -> str:
+    """How an activation named ``own`` differs from the built-in ``name``, in words."""
     if len(values) != len(ACTIVATION_PROBE):
-        return False
+        return f"{own} (your own function: it gave no values at z = {list(ACTIVATION_PROBE)})"
     z = np.asarray(ACTIVATION_PROBE)
-    gap = np.abs(np.asarray(values, dtype=np.float64) - 1 / (1 + np.exp(-z)))
-    return bool(np.all(np.isfinite(gap)) and gap.max() <= SIGMOID_TOLERANCE)
+    wanted = BUILT_IN_ACTIVATIONS[name](z)
+    with np.errstate(invalid="ignore"):
+        gaps = np.abs(np.asarray(values, dtype=np.float64) - wanted)
+    worst = int(np.argmax(np.where(np.isfinite(gaps), gaps, np.inf)))
+    return (
+        f"{own} (your own function: at z = {z[worst]:g} it gives {values[worst]:.4g} where "
+        f"{name} gives {wanted[worst]:.4g})"
+    )
+
+
+def named_by_values(
+    layout: dict[str, Any], layer_values: list[list[float]], hidden: str
+) -> dict[str, Any]:
+    """A layout read from a worker, each Dense layer's activation named by what it computes.
+
+    A layer whose activation gives, at the probe points, the values of the activation the
+    contract asks for there (``hidden`` for a hidden layer, ``linear`` for the output
+    layer) is named so, whatever its own name; any other keeps its name with how it differs
+    (:func:`_unlike`), so the layout rules (:func:`grader.measuring.layout.layout_problems`)
+    judge what the model computes, not what its functions are called.
+
+    Args:
+        layout: the read layout (``read_measurement(...)["layout"]``).
+        layer_values: per Dense layer, its activation's values at the probe points.
+        hidden: the hidden layers' activation the call asked for (a key of
+            :data:`BUILT_IN_ACTIVATIONS`).
+
+    Returns:
+        a copy of ``layout`` with the activations named by their values.
+    """
+    dense = layout["dense"]
+    named = []
+    for index, layer in enumerate(dense):
+        wanted = "linear" if index == len(dense) - 1 else hidden
+        values = layer_values[index] if index < len(layer_values) else []
+        name = wanted if acts_as(values, wanted) else _unlike(layer["activation"], values, wanted)
+        named.append({**layer, "activation": name})
+    return {**layout, "dense": named}
 
 
 class UnreadableMeasurement(ValueError):
@@ -114,6 +182,7 @@ def _read_layout(value: Any) -> dict[str, Any]:
         "sequential": value["sequential"],
         "weights": value["weights"],
         "layer_count": value["layer_count"],
+        "dtype": _short(value.get("dtype", "float32"), "the model's dtype"),
         "dense_count": count,
         "others": [_short(name, "a layer's name") for name in others],
         "dense": layers,
@@ -144,8 +213,10 @@ def read_measurement(
         larger than the call asks for, by the sizes the worker gave, else None),
         ``problems`` (sentences, empty when the layout is right), ``norms`` and
         ``losses`` (float64 arrays, empty when the model is too large or its layout
-        wrong), ``first_activation`` (the first Dense layer's activation name) and
-        ``activation_values`` (floats).
+        wrong, and for ``layout``), ``first_activation`` (the first Dense layer's
+        activation name), ``activation_values`` (floats), ``layout`` (the layout record,
+        read) and ``layer_values`` (``layout`` only: per Dense layer, its activation's
+        values at the probe points, for :func:`named_by_values`).
 
     Raises:
         UnreadableMeasurement: for an answer of any other form.
@@ -162,7 +233,15 @@ def read_measurement(
     )
     norms: list[float] = []
     losses: list[float] = []
-    if not problems and too_large is None:
+    layer_values: list[list[float]] = []
+    if kind == "layout":
+        values = value.get("layer_values")
+        if type(values) is not list or len(values) != len(layout["dense"]):
+            raise UnreadableMeasurement("the layers' activation values do not match the layers")
+        layer_values = [
+            _numbers(v, "a layer's activation values", most=len(ACTIVATION_PROBE)) for v in values
+        ]
+    elif not problems and too_large is None:
         norms = _numbers(value.get("norms"), "the norms", count=depth + 1)
         if kind == "healthy":
             losses = _numbers(value.get("losses"), "the losses", count=steps)
@@ -178,4 +257,6 @@ def read_measurement(
         "losses": np.asarray(losses, dtype=np.float64),
         "first_activation": layout["dense"][0]["activation"] if layout["dense"] else "",
         "activation_values": probe,
+        "layout": layout,
+        "layer_values": layer_values,
     }

@@ -13,12 +13,15 @@ parts loads this module too, and never imports Keras.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 
 from grader.isolation.protocol import ModelSpec
+from grader.measuring import activations
 from grader.measuring.bounds import ContractSize
+from grader.measuring.layout import ACTIVATION_PROBE
 from grader.measuring.plain import ModelRebuildError
 from grader.measuring.vetting import (
     Activation,
@@ -30,6 +33,8 @@ from grader.measuring.vetting import (
 
 
 def _activation_function(activation: Activation) -> Any:
+    if activation.source == "grader":
+        return getattr(activations, activation.name)
     import keras  # lazy: the NumPy-only worker loads this module and has no Keras
 
     module = keras.activations if activation.source == "activations" else keras.ops
@@ -205,8 +210,71 @@ def rebuild_model(spec: ModelSpec, size: ContractSize | None = None) -> Any:
     return model_from_plan(vetted_plan(spec, size), spec.weights)
 
 
+def _keras_function(name: str) -> Any:
+    """The Keras function a saved activation of this name is rebuilt into, or None."""
+    import keras  # lazy: the NumPy-only worker loads this module and has no Keras
+
+    for module in (keras.activations, keras.ops):
+        function = getattr(module, name, None)
+        if callable(function):
+            return function
+    return None
+
+
+def _same_values(function: Any, other: Any) -> bool:
+    """Whether two activations agree at :data:`grader.measuring.layout.ACTIVATION_PROBE`."""
+    import keras  # lazy: the NumPy-only worker loads this module and has no Keras
+
+    z = keras.ops.convert_to_tensor(ACTIVATION_PROBE, dtype="float32")
+    try:
+        ours = np.asarray(keras.ops.convert_to_numpy(function(z)), dtype=np.float64)
+        theirs = np.asarray(keras.ops.convert_to_numpy(other(z)), dtype=np.float64)
+    except Exception:  # noqa: BLE001 - a student's function may fail on the probe
+        return False
+    return ours.shape == theirs.shape and bool(np.allclose(ours, theirs, rtol=0, atol=1e-5))
+
+
+def _saved_as(function: Any) -> dict[str, Any] | None:
+    """How an activation is written when Keras's own record would misname it.
+
+    Keras saves any Python function as ``{"module": "builtins", "config": <its name>}``.
+    So a student's own ``def sigmoid(z)`` that computes something else would be rebuilt
+    as Keras's sigmoid: such a function (one named as a Keras function but giving other
+    values at the probe points) is written with its own module, which the allow-list
+    refuses, and the model is measured where its code runs. One of the grader's own
+    functions (:mod:`grader.measuring.activations`) is written with that module, which the
+    allow-list accepts. None when Keras's record is right: a Keras function, a function
+    that computes what the Keras function of its name computes, or one that no Keras
+    name stands for (the allow-list refuses its record by its name).
+    """
+    name = getattr(function, "__name__", None)
+    if type(name) is not str or not callable(function):
+        return None
+    if name in activations.GRADER_ACTIVATIONS and getattr(activations, name) is function:
+        module = activations.MODULE
+    else:
+        keras_function = _keras_function(name)
+        if (
+            keras_function is None
+            or keras_function is function
+            or _same_values(function, keras_function)
+        ):
+            return None
+        module = str(getattr(function, "__module__", None) or "unknown")
+    return {
+        "module": module,
+        "class_name": "function",
+        "config": name,
+        "registered_name": "function",
+    }
+
+
 def describe_model(model: Any) -> ModelSpec:
     """Return a Keras model as plain data.
+
+    An activation Keras's own record would misname (a student's function named as a Keras
+    function that computes something else, or one of the grader's own) is written with
+    its own module (:func:`_saved_as`).
 
     Args:
         model: a built Keras model.
@@ -214,7 +282,20 @@ def describe_model(model: Any) -> ModelSpec:
     Returns:
         ModelSpec with the model's JSON config and weights.
     """
-    return ModelSpec(model.to_json(), [np.asarray(w) for w in model.get_weights()])
+    config = model.to_json()
+    own = {
+        layer.name: saved
+        for layer in model.layers
+        if (saved := _saved_as(getattr(layer, "activation", None))) is not None
+    }
+    if own:
+        parsed = json.loads(config)
+        for layer in parsed.get("config", {}).get("layers", []):
+            layer_config = layer.get("config", {})
+            if layer_config.get("name") in own and "activation" in layer_config:
+                layer_config["activation"] = own[layer_config["name"]]
+        config = json.dumps(parsed)
+    return ModelSpec(config, [np.asarray(w) for w in model.get_weights()])
 
 
 def rebuild_keras_object(config: Any) -> Any:

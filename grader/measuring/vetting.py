@@ -16,7 +16,8 @@ the grader rebuilds in two steps, and the config never reaches Keras's name reso
 1. :func:`vet_model_config` walks the parsed JSON and accepts only what this module lists:
    the model class the contract allows (``Sequential``), the layers a student needs for
    the contract's models (:data:`ALLOWED_LAYERS`), activations by their built-in names or
-   the element-wise ``keras.ops`` functions of :data:`SAFE_FUNCTION_NAMES`, initializers
+   the element-wise ``keras.ops`` functions of :data:`SAFE_FUNCTION_NAMES` (and the grader's
+   own, :mod:`grader.measuring.activations`), initializers
    of :data:`ALLOWED_INITIALIZERS`, dtype policies of :data:`ALLOWED_DTYPE_POLICIES`, no
    regularizer and no constraint. Every key of every accepted config must be known and
    its value plain (a number, a bool, None, a name from a list, a short list of numbers:
@@ -51,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.isolation.protocol import ModelSpec
-from grader.measuring import plain
+from grader.measuring import activations, plain
 from grader.measuring.bounds import ContractSize
 from grader.measuring.plain import ModelRebuildError
 
@@ -238,10 +239,12 @@ def _shape(value: Any, path: str) -> list[int | None]:
 
 @dataclass(frozen=True)
 class Activation:
-    """A vetted activation: a built-in activation's name, or a listed keras.ops function."""
+    """A vetted activation: a built-in activation's name, a listed keras.ops function, or
+    one of the grader's own (:mod:`grader.measuring.activations`)."""
 
     name: str
-    #: ``"activations"`` (keras.activations) or ``"ops"`` (keras.ops)
+    #: ``"activations"`` (keras.activations), ``"ops"`` (keras.ops) or ``"grader"``
+    #: (:mod:`grader.measuring.activations`)
     source: str
 
 
@@ -269,8 +272,10 @@ def vet_activation(value: Any, path: str = "activation") -> Activation:
     """Accept an activation as Keras serialises it: a name, or a function record.
 
     Args:
-        value: ``"relu"``, None (linear) or ``{"module": "builtins", "class_name":
-            "function", "config": "sin", "registered_name": "function"}``.
+        value: ``"relu"``, None (linear), ``{"module": "builtins", "class_name":
+            "function", "config": "sin", "registered_name": "function"}``, or the same
+            record of one of the grader's own functions, its module
+            :data:`grader.measuring.activations.MODULE`.
         path: where the value sits, for the message.
 
     Returns:
@@ -289,6 +294,15 @@ def vet_activation(value: Any, path: str = "activation") -> Activation:
             and value.get("registered_name") in ("function", None)
         ):
             return _function_name(value.get("config"), path)
+        if (
+            set(value) <= {"module", "class_name", "config", "registered_name"}
+            and value.get("class_name") == "function"
+            and value.get("module") == activations.MODULE
+            and value.get("registered_name") in ("function", None)
+            and type(value.get("config")) is str
+            and value["config"] in activations.GRADER_ACTIVATIONS
+        ):
+            return Activation(value["config"], "grader")
         raise plain.refused(
             path,
             f"{plain.describe(value)} is not an allowed activation (built-in activations by name, "

@@ -42,7 +42,12 @@ FLAGS: dict[str, tuple[str, ...]] = {
     "memory limit hit": ("more memory than the limit",),
     "output limit hit": ("more than the output limit",),
     "part missing": ("was not found in the submission", "not handed in"),
+    "code does not parse": (" does not parse: ",),
 }
+
+
+#: The flag of a submission with tests the grader's own code failed on, to be regraded.
+GRADER_FAULT_FLAG = "grader fault: regrade"
 
 
 def readable_score(score: float, maximum: float) -> str:
@@ -66,11 +71,17 @@ def _flags(report: dict[str, Any]) -> dict[str, list[str]]:
     places += [
         (str(t.get("name")), str(t.get("details") or t.get("output", ""))) for t in report["tests"]
     ]
+    # A grader fault is marked in the report's data by the grader, not found in its texts
+    # (a student's exception text could quote any phrase).
+    faults = [str(t.get("name")) for t in report["tests"] if t.get("grader_fault")]
+    if faults:
+        found[GRADER_FAULT_FLAG] = faults
     for reason, phrases in FLAGS.items():
         for where, text in places:
             if any(phrase in text for phrase in phrases):
-                # a missing part is named once, not once per function of it
-                place = where.split(".")[0] if reason == "part missing" else where
+                # a missing or unparsed part is named once, not once per function of it
+                by_part = reason in ("part missing", "code does not parse")
+                place = where.split(".")[0] if by_part else where
                 if place not in found.get(reason, []):
                     found.setdefault(reason, []).append(place)
     return found

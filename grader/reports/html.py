@@ -23,6 +23,7 @@ own constant one, and no JSON.
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 from grader.escaping import for_html
@@ -103,7 +104,11 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
         for part, score, total in _part_totals(tests)
     )
     boxes = []
+    missing: dict[str, list[dict[str, Any]]] = {}  # a part not handed in: one box, not one per test
     for t in ordered:
+        if t.get("handed_in") is False:
+            missing.setdefault(str(t["name"]).split(".")[0], []).append(t)
+            continue
         text = (t.get("details") or t["output"]) if details else t["output"]
         figures = _figures(t) if plots else ""
         body = f"<pre>{for_html(text)}</pre>\n{figures}"
@@ -113,7 +118,18 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
             f"<details{opened}><summary>{for_html(t['name'])}: {points(t['score'])} / "
             f"{points(t['max_score'])}</summary>\n{body}\n</details>"
         )
+    for part, absent in reversed(missing.items()):  # first, as failures are, in part order
+        total = sum(float(t["max_score"]) for t in absent)
+        names = ", ".join(str(t["name"]).split(".", 1)[-1] for t in absent)
+        boxes.insert(
+            0,
+            f"<details open><summary>{for_html(part)}: 0 / {points(total)} (not handed in)"
+            f"</summary>\n<pre>{for_html(absent[0]['output'])}\nIts tests: {for_html(names)}."
+            "</pre>\n</details>",
+        )
     notes = "".join(f"<p>{for_html(n)}</p>" for n in report.get("notes", []))
+    if details and report.get("isolation"):  # the instructor's business, not the student's
+        notes += f"<p>{for_html(report['isolation'])}</p>"
     if details and hidden:
         notes = f'<p class="instructor">{for_html(INSTRUCTORS_VIEW)}</p>' + notes
     elif hidden and any(t.get("details", t["output"]) != t["output"] for t in tests):
@@ -121,18 +137,22 @@ def render_html(report: dict[str, Any], details: bool = False) -> str:
     if not plots:
         notes += f"<p>{for_html(PLOTS_ON_PUBLIC)}</p>"
     heading = "the instructor's view" if details and hidden else "your feedback"
+    # The submission's name, not where it lies on the grader's machine (a student's page).
+    shown_name = PurePath(str(report.get("submission", ""))).name or str(
+        report.get("submission", "")
+    )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Feedback: {for_html(str(report.get("submission", "")))}</title>
+<title>Feedback: {for_html(shown_name)}</title>
 <style>{PAGE_STYLE}</style>
 <script>{PAGE_SCRIPT}</script>
 </head>
 <body>
 <h1>Exploding gradients: {heading}</h1>
-<p>{for_html(str(report.get("submission", "")))}, graded on the {for_html(report.get("cases", "hidden"))} cases</p>
+<p>{for_html(shown_name)}, graded on the {for_html(report.get("cases", "hidden"))} cases</p>
 <p class="score" id="score">{points(report["score"])} / {points(report["max_score"])}</p>
 {notes}
 <h2>By part</h2>

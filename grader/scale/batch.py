@@ -17,6 +17,9 @@
   says so; the batch goes on.
 - With ``--scheduler``, the students are graded on a ``dask.distributed`` cluster instead
   (:mod:`grader.scale.cluster`); the reports, the resuming and the progress line are the same.
+- With ``--gradebook``, every student whose report is up to date goes into nbgrader's
+  gradebook: those graded in this run, and those graded before (a batch run again over the
+  same output folder fills a new gradebook too).
 - Ctrl-C ends the batch within about two seconds: the reports written so far are kept, the
   workers are ended (SIGTERM, then SIGKILL) and their temporary folders removed. A worker
   whose batch process dies, even by kill -9, gets SIGTERM from the kernel and cleans up too.
@@ -36,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
@@ -48,8 +52,9 @@ from grader.escaping import for_csv_cell, for_terminal
 from grader.isolation.jail import remove_temporary_folders
 from grader.quiet import import_tensorflow
 from grader.reports.class_report import write_class_report
+from grader.reports.gradebook import write_report, write_reports
 from grader.reports.store import read_report, store_report, write_atomically
-from grader.results import points, ungraded_report
+from grader.results import failed_grader_report, points
 from grader.scale.freshness import fingerprint, grader_version
 from grader.scale.students import Student, find_students
 from grader.secret import hidden_seed
@@ -110,6 +115,8 @@ def _on_terminate(signum: int, frame: Any) -> None:
 def _start_worker(hide: str, batch: str) -> None:
     """In a pool process: die with the batch, import TensorFlow, warm a sandbox.
 
+    Its temporary files go into its scratch folder (``TMPDIR`` there, for its workers too).
+
     The batch process handles Ctrl-C for all (SIGINT is ignored here); SIGTERM, sent by
     the batch when it is interrupted or by the kernel when it dies (even by kill -9),
     removes the sandbox's processes and folder before this process ends.
@@ -127,6 +134,12 @@ def _start_worker(hide: str, batch: str) -> None:
     scratch = Path(tempfile.gettempdir()) / f"{scratch_prefix(batch)}{os.getpid()}"
     _SCRATCH = scratch
     scratch.mkdir(mode=0o700)
+    # This process's temporary files (TensorFlow's: autograph writes each function it
+    # converts to a __autograph_generated_file*.py, removed only at a normal exit) go into
+    # its own folder, removed with it however the process ends (see _on_terminate).
+    temporary = scratch / "tmp"
+    temporary.mkdir(mode=0o700)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(temporary)
     # Both workers: part 1's (no autodiff library) and the other parts' (TensorFlow).
     _SANDBOX = PartSandboxes(scratch=scratch, hide=[Path(hide)])
     Finalize(None, _close_sandbox, exitpriority=10)  # run at the process's normal end
@@ -155,12 +168,13 @@ def _stop_workers(pool: ProcessPoolExecutor, batch: str, grace: float = 0.3) -> 
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _grade_one(folder: str) -> dict[str, Any]:
-    """In a pool process: grade one student's folder; never raise."""
+def _grade_one(folder: str, name: str) -> dict[str, Any]:
+    """In a pool process: grade one student's folder; never raise. The report names the
+    student, not the folder's path on the instructor's machine (the student's page shows it)."""
     # lazy: the batch's own process never grades; only its pool processes load the checks and NumPy
     from grader.grade import grade_class_member
 
-    return grade_class_member(folder, sandbox=_SANDBOX)
+    return grade_class_member(folder, name, sandbox=_SANDBOX)
 
 
 # -- the batch ------------------------------------------------------------------------
@@ -169,30 +183,57 @@ def _grade_one(folder: str) -> dict[str, Any]:
 class Progress:
     """A progress line with the time per student and an estimate of the time left.
 
+    It starts at once ("0/N, starting W workers"), before the first student is done. The
+    first students of each worker include its start (TensorFlow imported, the measuring
+    functions traced), so the estimate is made from the pace after the first report, once
+    there is one, and says "estimating" until then.
+
     The student's name is a folder name the student may have chosen: it is shown escaped
     (:func:`grader.escaping.for_terminal`), one line, never a command to the terminal.
     """
 
-    def __init__(self, total: int, stream: io.TextIOBase = sys.stderr) -> None:
+    def __init__(
+        self,
+        total: int,
+        stream: io.TextIOBase = sys.stderr,
+        workers: int = 1,
+        announce: bool = True,
+    ) -> None:
         self.total, self.done, self.stream = total, 0, stream
         self.started = time.monotonic()
+        self.first: float | None = None
         self.tty = getattr(stream, "isatty", lambda: False)()
+        if announce:  # not for a cluster, which may yet turn out unreachable
+            self._write(
+                f"[{'.' * self.WIDTH}] 0/{total} starting {workers} grading "
+                f"process{'es' if workers > 1 else ''} (the first student takes longest)"
+            )
+
+    WIDTH = 24
+
+    def _write(self, line: str) -> None:
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        self.stream.flush()
 
     def update(self, student: str, score: float) -> None:
         """Count one more student graded."""
         self.done += 1
-        elapsed = time.monotonic() - self.started
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+        elapsed = now - self.started
         per = elapsed / self.done
-        left = per * (self.total - self.done)
-        width = 24
-        filled = int(width * self.done / max(self.total, 1))
-        line = (
-            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-            f"{per:5.1f} s/student, about {_duration(left)} left "
+        if self.done >= 2:
+            pace = (now - self.first) / (self.done - 1)
+            estimate = f"about {_duration(pace * (self.total - self.done))} left"
+        else:
+            estimate = "estimating the time left" if self.done < self.total else "done"
+        filled = int(self.WIDTH * self.done / max(self.total, 1))
+        self._write(
+            f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{self.total} "
+            f"{per:5.1f} s/student, {estimate} "
             f"({for_terminal(student)}: {points(score)})"
         )
-        self.stream.write(("\r" + line) if self.tty else line + "\n")
-        self.stream.flush()
 
     def close(self) -> None:
         """End the progress line."""
@@ -206,6 +247,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def up_to_date(stored: dict[str, Any] | None, fingerprint: str) -> bool:
+    """Whether a stored report stands: the same files, grader and seed (its fingerprint), and
+    no test the grader's own code failed on (a grader fault is regraded by the next run)."""
+    if not stored or stored.get("fingerprint") != fingerprint:
+        return False
+    return not (stored.get("report") or {}).get("grader_faults")
+
+
 def grade_class(
     root: Path,
     out: Path,
@@ -213,6 +262,7 @@ def grade_class(
     on_report: Callable[[str, dict[str, Any]], None] | None = None,
     progress: bool = True,
     scheduler: SchedulerAccess | None = None,
+    gradebook: Path | None = None,
 ) -> dict[str, Any]:
     """Grade every student under ``root`` who has no up-to-date report in ``out``.
 
@@ -224,11 +274,15 @@ def grade_class(
         progress: show a progress line on stderr.
         scheduler: a ``dask.distributed`` scheduler, checked by
             :func:`grader.scale.cluster_access.check_access`: grade on that cluster.
+        gradebook: an nbgrader gradebook to record every up-to-date report in: those
+            kept from earlier runs first, then each new one as it is graded.
 
     Returns:
-        the summary (also written to ``out/summary.json``).
+        the summary (also written to ``out/summary.json``); with a gradebook, its
+        ``gradebook`` entry counts the students recorded (:func:`gradebook_line`).
 
     Raises:
+        ValueError: when the gradebook does not know the assignment (before any grading).
         grader.scale.cluster.ClusterError: when the cluster cannot grade (the reports stored
             so far are kept).
     """
@@ -239,12 +293,22 @@ def grade_class(
     todo = [
         s
         for s in students
-        if (read_report(out / "reports" / f"{s.name}.json") or {}).get("fingerprint")
-        != prints[s.name]
+        if not up_to_date(read_report(out / "reports" / f"{s.name}.json"), prints[s.name])
     ]
     for stale in (out / "reports").glob(".*.tmp") if (out / "reports").is_dir() else []:
         stale.unlink(missing_ok=True)  # a write that was interrupted
-    bar = Progress(len(todo)) if progress and todo else None
+    recorded = {"graded_now": 0, "from_reports": 0}
+    if gradebook is not None:
+        on_report = _recording(gradebook, recorded, on_report)
+        kept = [s.name for s in students if s not in todo]
+        recorded["from_reports"] = len(
+            write_reports(gradebook, {name: _stored(out, name) for name in kept})
+        )
+    bar = (
+        Progress(len(todo), workers=max(1, min(workers, len(todo))), announce=scheduler is None)
+        if progress and todo
+        else None
+    )
     graded = 0
     if todo and scheduler:
         # lazy: Dask is imported only for a run with --scheduler
@@ -252,6 +316,7 @@ def grade_class(
 
         def store(student: Student, report: dict[str, Any], page: str | None) -> None:
             store_report(out, student.name, prints[student.name], report, page)
+            log_grader_faults(out, student.name, report)
             if on_report:
                 on_report(student.name, report)
             if bar:
@@ -281,7 +346,7 @@ def grade_class(
             queue: Iterator[Student] = iter(todo)
             try:
                 for student in queue:
-                    pending[pool.submit(_grade_one, str(student.folder))] = student
+                    pending[pool.submit(_grade_one, str(student.folder), student.name)] = student
                     if len(pending) >= 2 * workers:
                         break
                 while pending:
@@ -291,10 +356,12 @@ def grade_class(
                         try:
                             report = future.result()
                         except Exception as error:  # noqa: BLE001 - e.g. a worker killed
-                            report = ungraded_report(
-                                str(student.folder), f"grading stopped: {error}"
-                            )
+                            # The pool's process is the grader's own (the student's code
+                            # runs in its jailed workers): held for a regrade, not blamed.
+                            trace = "".join(traceback.format_exception(error))
+                            report = failed_grader_report(student.name, trace)
                         store_report(out, student.name, prints[student.name], report)
+                        log_grader_faults(out, student.name, report)
                         graded += 1
                         if on_report:
                             on_report(student.name, report)
@@ -302,7 +369,9 @@ def grade_class(
                             bar.update(student.name, report["score"])
                         following = next(queue, None)
                         if following is not None:
-                            pending[pool.submit(_grade_one, str(following.folder))] = following
+                            pending[
+                                pool.submit(_grade_one, str(following.folder), following.name)
+                            ] = following
             except KeyboardInterrupt:
                 # Every finished report is on disk already; end the workers now rather
                 # than let them finish their students (which takes seconds each).
@@ -316,6 +385,8 @@ def grade_class(
     if bar:
         bar.close()
     summary = write_tables(out, [s.name for s in students], graded)
+    if gradebook is not None:
+        summary["gradebook"] = {"students": sum(recorded.values()), **recorded}
 
     try:
         write_class_report(out, [s.name for s in students])
@@ -325,6 +396,83 @@ def grade_class(
             file=sys.stderr,
         )
     return summary
+
+
+#: The batch's log of grader faults, in the output folder (the instructor's).
+FAULTS_LOG = "grader-faults.log"
+
+
+def log_grader_faults(
+    out: Path, student: str, report: dict[str, Any], stream: io.TextIOBase | None = None
+) -> int:
+    """Log the grader faults of one student's report: their tracebacks appended to
+    ``out/grader-faults.log`` and one line on stderr naming the student and the tests.
+
+    A grader fault is an exception of the grader's own code (a test's ``grader_fault``,
+    :func:`grader.checks.registry.run_check`, or a whole submission's,
+    :func:`grader.grade.failure_report`): the instructor regrades those tests once the
+    grader is fixed. Texts are escaped (:func:`grader.escaping.for_terminal`): an
+    exception's text may quote what the student's code returned.
+
+    Returns:
+        the number of tests the grader failed on.
+    """
+    faults = [t for t in report.get("tests", []) if t.get("grader_fault")]
+    if not faults:
+        return 0
+    names = ", ".join(str(t.get("name")) for t in faults)
+    entry = [f"== {student}: the grader failed on {names}"]
+    for test in faults:
+        entry += [f"-- {test.get('name')}", str(test["grader_fault"]).rstrip()]
+    with open(out / FAULTS_LOG, "a", encoding="utf-8") as log:
+        log.write(for_terminal("\n".join(entry), lines=True) + "\n")
+    print(
+        for_terminal(
+            f"grader fault: {student}: {names} held at zero for a regrade; the tracebacks "
+            f"are in {out / FAULTS_LOG}"
+        ),
+        file=stream or sys.stderr,
+    )
+    return len(faults)
+
+
+def _stored(out: Path, name: str) -> dict[str, Any]:
+    """A student's stored report (one just found up to date)."""
+    return (read_report(out / "reports" / f"{name}.json") or {})["report"]
+
+
+def _recording(
+    gradebook: Path,
+    recorded: dict[str, int],
+    then: Callable[[str, dict[str, Any]], None] | None,
+) -> Callable[[str, dict[str, Any]], None]:
+    """An ``on_report`` that records each new report in the gradebook, counts it, then
+    calls ``then``."""
+
+    def on_report(student: str, report: dict[str, Any]) -> None:
+        write_report(gradebook, student, report)
+        recorded["graded_now"] += 1
+        if then:
+            then(student, report)
+
+    return on_report
+
+
+def gradebook_line(summary: dict[str, Any], gradebook: Path) -> str:
+    """What a batch says it recorded in the gradebook: how many students, from where.
+
+    Returns:
+        e.g. ``gradebook: 12 students (3 graded now, 9 from up-to-date reports) in
+        gradebook.db``; empty when the batch had no gradebook.
+    """
+    counts = summary.get("gradebook")
+    if not counts:
+        return ""
+    return for_terminal(
+        f"gradebook: {counts['students']} student{'' if counts['students'] == 1 else 's'} "
+        f"({counts['graded_now']} graded now, {counts['from_reports']} from up-to-date "
+        f"reports) in {gradebook}"
+    )
 
 
 def grades_csv(reports: dict[str, dict[str, Any] | None]) -> str:
@@ -373,6 +521,12 @@ def write_tables(out: Path, names: list[str], graded: int) -> dict[str, Any]:
         "mean": round(statistics.mean(totals), 3) if totals else None,
         "median": statistics.median(totals) if totals else None,
         "full_marks": sum(1 for t in totals if t == 100),
+        # students with tests the grader's own code failed on: to be regraded
+        "grader_faults": {
+            name: [t["name"] for t in r["tests"] if t.get("grader_fault")]
+            for name, r in reports.items()
+            if r and any(t.get("grader_fault") for t in r["tests"])
+        },
         "per_test_mean": {
             t: round(
                 statistics.mean(

@@ -400,7 +400,7 @@ def _grade_on_cluster(
             future = client.submit(
                 grade_files,
                 plugin.name,
-                str(student.folder),
+                student.name,  # the report names the student, not a path of this machine
                 read_files(student.folder),
                 workers=healthy,
                 allow_other_workers=False,
@@ -425,7 +425,7 @@ def _grade_on_cluster(
                 continue
             for future in done:
                 student = pending.pop(future)
-                label = str(student.folder)
+                label = student.name
                 page = None
                 if future.status == "finished":
                     try:

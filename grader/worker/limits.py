@@ -7,8 +7,11 @@ them on its processes (:func:`apply_limits`) and names them when code runs past 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+
+from grader.worker import landlock
 
 #: Each limit and the environment variable that holds it.
 VARIABLES = (
@@ -21,6 +24,9 @@ VARIABLES = (
 #: The limits in force in this worker, in MB or counts (0 where there is none): filled by
 #: :func:`grader.worker.serve.main`, empty elsewhere (a notebook's kernel).
 LIMITS: dict[str, int] = {}
+#: What Landlock holds in this worker (``files``, ``tcp``, ``signals``): filled by
+#: :func:`apply_limits` in ``dropped`` mode, empty elsewhere.
+RESTRICTED: list[str] = []
 
 
 def requested() -> dict[str, int]:
@@ -31,6 +37,9 @@ def requested() -> dict[str, int]:
 
 def apply_limits() -> dict[str, int]:
     """Set the memory and file-size limits the grader asked for (in the environment).
+
+    In ``dropped`` mode (:data:`grader.worker.landlock.VARIABLE` set) it also restricts the
+    worker's file access to the grader's allow-list with Landlock, where the kernel has it.
 
     Returns:
         the limits, in MB or counts (0 where there is none); the per-submission ones
@@ -48,4 +57,8 @@ def apply_limits() -> dict[str, int]:
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    allowed = os.environ.get(landlock.VARIABLE)
+    if allowed:  # dropped mode: the grader's allow-list, before any student code
+        paths = json.loads(allowed)
+        RESTRICTED[:] = landlock.restrict(paths["read"], paths["write"])
     return wanted

@@ -27,7 +27,7 @@ from typing import Any
 
 from grader.isolation.protocol import SocketStream, read_message, receive_socket, write_message
 from grader.quiet import import_tensorflow, silence_tensorflow
-from grader.worker import guards, limits
+from grader.worker import guards, landlock, limits
 from grader.worker.confine import JAIL_VARIABLE, isolate_submission, not_dumpable
 from grader.worker.guards import BLOCKED_MODULES, BlockSolutions, autodiff_loaded, guard_autodiff
 from grader.worker.loading import NOTEBOOK_HELPERS, Worker
@@ -115,6 +115,7 @@ def main() -> None:
     # write this process's memory, nor trace it.
     not_dumpable()
     jailed = os.environ.get(JAIL_VARIABLE) == "1"
+    dropped = bool(os.environ.get(landlock.VARIABLE))
     home = os.getcwd()
     children = 0
     while True:
@@ -149,6 +150,8 @@ def main() -> None:
                     control.close()
                     os.setsid()
                     os.chdir(scratch)
+                    if dropped:  # this submission's folder only, not its worker's
+                        landlock.confine_submission(scratch)
                     if jailed:
 
                         def serve(channel: SocketStream = submission) -> None:

@@ -166,25 +166,45 @@ def sgd_update(param, grad, learning_rate):
         index += 1
 """
 
+# The host's folders it guesses are the course's own places (the checkout, the folder that
+# holds it, the grader's home folder, the superuser's) and the usual top-level ones. A
+# guessed folder counts as reached when it shows anything but the way to the interpreter,
+# which the jail must show: the folders of sys.prefix and sys.base_prefix (as written and
+# where links lead), of the interpreter itself and of NumPy, and the folders above them.
 _READ_GUESSES = (
     """
 import os, sys
 def sgd_update(param, grad, learning_rate):
     reached = []
+    homes = list(dict.fromkeys([{home!r}, os.path.expanduser('~root')]))
     for path in [{victim!r}, {gradebook!r}, {secret!r}, {reference!r}, '/etc/shadow',
-                 '/root/.bashrc', '/root/.bash_history']:
+                 *(os.path.join(h, n) for h in homes for n in ('.bashrc', '.bash_history'))]:
         try:
             with open(path, 'rb') as stream:
                 stream.read(1)
             reached.append(path)
         except OSError:
             pass
-    for folder in [{classmate!r}, {out!r}, {course!r}, '/home', '/sys', '/work', '/mnt']:
+    import numpy
+    python = {sys.prefix, sys.base_prefix, os.path.dirname(sys.executable),
+              os.path.dirname(os.path.realpath(sys.executable)),
+              os.path.dirname(os.path.dirname(os.path.realpath(numpy.__file__)))}
+    python |= {os.path.realpath(p) for p in python}
+    way_in = set()
+    for folder in python:
+        while folder not in way_in and folder != os.path.dirname(folder):
+            way_in.add(folder)
+            folder = os.path.dirname(folder)
+    guessed = [{classmate!r}, {out!r}, {course!r}, {checkout_parent!r}, *homes,
+               '/home', '/mnt', '/media', '/srv', '/opt', '/sys']
+    for folder in dict.fromkeys(guessed):
         try:
-            if os.listdir(folder):
-                reached.append(folder)
+            names = os.listdir(folder)
         except OSError:
-            pass
+            continue
+        shown = [n for n in names if os.path.join(folder, n) not in way_in]
+        if shown:
+            reached.append(f'{folder} ({len(shown)} entries)')
     for fd in os.listdir('/proc/self/fd'):  # an inherited folder fd would lead out
         try:
             target = os.readlink(f'/proc/self/fd/{fd}')
@@ -192,11 +212,6 @@ def sgd_update(param, grad, learning_rate):
             continue
         if os.path.isdir(f'/proc/self/fd/{fd}') and not target.startswith('/proc'):
             reached.append('fd ' + target)
-    python = sys.prefix.split('/')[2] if sys.prefix.startswith('/root/') else None
-    try:
-        reached += ['/root/' + n for n in os.listdir('/root') if n != python]
-    except OSError:
-        pass
     if reached:
         return 'read ' + ', '.join(reached)
 """
@@ -305,6 +320,8 @@ def places_for(base: Path, classmate: Path, marker: str = MARKER) -> dict[str, s
         "secret": str(base / "secret.txt"),
         "reference": str(ROOT / "solutions" / "chain_rule.py"),
         "course": str(ROOT),
+        "checkout_parent": str(ROOT.parent),
+        "home": str(Path.home()),
         "planted": str(base / f"planted-{marker}"),
         "marker": marker,
     }
@@ -474,8 +491,7 @@ def class_batch(course, alone, request):
     )
     assert result.returncode == 0, result.stderr
     reports = {
-        name: json.loads((out / "reports" / f"{name}.json").read_text())["report"]
-        for name, _ in order
+        name: json.loads((out / "reports" / f"{name}.json").read_text()) for name, _ in order
     }
     return {
         "order": order,
@@ -521,14 +537,16 @@ def test_file_attack_inside_a_batch(class_batch, attack, how, sentence):
 
 
 @pytest.mark.parametrize("forced", ["process", None], ids=["plain-process", "as-configured"])
-def test_the_report_says_in_one_line_which_protections_are_missing(tmp_path, forced):
-    """Does a plain-process grading say in one line what is unprotected, and the jail nothing?"""
+def test_the_report_says_in_one_line_which_protections_are_missing(tmp_path, monkeypatch, forced):
+    """Does a plain-process grading say in one line what is unprotected and why (to the
+    instructor: the JSON's isolation field and stderr, not the notes), and the jail nothing?"""
     folder = write_submission(tmp_path / "student", {"chain_rule.py": victim_source(0)})
+    if forced:  # here too: the expected line names the same reason
+        monkeypatch.setenv(jail.MODE_VARIABLE, forced)
     env = dict(os.environ)
-    if forced:
-        env[jail.MODE_VARIABLE] = forced
     result = subprocess.run(
-        [sys.executable, "-m", "grader", "grade", str(folder), "--format", "json"],
+        [sys.executable, "-m", "grader", "grade", str(folder), "--format", "json"]
+        + ["--allow-unsafe-isolation"],  # as root, a forced plain process is refused without
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -536,13 +554,19 @@ def test_the_report_says_in_one_line_which_protections_are_missing(tmp_path, for
         env=env,
     )
     assert result.returncode == 0, result.stderr
-    notes = json.loads(result.stdout)["notes"]
-    lines = [n for n in notes if n.startswith("Isolation:")]
+    report = json.loads(result.stdout)
+    # The instructor's: the JSON's own field and stderr, never the notes a student reads.
+    assert not any(n.startswith("Isolation:") for n in report["notes"])
+    lines = [report["isolation"]] if report["isolation"] else []
+    assert [line for line in result.stderr.splitlines() if line.startswith("Isolation:")] == lines
     # Where no cgroup can limit a submission's memory as a whole, the same one line says so.
     assert len(lines) <= 1 and all("\n" not in line for line in lines)
     if forced == "process" or not JAILED:
         assert lines and lines[0].startswith(jail.missing_protections("process"))
         assert "no PID namespace" in lines[0]
+        assert lines[0].startswith(f"Isolation: plain process ({jail.fallback_reason()}): ")
+        if forced:
+            assert f"({jail.MODE_VARIABLE}=process)" in lines[0]
     else:
         assert lines == [] or (
             lines[0].startswith("Isolation: jail, but no memory limit") and "(" in lines[0]
@@ -572,25 +596,28 @@ def test_in_kernel_test_cells_say_their_scores_are_not_protected(monkeypatch, ca
         pytest.param(None, id="as-configured", marks=IN_THE_BATCH),
     ],
 )
-def test_batch_says_in_one_line_which_protections_are_missing(tmp_path, request, forced):
-    """Does ``batch`` print the missing protections in one line on stderr, and the jail nothing?
+def test_batch_says_in_one_line_which_protections_are_missing(
+    tmp_path, request, monkeypatch, forced
+):
+    """Does ``batch`` print the missing protections and why in one line on stderr, and the
+    jail nothing?
 
     As configured, the class's batch above is read (it runs in the mode this machine
     gives); the plain process is forced on a batch of its own.
     """
     if forced:
+        monkeypatch.setenv(jail.MODE_VARIABLE, forced)  # the expected line's reason too
         (tmp_path / "submitted" / "alice").mkdir(parents=True)
         (tmp_path / "submitted" / "alice" / "chain_rule.py").write_text(
             reference_source("chain_rule")
         )
         result = subprocess.run(
             [sys.executable, "-m", "grader", "batch", str(tmp_path / "submitted")]
-            + ["--out", str(tmp_path / "out")],
+            + ["--out", str(tmp_path / "out"), "--allow-unsafe-isolation"],
             capture_output=True,
             text=True,
             cwd=ROOT,
             timeout=600,
-            env={**os.environ, jail.MODE_VARIABLE: forced},
         )
         assert result.returncode == 0, result.stderr
         stderr = result.stderr
@@ -599,6 +626,8 @@ def test_batch_says_in_one_line_which_protections_are_missing(tmp_path, request,
     lines = [line for line in stderr.splitlines() if line.startswith("Isolation:")]
     expected = [jail.missing_protections("process")] if forced or not JAILED else []
     assert lines == expected
+    if forced:
+        assert f"Isolation: plain process ({jail.MODE_VARIABLE}=process): " in lines[0]
 
 
 # -- what a report may carry out ----------------------------------------------------------
@@ -641,6 +670,6 @@ def test_a_later_parts_load_error_carries_nothing_seen_in_a_hidden_case(tmp_path
         if "RuntimeError: SEEN" in line
     ]
     # Loaded before any case: part 3's functions had seen nothing yet.
-    assert told and all("SEEN  (the rest" in line for line in told), told
+    assert told and all("SEEN  (" in line for line in told), told
     scores = {t["name"]: t["score"] == t["max_score"] for t in report["tests"]}
     assert scores["clipping.clip_by_value"], report["tests"]

@@ -118,7 +118,7 @@ def test_the_details_switch_says_it_is_not_for_students():
 def test_text_report_has_a_table_totals_and_feedback(part_one):
     """Does the text report list every test with its score, the total, and the failed tests' hints?"""
     result = run("grade", str(part_one))
-    assert result.returncode == 0 and result.stderr == ""
+    assert result.returncode == 0 and _only_isolation(result.stderr), result.stderr
     assert "chain_rule.chain_gradients" in result.stdout
     assert "total" in result.stdout
     assert "[sum_instead_of_mean]" in result.stdout
@@ -157,7 +157,7 @@ def test_one_file_grades_its_part_only_and_names_the_others_once(part_one):
     """Does `check chain_rule.py` list that part's functions only, out of its points, and
     name the parts not handed in once?"""
     result = run("check", str(part_one / "chain_rule.py"))
-    assert result.returncode == 0 and result.stderr == ""
+    assert result.returncode == 0 and _only_isolation(result.stderr), result.stderr
     text = result.stdout
     part_points = sum(f.points for f in FUNCTIONS if f.part == "chain_rule")
     rows = [line for line in text.splitlines() if line.startswith(("chain_rule.", "deep_sigmoid."))]
@@ -314,3 +314,9 @@ def test_the_entry_point_runs_the_exit_handlers_and_flushes_before_its_quick_exi
     assert result.returncode == 2
     assert result.stdout == "buffered output exit handler ran\n"
     assert "no such file or directory" in result.stderr
+
+
+def _only_isolation(stderr: str) -> bool:
+    """stderr holds nothing but the instructor's isolation line, if the machine lacks a
+    protection (e.g. a memory cgroup): no warning, no log line, no traceback."""
+    return all(line.startswith("Isolation: ") for line in stderr.splitlines())

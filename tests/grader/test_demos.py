@@ -110,6 +110,24 @@ def test_a_kit_demo_says_one_sentence_while_part_2_is_the_stub(kit: Path) -> Non
     assert model is built["build_exploding_mlp"][-1]
 
 
+def test_in_a_notebook_the_sentence_is_shown_without_a_traceback(kit: Path, capsys) -> None:
+    """Run in IPython (as a kit notebook's cell), is the demonstration's sentence all that is
+    shown, not a traceback through the course's own code ending with it?"""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.user_ns["demos"] = demos
+        shell.run_cell("demos.exploding_mlp(8, 20, 32, seed=0)")
+    finally:
+        InteractiveShell.clear_instance()
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "Not yet: This demonstration runs your own build_exploding_mlp from Part 2" in text
+    assert "Traceback" not in text and "grader/demos.py" not in text
+    assert len(text.strip().splitlines()) <= 2, text
+
+
 def test_a_kit_demo_names_both_released_files_when_both_are_stubs(kit: Path) -> None:
     """Laid out as the kit hands them out (notebook and module side by side, both stubs),
     does mlp name both files?"""
@@ -250,7 +268,7 @@ def test_a_kit_demo_says_to_make_dense_grad_norms_pass_first(kit_with_norms: Pat
         demos.kernel_grad_norms(model, np.ones((4, 8)), np.zeros((4, 1)))
     assert str(raised.value) == (
         "This demonstration measures with your own dense_grad_norms from Part 2, but your "
-        "dense_grad_norms does not pass its public check yet (0 of 4 cases): make "
+        "dense_grad_norms does not pass its public check yet (0 of 5 cases): make "
         "dense_grad_norms pass first, then come back to this cell."
     )
 

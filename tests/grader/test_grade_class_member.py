@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grader import grade
 from grader.assignment import FUNCTIONS
+from grader.results import GRADER_FAILED_SUBMISSION
 
 
 def test_a_path_that_is_not_a_submission_gets_zeros_and_the_reason(tmp_path):
@@ -15,7 +16,8 @@ def test_a_path_that_is_not_a_submission_gets_zeros_and_the_reason(tmp_path):
 
 
 def test_a_failure_of_the_grader_is_reported_not_raised(tmp_path, monkeypatch):
-    """When grading raises, does the student get zeros naming the grader's failure?"""
+    """When grading raises, does the student get zeros saying it is the grader's failure, and
+    the instructor the traceback (each test's grader_fault), never the student?"""
 
     def broken(path, **options):
         raise RuntimeError("boom")
@@ -23,7 +25,10 @@ def test_a_failure_of_the_grader_is_reported_not_raised(tmp_path, monkeypatch):
     monkeypatch.setattr(grade, "grade_submission", broken)
     report = grade.grade_class_member(tmp_path)
     assert report["submission"] == str(tmp_path)
-    assert report["notes"] == ["the grader failed on this submission: RuntimeError: boom"]
+    assert report["notes"] == [GRADER_FAILED_SUBMISSION]
+    assert report["grader_faults"] == [f.test_name for f in FUNCTIONS]
+    for test in report["tests"]:
+        assert "RuntimeError: boom" in test["grader_fault"] and "boom" not in test["output"]
 
 
 def test_a_graded_report_takes_the_label(tmp_path, monkeypatch):

@@ -257,7 +257,12 @@ def test_unreadable_notebooks_get_a_clear_message(grade_part_one, content, text)
 def test_syntax_error_module_says_where(grade_part_one):
     """Does a .py with a syntax error name the error, and cost its functions only?"""
     report = grade_part_one({"chain_rule.py": "import numpy as np\ndef sigmoid(z:\n    return z\n"})
-    assert "raised SyntaxError" in report.test("chain_rule.sigmoid").output
+    sigmoid = report.test("chain_rule.sigmoid").output
+    assert "does not parse: SyntaxError" in sigmoid
+    # a module that does not parse runs none of its code: the note says so, not "the rest counts"
+    assert "none of the file's code ran" in sigmoid and "still counts" not in sigmoid
+    derivative = report.test("chain_rule.sigmoid_derivative").output
+    assert "see the note on loading chain_rule under chain_rule.sigmoid" in derivative
     assert report.test("remedies.he_normal_stddev").output.startswith("Part remedies was not found")
 
 

@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("grader.worker",),  # the student's side of the boundary
     ("grader.checks",),  # one check per contract function
     # what a person opens, and the notebook's own helpers
-    ("grader.reports", "grader.notebook", "grader.demos", "grader.locate"),
+    ("grader.reports", "grader.notebook", "grader.demos", "grader.locate", "grader.self_check"),
     ("grader.grade",),  # grading one submission
     ("grader.scale", "grader.course"),  # a class; the course material
     ("grader.cli", "grader.benchmark", "grader.__main__"),  # the commands
@@ -464,6 +464,7 @@ def test_the_kit_ships_exactly_what_check_and_the_demos_import():
         module_name(PACKAGE / relative) for relative in KIT_MODULES if relative.endswith(".py")
     }
     roots = ["grader.notebook", "grader.demos", "grader.quiet", "grader.worker.__main__"]
+    roots.append("grader.__main__")  # the kit's python -m grader: grader.self_check
     # grader.checks.registry.import_checks imports each part's checks by name
     needed = _closure([*roots, *(f"grader.checks.parts.{part}" for part in PARTS)], kit=True)
     assert shipped == needed, (

@@ -1,6 +1,6 @@
 # corpus: wrong
 # function: clipping.global_norm
-# mistake: none
+# mistake: float32_squares_overflow
 # why: The student squares float32 tensors before summing, which matches for ordinary gradients but overflows to inf for exploding gradients around 1e20.
 import tensorflow as tf
 

@@ -136,7 +136,7 @@ def test_the_notebook_checks_the_norms_first(kit: None) -> None:
     wrong = dict(functions, dense_grad_norms=lambda model, x, y: np.ones(len(model.layers)))
     refused = run_in_notebook(spec, functions["build_exploding_mlp"], wrong)
     assert refused.status == "failed"
-    assert "dense_grad_norms does not pass its public check yet (0 of 4 cases)" in refused.output
+    assert "dense_grad_norms does not pass its public check yet (0 of 5 cases)" in refused.output
 
 
 def test_a_kit_trains_with_kerass_fit_as_the_grader_trains(kit: None) -> None:
@@ -169,3 +169,168 @@ def test_a_kit_says_a_stub_builder_is_not_implemented_before_asking_for_norms(ki
     result = _exploding(functions)
     assert "not implemented yet" in result.output
     assert "dense_grad_norms" not in result.output
+
+
+# A model of the student's own parts (their own activation function) cannot be rebuilt by
+# the grader: in a kit it is built and measured in the student's own kernel
+# (InProcessRunner.measure), with their own passing dense_grad_norms.
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+OWN_SINE = (CORPUS / "right" / "deep_sigmoid__own_sine_activation.py").read_text(encoding="utf-8")
+#: The student's own tanh with weights of gain 1/2: chi = 1/4 per layer, so the gradients
+#: vanish towards the input instead of exploding.
+OWN_TANH_VANISHING = """
+import keras
+
+
+def own_tanh(z):
+    e = keras.ops.expm1(2 * z)  # exact for small z, where exp(2 * z) - 1 cancels
+    return e / (e + 2)
+
+
+def build_exploding_mlp(input_dim, depth, width, seed=None):
+    small = keras.initializers.VarianceScaling(
+        scale=0.25, mode="fan_in", distribution="untruncated_normal"
+    )
+    return build_mlp(input_dim, depth, width, own_tanh, small, seed)
+"""
+
+
+def _with(source: str) -> dict[str, Any]:
+    """The reference's functions with ``source`` run over them, as a notebook's cells."""
+    namespace = _reference()
+    exec(source, namespace)  # noqa: S102 - the test's own source
+    return namespace
+
+
+def _counted(functions: dict[str, Any], calls: list[int]) -> measurer.OwnNorms:
+    def own(model, x, y):
+        calls.append(1)
+        return functions["dense_grad_norms"](model, x, y)
+
+    return measurer.OwnNorms(own)
+
+
+def _judged(result) -> list[tuple[bool, str, str]]:
+    return [(c.passed, c.category, c.message) for c in result.cases]
+
+
+def test_a_kit_measures_a_model_of_own_parts_in_the_students_kernel(kit: None) -> None:
+    """Does a right build_exploding_mlp of the student's own activation pass in a kit,
+    measured here with their own dense_grad_norms (not refused as not rebuilt), and give
+    the full package's verdict?"""
+    from grader.checks.parts.deep_sigmoid import MEASURED_ELSEWHERE, MEASURED_IN_PROCESS
+
+    functions = _with(OWN_SINE)
+    calls: list[int] = []
+    with measurer.measured_with(_counted(functions, calls)):
+        result = _exploding(functions)
+    assert result.status == "passed", result.output
+    assert len(calls) == 4  # each case's model measured by the student's own function
+    assert MEASURED_IN_PROCESS in result.notes and MEASURED_ELSEWHERE not in result.notes
+    previous = expected.use(expected.LiveReference())
+    try:
+        full = _exploding(functions)  # the full package, in a kernel: its own measuring code
+    finally:
+        expected.use(previous)
+    assert (full.status, full.score, _judged(full)) == (
+        result.status,
+        result.score,
+        _judged(result),
+    )
+
+
+def test_a_kit_fails_a_vanishing_model_of_own_parts_with_the_usual_message(kit: None) -> None:
+    """Does a build_exploding_mlp of the student's own tanh with chi < 1 (vanishing) fail
+    every case in a kit, saying what the norms did?"""
+    functions = _with(OWN_TANH_VANISHING)
+    with measurer.measured_with(measurer.OwnNorms(functions["dense_grad_norms"])):
+        result = _exploding(functions)
+    assert result.status == "failed" and result.score == 0, result.output
+    assert len(result.cases) == 4
+    for case in result.cases:
+        assert not case.passed
+        assert case.category.startswith("returned a model whose gradient norms do not grow")
+        assert "Expected: norms[0]/norms[-1] >= 1e3 with finite norms" in case.message
+        ratio = float(case.message.split("Received: norms[0]/norms[-1] = ")[1].split()[0])
+        assert ratio < 1  # vanishing: the input side's norm is the smaller
+        assert "Hint: Make each layer's gain chi" in case.message
+
+
+def test_a_kit_cannot_measure_own_parts_without_passing_norms(kit: None) -> None:
+    """Is a model of own parts unmeasured in a kit without a passing dense_grad_norms, or
+    with one that raises on it, saying so rather than blaming the builder?"""
+    functions = _with(OWN_SINE)
+    without = _exploding(functions)
+    assert [c.category for c in without.cases] == [measurer.UNMEASURED] * 4
+
+    def own(model, x, y):
+        raise ZeroDivisionError("no")
+
+    with measurer.measured_with(measurer.OwnNorms(own)):
+        raised = _exploding(functions)
+    assert [c.category for c in raised.cases] == [measurer.UNMEASURED] * 4, raised.output
+    message = raised.cases[0].message
+    assert "Received: your dense_grad_norms raised ZeroDivisionError on this model" in message
+    assert "build_exploding_mlp raised" not in raised.output
+
+
+@pytest.mark.parametrize(
+    ("name", "right"),
+    [
+        ("right/deep_sigmoid__own_activation_in_build_mlp.py", True),
+        ("wrong/deep_sigmoid__own_sigmoid_sign_error.py", False),
+    ],
+    ids=["own-activations", "own-sigmoid-wrong"],
+)
+def test_a_kit_lays_out_build_mlp_of_own_parts_in_the_students_kernel(
+    kit: None, name: str, right: bool
+) -> None:
+    """Is build_mlp's model of the student's own activations laid out in their kernel in a
+    kit (no dense_grad_norms needed), each activation judged by what it computes?"""
+    functions = _with((CORPUS / name).read_text(encoding="utf-8"))
+    result = run_check(
+        "deep_sigmoid.build_mlp", InProcessRunner(functions), PUBLIC_SEED, public=True
+    )
+    points = contract_function("deep_sigmoid.build_mlp").points
+    assert "not rebuilt" not in result.output.lower()
+    if right:
+        assert result.score == points, result.output
+    else:
+        assert result.score < points, result.output
+        assert any("your own function" in case.message for case in result.cases), result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", [OWN_SINE, OWN_TANH_VANISHING], ids=["right", "vanishing"])
+def test_the_full_grader_measures_own_parts_in_a_worker_as_the_kit_does(
+    kit: None, source: str, tmp_path: Path, shared_sandbox: Any
+) -> None:
+    """Does the full grader, measuring in a fresh worker with its own code, give the same
+    verdict and feedback on the same functions as a kit measuring in the kernel?"""
+    from grader.checks.parts.deep_sigmoid import MEASURED_ELSEWHERE
+    from grader.checks.runner import SubprocessRunner
+    from grader.course.sources import reference_source
+    from grader.submission import load_submission
+    from tests.grader.conftest import write_submission
+
+    functions = _with(source)
+    with measurer.measured_with(measurer.OwnNorms(functions["dense_grad_norms"])):
+        in_kit = _exploding(functions)
+    previous = expected.use(expected.LiveReference())
+    try:
+        folder = write_submission(
+            tmp_path / "submission", {"deep_sigmoid.py": reference_source("deep_sigmoid") + source}
+        )
+        runner = SubprocessRunner(shared_sandbox, load_submission(folder).parts)
+        try:
+            full = run_check(EXPLODING, runner, PUBLIC_SEED, public=True)
+        finally:
+            shared_sandbox.end()
+    finally:
+        expected.use(previous)
+    assert MEASURED_ELSEWHERE in full.notes
+    assert (full.status, full.score, _judged(full)) == (
+        in_kit.status,
+        in_kit.score,
+        _judged(in_kit),
+    )

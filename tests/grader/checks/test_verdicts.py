@@ -138,24 +138,40 @@ def test_no_test_can_ask_the_reference_for_a_later_test(grade_sources):
 
 
 def test_a_case_the_grader_cannot_judge_costs_its_share_only(monkeypatch):
-    """Does a check raising on its 3rd of 4 cases score 2/4, not 2/3, without the error's text?"""
+    """Does a check stopping on its 3rd of 4 cases score 2/4, not 2/3, without the error's
+    text: as the student's case when the answer was malformed, as a grader fault otherwise?"""
     from grader.checks import registry as checks
     from grader.checks.runner import InProcessRunner
-    from grader.results import CaseResult
+    from grader.results import GRADER_FAULT_NOTE, CaseResult
 
     checks.import_checks("chain_rule")
+    text = "could not convert string to float: 'a value the student chose'"
 
-    def flaky(ctx):
+    def malformed(ctx):
         yield CaseResult("one", True)
         yield CaseResult("two", True)
-        raise ValueError("could not convert string to float: 'a value the student chose'")
+        try:
+            float("a value the student chose")
+        except ValueError as error:
+            raise checks.MalformedAnswer("the answer") from error
+
+    def faulty(ctx):
+        yield CaseResult("one", True)
+        yield CaseResult("two", True)
+        raise ValueError(text)
 
     name = "chain_rule.sigmoid"
-    monkeypatch.setitem(checks.REGISTRY, name, checks.Check(name, flaky, 10, cases=4))
-    result = checks.run_check(name, InProcessRunner({}), seed=1)
-    assert [c.passed for c in result.cases] == [True, True, False, False]
-    assert result.score == result.max_score * 2 / 4
-    assert "ValueError" in result.output and "the student chose" not in result.output
+    for check, fault in ((malformed, False), (faulty, True)):
+        monkeypatch.setitem(checks.REGISTRY, name, checks.Check(name, check, 10, cases=4))
+        result = checks.run_check(name, InProcessRunner({}), seed=1)
+        assert [c.passed for c in result.cases] == [True, True, False, False]
+        assert result.score == result.max_score * 2 / 4
+        assert "the student chose" not in result.output
+        assert bool(result.grader_fault) is fault
+        if fault:  # the traceback is the instructor's; the student reads it is not theirs
+            assert GRADER_FAULT_NOTE in result.output and "the student chose" in result.grader_fault
+        else:
+            assert "could not check (ValueError)" in result.output
 
 
 @pytest.mark.slow
@@ -396,3 +412,20 @@ def test_library_rules_hold_at_run_time_whatever_name_reached_the_library(grade_
         report.test("clipping.clipped_train_step").score
         == function("clipping.clipped_train_step").points
     )
+
+
+def test_a_last_norm_of_zero_is_a_dead_signal_not_an_exploding_gradient():
+    """Does a model whose forward signal cancels to exactly 0 in float32 (so norms[-1] = 0 and
+    the ratio is infinite) fail build_exploding_mlp, saying why, rather than pass on inf?"""
+    from grader.checks.registry import run_check
+    from grader.checks.runner import InProcessRunner
+    from tests.paths import CORPUS
+
+    namespace: dict = {}
+    wrong = (CORPUS / "wrong" / "deep_sigmoid__vanishing_signal_underflows.py").read_text()
+    exec(reference_source("deep_sigmoid") + "\n\n" + wrong, namespace)  # noqa: S102
+    result = run_check("deep_sigmoid.build_exploding_mlp", InProcessRunner(namespace), 777)
+    zero = [
+        c for c in result.cases if "norms[-1] = 0: the output layer gets no gradient" in c.message
+    ]
+    assert zero and not any(c.passed for c in result.cases)

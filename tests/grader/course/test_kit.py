@@ -30,7 +30,9 @@ import pytest
 
 from grader.assignment import PARTS, functions_of
 from grader.course.kit import record_public_values
+from grader.course.sources import reference_source
 from grader.quiet import quiet_environment
+from grader.results import PLOTS_ON_PUBLIC
 from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
@@ -77,9 +79,10 @@ def venv(kit: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[
     ).stdout.strip()
     (Path(venv_site) / "third_party.pth").write_text(f"{links}\n", encoding="utf-8")
     start = time.perf_counter()
+    # As the kit's README says: with the extra that installs JupyterLab (linked here too).
     subprocess.run(
         [str(python), "-m", "pip", "install", "--no-index", "--disable-pip-version-check"]
-        + ["--quiet", str(kit["wheel"])],
+        + ["--quiet", f"{kit['wheel']}[jupyter]"],
         check=True,
         env=_venv_environment(),
     )
@@ -354,7 +357,8 @@ def test_kit_notebooks_run_as_released_and_solved(
     notebook = _execute(venv, released / f"{part}.ipynb", released, allow_errors=True)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     errors = _errors(notebook)
-    assert all(name == "NotImplementedError" for _, name, _ in errors), errors
+    # the stubs' NotImplementedError, and the demonstrations' PartNotWritten (a subclass)
+    assert all(name in ("NotImplementedError", "PartNotWritten") for _, name, _ in errors), errors
     assert not [line for line, _, _ in errors if line.startswith(("check(", "# Autograded"))]
     sentences = {NOT_WRITTEN.format(b) for builders in DEMO_BUILDERS.values() for b in builders}
     assert all(value in sentences | {""} for _, _, value in errors), errors
@@ -379,3 +383,139 @@ def test_kit_notebooks_run_as_released_and_solved(
         if line.startswith("This demonstration")
     ]
     assert printed == [RUNS_YOURS.format(b) for b in DEMO_BUILDERS.get(part, [])], printed
+
+
+def test_the_kit_build_says_what_it_does_and_warns_of_nothing(kit: dict[str, Any]) -> None:
+    """Does building the kit say each step as it starts (rather than 20 s of silence), and
+    raise no warning (NumPy's RuntimeWarnings from the recorded mistakes' values, once)?"""
+    print(f"\nkit built in {kit['build_seconds']:.1f} s")
+    assert kit["progress"][0].startswith("Recording the reference's answers")
+    assert kit["progress"][1].startswith("Building the kit's wheel")
+    assert kit["warnings"] == []
+
+
+def test_the_kit_installs_jupyter_and_its_notebooks_say_how(
+    venv: dict[str, Any], kit: dict[str, Any]
+) -> None:
+    """Does the README's install (with ``[jupyter]``) give JupyterLab, which the README's
+    ``jupyter lab`` opens the notebooks with, and does every kit notebook's first cell give
+    that same install command?"""
+    install = f'python -m pip install "wheels/{kit["wheel"].name}[jupyter]"'
+    assert install in (kit["out"] / "README.md").read_text(encoding="utf-8")
+    for part in PARTS:
+        notebook = nbformat.read(kit["out"] / "exploding_gradients" / f"{part}.ipynb", 4)
+        assert install in notebook.cells[0].source, part
+    probe = _run_in_venv(
+        venv,
+        "import importlib.metadata as m, jupyterlab, ipykernel\n"
+        "print(m.metadata('exploding-gradients-kit').get_all('Provides-Extra'))",
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert "jupyter" in probe.stdout
+
+
+def _student_environment() -> dict[str, str]:
+    """The venv's environment without the variables that keep TensorFlow quiet: a student's
+    shell does not set them."""
+    quiet = quiet_environment()
+    return {k: v for k, v in _venv_environment().items() if k not in quiet}
+
+
+def _kit_command(venv: dict[str, Any], *args: str) -> tuple[subprocess.CompletedProcess, float]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(venv["python"]), "-m", "grader", *args],
+        capture_output=True,
+        text=True,
+        env=_student_environment(),
+        cwd=venv["prefix"],
+        timeout=1800,
+    )
+    return done, time.perf_counter() - start
+
+
+#: A row of the text report's table: test, score, maximum, status.
+ROW = re.compile(r"^(\w+\.\w+)\s+([\d.]+) / ([\d.]+)\s+(passed|failed|not handed in)\s*$", re.M)
+
+
+def test_a_kit_student_who_writes_py_files_gets_full_marks_from_the_kit_and_the_grader(
+    venv: dict[str, Any], kit: dict[str, Any], tmp_path: Path
+) -> None:
+    """The kit as a student takes it: correct ``chain_rule.py`` and ``clipping.py`` written
+    beside the kit's notebooks, left as released. Do the kit's own folder check (as the
+    student's page names it, from the venv) and the full grader's ``grade`` both give those
+    parts full marks, and the untouched parts none, and does the kit's check keep
+    TensorFlow's start-up lines off the terminal?"""
+    folder = tmp_path / "exploding_gradients"
+    shutil.copytree(kit["out"] / "exploding_gradients", folder)
+    written = ("chain_rule", "clipping")
+    for part in written:
+        (folder / f"{part}.py").write_text(reference_source(part), encoding="utf-8")
+    notebooks = {p.name: p.read_bytes() for p in folder.glob("*.ipynb")}
+    full_marks = sum(f.points for part in written for f in functions_of(part))
+
+    done, seconds = _kit_command(venv, "check", str(folder))
+    print(f"\nthe kit's folder check: {seconds:.1f} s")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == ""  # no TensorFlow start-up line
+    rows = {name: (float(s), float(m), status) for name, s, m, status in ROW.findall(done.stdout)}
+    assert set(rows) == {f.test_name for part in PARTS for f in functions_of(part)}
+    for part in PARTS:
+        for spec in functions_of(part):
+            score, maximum, status = rows[spec.test_name]
+            if part in written:
+                assert (score, status) == (maximum, "passed"), spec.test_name
+            else:
+                assert (score, status) == (0, "failed"), spec.test_name
+    assert f"{spec.name} is not implemented yet" in done.stdout  # the last, untouched part
+    for part in written:
+        assert f"{part}.py is graded: {part}.ipynb is the released stub, unchanged." in (
+            done.stdout
+        )
+
+    # The page's own command, as a student's HTML page of hidden cases names it.
+    command = PLOTS_ON_PUBLIC.rsplit("run ", 1)[1].replace("YOUR_FOLDER", str(folder))
+    assert command.startswith("python -m grader check ")
+    page = venv["prefix"] / "check.html"
+    done, seconds = _kit_command(venv, *command.split()[3:])
+    print(f"the kit's folder check, HTML: {seconds:.1f} s")
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = page.read_text(encoding="utf-8")
+    assert f'id="score">{full_marks} / 100<' in html
+    assert html.count("data:image/png;base64,") >= 2  # Part 1's and Part 3's plots
+
+    start = time.perf_counter()
+    graded = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(folder), "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1800,
+    )
+    print(f"the full grader's grade: {time.perf_counter() - start:.1f} s")
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    report = json.loads(graded.stdout)
+    assert report["cases"] == "hidden"
+    for test in report["tests"]:
+        if test["name"].split(".")[0] in written:
+            assert test["score"] == test["max_score"], (test["name"], test["output"])
+        else:
+            assert test["score"] == 0, test["name"]
+    assert report["score"] == full_marks
+    assert {p.name: p.read_bytes() for p in folder.glob("*.ipynb")} == notebooks
+
+
+def test_the_kits_command_line_answers_a_wrong_path_and_verb(
+    venv: dict[str, Any], kit: dict[str, Any]
+) -> None:
+    """Does the kit's ``python -m grader check`` name the folder to check when given the
+    kit's own folder, and refuse a verb only the full grader has, each in one line?"""
+    done, _ = _kit_command(venv, "check", str(kit["out"]))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"python -m grader: error: {kit['out']} holds no part file, but a folder below it "
+        f"does: python -m grader check {kit['out'] / 'exploding_gradients'}"
+    )
+    done, _ = _kit_command(venv, "grade", str(kit["out"]))
+    assert done.returncode == 2
+    assert "invalid choice: 'grade' (choose from 'check')" in done.stderr

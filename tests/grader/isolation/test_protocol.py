@@ -152,3 +152,16 @@ def test_json_the_parser_refuses_is_a_protocol_error(body):
     (read as the submission's own malformed answer), not an error of the grader?"""
     with pytest.raises(ProtocolError):
         read_message(io.BytesIO(len(body).to_bytes(8, "big") + body))
+
+
+def test_numpy_strings_and_huge_ints_cross_as_what_they_are():
+    """Is a NumPy string a plain string on arrival (a right gradient_regime may return one),
+    and an int beyond float's range that infinity, not an error of the student's function?"""
+    import numpy as np
+
+    from grader.isolation.protocol import decode, encode
+
+    value = np.array(["vanishing", "exploding"])[0]
+    assert type(decode(encode(value))) is str and decode(encode(value)) == "vanishing"
+    assert decode(encode(10**400)) == float("inf") and decode(encode(-(10**400))) == float("-inf")
+    assert decode(encode(10**300)) == float(10**300)

@@ -28,6 +28,9 @@ CORRECT = reference_source("chain_rule")
 SIGN = "\n\ndef sgd_update(param, grad, learning_rate):\n    return param + learning_rate * grad\n"
 DERIVATIVE = "\n\ndef sigmoid_derivative(z):\n    return sigmoid(z)\n"
 POLICY = "\n\ndef sigmoid(z):\n    import tensorflow as tf\n    return tf.sigmoid(z).numpy()\n"
+UNPARSED = (
+    "\n\ndef sgd_update(param, grad, learning_rate):\n    return param - learning_rate * grad)\n"
+)
 MEMORY = "\n\ndef local_gains(x, w, b):\n    import numpy as np\n    return np.ones(10**10) + 1\n"
 
 
@@ -133,6 +136,7 @@ def known_class(tmp_path_factory) -> tuple[Path, dict[str, tuple[str, ...]]]:
         "hal": {"chain_rule.py": CORRECT + POLICY},
         "ivy": {"chain_rule.py": CORRECT + MEMORY},
         "jo": {"notes.txt": "nothing handed in"},
+        "kim": {"chain_rule.py": CORRECT + UNPARSED},
     }
     out = root / "out"
     with Sandbox(tensorflow=True, hide=[root / "submitted"]) as sandbox:
@@ -153,15 +157,17 @@ def test_class_report_of_a_graded_class_has_the_known_counts_and_flags(known_cla
     assert counts["chain_rule.sgd_update:update_sign"] == "4"
     assert counts["chain_rule.sigmoid_derivative:derivative_is_sigmoid"] == "2"
     flagged = dict(re.findall(r'data-flagged="([^"]+)">(.*?)</tr>', page))
-    assert set(flagged) == set("ada ben cy dee eve fay gus hal ivy jo".split())  # part 1 only
+    assert set(flagged) == set("ada ben cy dee eve fay gus hal ivy jo kim".split())  # part 1 only
     assert flagged["ada"].endswith("part missing (deep_sigmoid, clipping, remedies)</td>")
     assert "edited test cells (chain_rule.sigmoid)" in flagged["gus"]
     assert "library rules broken (chain_rule.sigmoid" in flagged["hal"]
     assert "memory limit hit (chain_rule.local_gains)" in flagged["ivy"]
     assert "part missing (chain_rule, deep_sigmoid, clipping, remedies)" in flagged["jo"]
+    # a file that does not parse is flagged as such, not only as a missing part
+    assert "code does not parse (chain_rule)" in flagged["kim"]
     assert sum("edited" in f or "rules" in f or "limit" in f for f in flagged.values()) == 3
     assert '<a href="reports/gus.html">gus</a>' in flagged["gus"]
-    assert "40%" in page  # update_sign: 4 of the 10 students
+    assert "36%" in page  # update_sign: 4 of the 11 students
 
 
 @pytest.mark.slow
@@ -174,7 +180,7 @@ def test_class_report_renders_in_a_realbrowser(known_class, tmp_path):
     loaded = int(re.search(r'data-images-loaded="(\d+)"', dom).group(1))
     assert images == 2 and loaded == 2
     assert re.search(r'data-mistake="chain_rule.sgd_update:update_sign">.*?>4<', dom)
-    assert "10 students; mean" in dom
+    assert "11 students; mean" in dom
     shot = tmp_path / "shot.png"
     browser(binary, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1200,1600", page)
     from PIL import Image

@@ -4,7 +4,8 @@ With a copy of the repository's course directory: ``nbgrader generate_assignment
 students' notebooks in ``submitted/`` (correct, partly wrong, broken), ``nbgrader autograde``,
 ``generate_feedback`` and ``export``; the gradebook's per-function scores must equal
 ``python -m grader grade`` on the same notebooks, partial credit included, and ``python -m
-grader batch --gradebook`` must write the same scores into a gradebook.
+grader batch --gradebook`` must write the same scores into a gradebook, those of students
+graded in an earlier batch included.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import nbformat
 import pytest
 
 from grader.assignment import ASSIGNMENT, FUNCTIONS, PARTS
+from grader.course.sources import reference_source
 from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
@@ -49,12 +51,14 @@ def broken_copy(target: Path) -> None:
         nbformat.write(notebook, path)
 
 
-def gradebook_scores(database: Path) -> dict[str, dict[str, float]]:
+def gradebook_scores(
+    database: Path, students: tuple[str, ...] = ("alice", "bob", "carol")
+) -> dict[str, dict[str, float]]:
     from nbgrader.api import Gradebook
 
     scores: dict[str, dict[str, float]] = {}
     with Gradebook(f"sqlite:///{database}") as gradebook:
-        for student in ("alice", "bob", "carol"):
+        for student in students:
             for test in FUNCTIONS:
                 grade = gradebook.find_grade(
                     f"{test.part}-{test.name}-tests", test.part, ASSIGNMENT, student
@@ -171,3 +175,93 @@ def test_batch_writes_the_same_scores_into_a_gradebook(released, tmp_path, grade
         graded = grader_scores(released, student, public=False)
         assert written[student] == pytest.approx(graded, abs=1e-3), student
     assert sum(written["alice"].values()) == pytest.approx(100)
+
+
+def batch_of(submitted: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
+    return run(
+        [sys.executable, "-m", "grader", "batch", str(submitted), "--out", str(out), *options],
+        ROOT,
+    )
+
+
+def csv_scores(out: Path) -> dict[str, dict[str, float]]:
+    with open(out / "grades.csv", newline="") as handle:
+        return {
+            row.pop("student"): {
+                test: float(score) for test, score in row.items() if test != "total"
+            }
+            for row in csv.DictReader(handle)
+        }
+
+
+def test_a_batch_run_again_with_a_gradebook_records_every_up_to_date_report(released, tmp_path):
+    """Does ``batch --gradebook`` after an earlier batch into the same output folder record
+    every student, those graded before as well as those graded now, and say so?
+
+    Before, only the students graded in that run were recorded: a second run, with every
+    report up to date, left the gradebook empty without a word. Part 1 only, to keep it
+    cheap: a correct student, one with a mistake, and a third who hands in after the first
+    batch.
+    """
+    wrong = (
+        "\n\ndef sgd_update(param, grad, learning_rate):\n    return param + learning_rate * grad\n"
+    )
+    sources = {
+        "dana": reference_source("chain_rule"),
+        "erin": reference_source("chain_rule") + wrong,
+    }
+    submitted, out = tmp_path / "submitted", tmp_path / "out"
+    for name, source in sources.items():
+        (submitted / name / ASSIGNMENT).mkdir(parents=True)
+        (submitted / name / ASSIGNMENT / "chain_rule.py").write_text(source)
+    first = batch_of(submitted, out)
+    assert "gradebook:" not in first.stdout
+
+    (submitted / "fred" / ASSIGNMENT).mkdir(parents=True)
+    (submitted / "fred" / ASSIGNMENT / "chain_rule.py").write_text(reference_source("chain_rule"))
+    database = tmp_path / "gradebook.db"
+    shutil.copy(released / "empty-gradebook.db", database)
+    second = batch_of(submitted, out, "--gradebook", str(database))
+    assert "(1 graded in this run)" in second.stdout
+    assert (
+        f"gradebook: 3 students (1 graded now, 2 from up-to-date reports) in {database}"
+        in second.stdout
+    ), second.stdout
+    students = ("dana", "erin", "fred")
+    recorded = gradebook_scores(database, students)
+    table = csv_scores(out)
+    assert set(recorded) == set(table) == set(students)
+    for student in students:
+        assert recorded[student] == pytest.approx(table[student], abs=1e-3), student
+    assert recorded["erin"]["chain_rule.sgd_update"] < recorded["dana"]["chain_rule.sgd_update"]
+
+    # Nothing to grade at all: a fresh gradebook is still filled, from the reports alone.
+    fresh = tmp_path / "fresh-gradebook.db"
+    shutil.copy(released / "empty-gradebook.db", fresh)
+    third = batch_of(submitted, out, "--gradebook", str(fresh))
+    assert "gradebook: 3 students (0 graded now, 3 from up-to-date reports)" in third.stdout
+    assert gradebook_scores(fresh, students) == recorded
+
+
+def test_a_gradebook_without_the_assignment_is_refused_before_any_grading(tmp_path):
+    """Is a gradebook that does not know the assignment refused in one line, status 2,
+    before a student is graded?"""
+    from nbgrader.api import Gradebook
+
+    database = tmp_path / "gradebook.db"
+    with Gradebook(f"sqlite:///{database}"):
+        pass
+    (tmp_path / "submitted" / "dana").mkdir(parents=True)
+    (tmp_path / "submitted" / "dana" / "chain_rule.py").write_text(reference_source("chain_rule"))
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "batch", str(tmp_path / "submitted")]
+        + ["--out", str(tmp_path / "out"), "--gradebook", str(database)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"has no assignment {ASSIGNMENT!r}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "reports").exists()

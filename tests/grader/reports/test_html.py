@@ -226,3 +226,27 @@ def test_report_renders_in_a_realbrowser(tmp_path):
     histogram = pixels.histogram()
     dark = sum(histogram[:128]) / sum(histogram)
     assert 0.002 < dark < 0.5, f"the page looks blank or black ({dark:.4f} dark pixels)"
+
+
+def test_a_part_not_handed_in_is_one_box_and_the_isolation_line_the_instructors():
+    """Is a missing part named once (one box, its points and its tests), first, rather than
+    once per function; and is the isolation line on the instructor's page only?"""
+    from grader.assignment import functions_of
+
+    reason = "Part clipping was not found in the submission: expected clipping.ipynb."
+    tests = [TestResult("chain_rule.sigmoid", 4, cases=[CaseResult("one", True)])]
+    tests += [
+        TestResult(f.test_name, f.points, verdict=reason, handed_in=False)
+        for f in functions_of("clipping")
+    ]
+    report = Report("/srv/course/submissions/student", tests)
+    report.isolation = "Isolation: plain process (bwrap failed: no user namespaces)"
+    page = render_html(report.to_dict())
+    assert page.count("was not found in the submission") == 1
+    assert "clipping: 0 / 29 (not handed in)" in page
+    assert page.index("not handed in") < page.index("chain_rule.sigmoid: 4 / 4")
+    assert "clip_by_value, clip_by_norm" in page
+    assert "Isolation:" not in page
+    # the page names the submission, not the folder it lies in on the grader's machine
+    assert "student, graded on the hidden cases" in page and "/srv/course" not in page
+    assert "Isolation: plain process" in render_html(report.to_dict(), details=True)

@@ -15,8 +15,23 @@ def test_a_stored_report_is_read_back_and_marks_the_student_done(tmp_path):
     store.store_report(tmp_path, "alice", "abc123", report)
     record = store.read_report(tmp_path / "reports" / "alice.json")
     assert record == {"student": "alice", "fingerprint": "abc123", "report": report}
+    # the file an instructor opens is the report itself (and what it was made from), not a
+    # wrapper around it
+    assert json.loads((tmp_path / "reports" / "alice.json").read_text()) == {
+        **report,
+        "fingerprint": "abc123",
+    }
     assert (tmp_path / "reports" / "alice.html").read_text().startswith("<!DOCTYPE html>")
     assert not list((tmp_path / "reports").glob(".*.tmp"))
+
+
+def test_a_record_of_the_earlier_layout_is_still_read(tmp_path):
+    """Is a record written by an earlier version (the report wrapped with its fingerprint)
+    read as it was, so that an output folder is not graded again after an upgrade?"""
+    report = ungraded_report("finn", "late")
+    old = {"student": "finn", "fingerprint": "f11", "report": report}
+    (tmp_path / "finn.json").write_text(json.dumps(old))
+    assert store.read_report(tmp_path / "finn.json") == old
 
 
 def test_a_record_that_cannot_be_read_counts_as_none(tmp_path):

@@ -104,7 +104,7 @@ def test_batch_writes_reports_csv_and_summary_with_the_same_grades_for_any_worke
     summary = json.loads((runs[2]["out"] / "summary.json").read_text())
     assert summary["students"] == 6 and summary["graded_this_run"] == 6
     report = json.loads((runs[2]["out"] / "reports" / "student02.json").read_text())
-    assert "not a readable notebook" in report["report"]["tests"][0]["output"]
+    assert "not a readable notebook" in report["tests"][0]["output"]
 
 
 def test_a_second_run_grades_nothing_and_a_changed_submission_again(class_of_six, tmp_path):
@@ -276,7 +276,39 @@ def test_kill_9_of_the_batch_process_leaves_no_folder_worker_or_semaphore(tmp_pa
         left = [str(p.relative_to(temporary)) for p in temporary.rglob("*")]
         raise AssertionError(f"left in the temporary folder: {left}\n{stderr[-2000:]}") from None
     wait_for(lambda: semaphores_left(semaphores) == [], timeout=30)
-    assert json.loads(reports(out)[0].read_text())["report"]["score"] >= 0
+    assert json.loads(reports(out)[0].read_text())["score"] >= 0
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_batch_leaves_no_tensorflow_file_in_the_temporary_folder(tmp_path, stop):
+    """Does a batch stopped while TensorFlow has written its temporary files (autograph's
+    ``__autograph_generated_file*.py``, removed only at a normal exit) leave none of them
+    in the temporary folder?
+
+    Before, a worker ended by the interruption left them in TMPDIR for good. Part 2 only:
+    its measurements are TensorFlow functions, which autograph converts.
+    """
+    submitted, out, temporary = tmp_path / "submitted", tmp_path / "out", tmp_path / "tmp"
+    for name in ("student00", "student01", "student02"):
+        (submitted / name).mkdir(parents=True)
+        (submitted / name / "deep_sigmoid.py").write_text(reference_source("deep_sigmoid"))
+    temporary.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grader", "batch", str(submitted), "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(temporary)},
+    )
+    try:
+        wait_for(lambda: any(temporary.rglob("__autograph_generated_file*")))
+    finally:
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    wait_for(lambda: not any(temporary.iterdir()), timeout=10)
 
 
 def test_an_empty_folder_is_a_usage_error_not_a_summary_of_nothing(tmp_path):
@@ -295,3 +327,22 @@ def test_a_normal_end_leaves_no_temporary_folder_or_semaphore(class_of_six):
         assert len(reports(run["out"])) == 6
         assert list(run["tmp"].iterdir()) == []
         assert "leaked" not in run["stderr"] and "Traceback" not in run["stderr"]
+
+
+def test_the_progress_line_starts_at_once_and_estimates_from_the_pace_after_the_first():
+    """Does the progress line show at once (before any student is done), say it is estimating
+    after the first student (whose time includes the workers' start), and estimate from the
+    pace after it?"""
+    import io
+
+    from grader.scale.batch import Progress
+
+    stream = io.StringIO()
+    progress = Progress(5, stream=stream, workers=2)
+    assert stream.getvalue().startswith("[........................] 0/5 starting 2 grading")
+    progress.started -= 30  # the first student took 30 s (the workers' start)
+    progress.update("ada", 26)
+    assert "estimating the time left" in stream.getvalue().splitlines()[-1]
+    progress.first -= 2  # the next took 2 s
+    progress.update("ben", 26)
+    assert "about 6s left" in stream.getvalue().splitlines()[-1]  # 3 more at 2 s each

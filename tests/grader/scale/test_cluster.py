@@ -98,7 +98,7 @@ def _reports(out: Path) -> dict[str, dict]:
     found = {}
     for path in sorted((out / "reports").glob("*.json")):
         record = json.loads(path.read_text())
-        record["report"].pop("execution_time")
+        record.pop("execution_time")
         found[path.name] = record
     return found
 

@@ -139,7 +139,7 @@ def test_hostile_answers_run_nothing_in_the_batch_and_cost_only_their_students(
     assert ran <= {processes["rogue"].pid}, "a payload ran outside the rogue worker"
     assert summary["reported"] == len(STUDENTS)
     reports = {
-        name: json.loads((tmp_path / "out" / "reports" / f"{name}.json").read_text())["report"]
+        name: json.loads((tmp_path / "out" / "reports" / f"{name}.json").read_text())
         for name in STUDENTS
     }
     for name in ("fine-1", "fine-2", "rogue-warning"):
