@@ -189,18 +189,20 @@ for name, source in sources.items():
 sys.modules["grader.worker.serve"].main()
 """
 
-# Run as root in a private mount namespace: bind each Python folder onto its staging
-# folder, read-only, then run the rest of the command line (setpriv ... bwrap ...).
-STAGE = """\
-set -e
+# Shell: bind each pair "FROM TO" of the arguments up to "--" read-only (TO made if missing).
+_BIND_PAIRS = """\
 while [ "$1" != "--" ]; do
+  mkdir -p "$2"
   mount --bind "$1" "$2"
   mount -o remount,bind,ro "$2"
   shift 2
 done
 shift
-exec "$@"
 """
+
+# Run as root in a private mount namespace: bind each Python folder onto its staging
+# folder, read-only, then run the rest of the command line (setpriv ... bwrap ...).
+STAGE = "set -e\n" + _BIND_PAIRS + 'exec "$@"\n'
 
 
 def mode() -> str:
@@ -423,28 +425,19 @@ _DROPPED: list[tuple[bool, str, list[str]]] = []
 # Run as root in a private mount namespace, for Python folders under a folder others may
 # not enter (an interpreter under /root): bind each onto its staging folder, cover the
 # closed folder above with a traversable tmpfs, and bind each back at its own path.
-DROPPED_STAGE = """\
-set -e
-while [ "$1" != "--" ]; do
-  mount --bind "$1" "$2"
-  mount -o remount,bind,ro "$2"
-  shift 2
-done
-shift
+DROPPED_STAGE = (
+    "set -e\n"
+    + _BIND_PAIRS
+    + """\
 while [ "$1" != "--" ]; do
   mount -t tmpfs -o mode=0755,size=64k grader-cover "$1"
   shift
 done
 shift
-while [ "$1" != "--" ]; do
-  mkdir -p "$2"
-  mount --bind "$1" "$2"
-  mount -o remount,bind,ro "$2"
-  shift 2
-done
-shift
-exec "$@"
 """
+    + _BIND_PAIRS
+    + 'exec "$@"\n'
+)
 
 
 def dropped_uid(numpy_only: bool = False) -> int:
