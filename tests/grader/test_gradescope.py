@@ -16,6 +16,7 @@ import pytest
 
 from grader.assignment import FUNCTIONS
 from grader.course.sources import reference_source
+from grader.isolation import jail
 from grader.results import Report, TestResult
 from tests.paths import ROOT
 
@@ -481,7 +482,10 @@ def test_the_autograder_zip_installs_and_grades_as_on_gradescope(tmp_path):
     assert len(targets) == 2
     attack = ATTACK.format(targets=[str(t) for t in targets], stolen=str(stolen))
     (root / "submission" / "chain_rule.py").write_text(reference_source("chain_rule") + attack)
-    for mode in ("dropped", "process"):
+    # dropped's promise for these files rests on Landlock where they are readable by others
+    # (here: the venv); without it, only the refusal of process mode is checked.
+    landlock = os.geteuid() == 0 and jail.dropped_works() and "files" in jail.landlock_held()
+    for mode in ("dropped", "process") if landlock else ("process",):
         (root / "results" / "results.json").unlink()
         subprocess.run(
             [str(root / "run_autograder")],
