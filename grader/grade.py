@@ -25,7 +25,13 @@ from grader.measuring.measure import release_models, trace_ahead
 from grader.quiet import import_tensorflow
 from grader.results import Report, TestResult, failed_grader_report, ungraded_report
 from grader.secret import SEED_VARIABLE, hidden_seed  # noqa: F401 - re-exported
-from grader.submission import PartCode, SubmissionError, load_submission
+from grader.submission import (
+    PartCode,
+    SubmissionError,
+    load_notes,
+    load_submission,
+    unusable_part,
+)
 
 #: Seconds one submission may take in all; the functions not started by then score 0.
 SUBMISSION_TIME_LIMIT = float(os.environ.get("GRADER_SUBMISSION_TIME_LIMIT", "900"))
@@ -42,56 +48,15 @@ def _edited_test_notes(code: PartCode) -> list[str]:
     ]
 
 
-def _missing_part(part: str) -> str:
-    return f"Part {part} was not found in the submission: expected {part}.ipynb or {part}.py."
-
-
-#: The errors that stop a file from being read at all: none of its code runs.
-_UNPARSED = ("SyntaxError", "IndentationError", "TabError")
-
-
 def _load_notes(part: str, loaded: dict, module: bool = False) -> list[str]:
-    """What loading the part's code said, one note per cell that raised.
-
-    Args:
-        part: the part.
-        loaded: the worker's load answer (:func:`grader.checks.runner.read_load_answer`).
-        module: whether the part is one ``.py`` file (one cell): then an error there stops
-            the rest of the file, which the note says, rather than "the rest still counts".
-    """
-    notes = []
-    if not loaded.get("ok"):
-        notes.append(
-            f"Loading {part} failed: {loaded.get('message', 'the worker did not answer')}."
-        )
-    errors = loaded.get("errors", [])
-    for error in errors[:_MAX_CELL_ERROR_NOTES]:
-        unparsed = error["type"] in _UNPARSED
-        verb = "does not parse" if unparsed else "raised"
-        text = f"{error['label']} {verb}: {error['type']}"
-        if error.get("message"):
-            text += f": {error['message'][:_CELL_ERROR_CHARS]}"
-        if module and unparsed:
-            text += " (so none of the file's code ran: every function of this part is missing until it parses)."
-        elif module:
-            text += " (the code above that line ran and counts; nothing after it ran)."
-        elif unparsed:
-            text += " (none of that cell's code ran; the other cells still count)."
-        else:
-            text += " (the rest of the code still counts)."
-        notes.append(text)
-    if len(errors) > _MAX_CELL_ERROR_NOTES:
-        notes.append(
-            f"{len(errors) - _MAX_CELL_ERROR_NOTES} more cells of {part} raised errors "
-            "(the first are listed above)."
-        )
-    return notes
-
-
-#: A report names at most this many cells that raised while loading, each message cut to
-#: this length: a notebook of a thousand failing cells makes a report of a normal size.
-_MAX_CELL_ERROR_NOTES = 10
-_CELL_ERROR_CHARS = 500
+    """What loading the part's code said (:func:`grader.submission.load_notes`), after why
+    the load itself failed, if it did."""
+    failed = (
+        [f"Loading {part} failed: {loaded.get('message', 'the worker did not answer')}."]
+        if not loaded.get("ok")
+        else []
+    )
+    return failed + load_notes(part, loaded.get("errors", []), module)
 
 
 def grade_part(
@@ -116,14 +81,9 @@ def grade_part(
         one TestResult per contract function of the part.
     """
     functions = [f for f in FUNCTIONS if f.part == part]
-    if code is None or runner is None:
-        return [
-            TestResult(f.test_name, f.points, verdict=_missing_part(part), handed_in=False)
-            for f in functions
-        ]
-    if not code.cells:
-        reason = " ".join(code.problems) or f"{code.path.name} holds no code."
-        return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
+    unusable = unusable_part(part, code if runner is not None else None)
+    if unusable is not None:
+        return unusable
     loaded = runner.load(part)
     if not loaded.get("ok"):
         reason = (

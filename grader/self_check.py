@@ -37,7 +37,13 @@ from grader.notebook import check_result
 from grader.quiet import import_tensorflow
 from grader.reports.formats import render
 from grader.results import Report, TestResult, points
-from grader.submission import PartCode, SubmissionError, load_submission
+from grader.submission import (
+    PartCode,
+    SubmissionError,
+    load_notes,
+    load_submission,
+    unusable_part,
+)
 from grader.worker.loading import Worker
 
 #: The command, as messages name it.
@@ -49,32 +55,10 @@ IN_THIS_PROCESS = (
     "Checked on the public cases, in this process, by the student kit; your instructor "
     "grades the hidden cases."
 )
-#: A report names at most this many cells that raised while loading, each message cut.
-_MAX_CELL_ERROR_NOTES = 10
-_CELL_ERROR_CHARS = 500
 
 
 class KitUsageError(ValueError):
     """A PATH this check cannot use; the message says what to give instead."""
-
-
-def _missing(part: str) -> str:
-    return f"Part {part} was not found in the submission: expected {part}.ipynb or {part}.py."
-
-
-def _load_notes(errors: list[dict[str, str]], part: str) -> list[str]:
-    notes = []
-    for error in errors[:_MAX_CELL_ERROR_NOTES]:
-        text = f"{error['label']} raised {error['type']}"
-        if error.get("message"):
-            text += f": {error['message'][:_CELL_ERROR_CHARS]}"
-        notes.append(text + " (the rest of the code still counts).")
-    if len(errors) > _MAX_CELL_ERROR_NOTES:
-        notes.append(
-            f"{len(errors) - _MAX_CELL_ERROR_NOTES} more cells of {part} raised errors "
-            "(the first are listed above)."
-        )
-    return notes
 
 
 def check_part(part: str, code: PartCode | None) -> list[TestResult]:
@@ -88,14 +72,9 @@ def check_part(part: str, code: PartCode | None) -> list[TestResult]:
         one TestResult per contract function of the part.
     """
     functions = functions_of(part)
-    if code is None:
-        return [
-            TestResult(f.test_name, f.points, verdict=_missing(part), handed_in=False)
-            for f in functions
-        ]
-    if not code.cells:
-        reason = " ".join(code.problems) or f"{code.path.name} holds no code."
-        return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
+    unusable = unusable_part(part, code)
+    if unusable is not None:
+        return unusable
     worker = Worker()
     loaded = worker.load(part, [{"label": label, "source": text} for label, text in code.cells])
     # The policy reads the student's cells, as a notebook's check reads the kernel's history.
@@ -107,7 +86,8 @@ def check_part(part: str, code: PartCode | None) -> list[TestResult]:
             f"Note: {part} imports {', '.join(banned)}, which part 1 may not use; no function "
             "uses it, so no points were taken."
         )
-    notes = code.problems + _load_notes(loaded.get("errors", []), part)
+    module = code.kind == "module"
+    notes = code.problems + load_notes(part, loaded.get("errors", []), module=module)
     results[0].notes.extend(n for n in notes if n not in results[0].notes)
     return results
 

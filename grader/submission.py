@@ -23,8 +23,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.assignment import ASSIGNMENT, PARTS
+from grader.assignment import ASSIGNMENT, FUNCTIONS, PARTS
 from grader.paths import PACKAGE, ROOT
+from grader.results import TestResult
 
 #: The released student notebooks, against which test cells are compared: the course
 #: folder's, or the installed package's copy (the Gradescope wheel: grader/course/gradescope.py).
@@ -480,3 +481,72 @@ def load_submission(path: Path | str) -> Submission:
         if reason:
             submission.notes.append(reason)
     return submission
+
+
+# -- what a part's code says before any case runs (the grader's and the kit's check alike) --
+
+
+def missing_part(part: str) -> str:
+    """The verdict of every function of a part the submission holds no file of."""
+    return f"Part {part} was not found in the submission: expected {part}.ipynb or {part}.py."
+
+
+def unusable_part(part: str, code: PartCode | None) -> list[TestResult] | None:
+    """Every test of a part that cannot run at all, with why: no file, or a file with no
+    code; None when its code can be loaded.
+
+    Args:
+        part: the part.
+        code: its code, or None when the submission lacks it.
+    """
+    functions = [f for f in FUNCTIONS if f.part == part]
+    if code is None:
+        return [
+            TestResult(f.test_name, f.points, verdict=missing_part(part), handed_in=False)
+            for f in functions
+        ]
+    if not code.cells:
+        reason = " ".join(code.problems) or f"{code.path.name} holds no code."
+        return [TestResult(f.test_name, f.points, verdict=reason) for f in functions]
+    return None
+
+
+#: A report names at most this many cells that raised while loading, each message cut to
+#: this length: a notebook of a thousand failing cells makes a report of a normal size.
+MAX_CELL_ERROR_NOTES = 10
+CELL_ERROR_CHARS = 500
+#: The errors that stop a file from being read at all: none of its code runs.
+UNPARSED = ("SyntaxError", "IndentationError", "TabError")
+
+
+def load_notes(part: str, errors: list[dict[str, str]], module: bool = False) -> list[str]:
+    """What loading the part's code said, one note per cell that raised.
+
+    Args:
+        part: the part.
+        errors: the cells' errors (``label``, ``type``, ``message``), as loading gives them.
+        module: whether the part is one ``.py`` file (one cell): then an error there stops
+            the rest of the file, which the note says, rather than "the rest still counts".
+    """
+    notes = []
+    for error in errors[:MAX_CELL_ERROR_NOTES]:
+        unparsed = error["type"] in UNPARSED
+        verb = "does not parse" if unparsed else "raised"
+        text = f"{error['label']} {verb}: {error['type']}"
+        if error.get("message"):
+            text += f": {error['message'][:CELL_ERROR_CHARS]}"
+        if module and unparsed:
+            text += " (so none of the file's code ran: every function of this part is missing until it parses)."
+        elif module:
+            text += " (the code above that line ran and counts; nothing after it ran)."
+        elif unparsed:
+            text += " (none of that cell's code ran; the other cells still count)."
+        else:
+            text += " (the rest of the code still counts)."
+        notes.append(text)
+    if len(errors) > MAX_CELL_ERROR_NOTES:
+        notes.append(
+            f"{len(errors) - MAX_CELL_ERROR_NOTES} more cells of {part} raised errors "
+            "(the first are listed above)."
+        )
+    return notes

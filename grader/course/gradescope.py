@@ -28,13 +28,12 @@ The student's code never sees this folder: the jail shows it only the submission
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 from grader.assignment import ASSIGNMENT
+from grader.course.kit import pip_wheel
 from grader.paths import PACKAGE, ROOT
 from grader.secret import SECRET_NAME, load_secret
 
@@ -75,7 +74,7 @@ def build_wheel(wheels: Path) -> Path:
     """Build the course package's wheel into ``wheels`` with ``pip wheel``.
 
     It is built from a copy of the package (in a temporary folder), so nothing is written
-    in the repository; ``--no-build-isolation``: setuptools of this environment builds it.
+    in the repository (:func:`grader.course.kit.pip_wheel`, as the kit's is built).
 
     Args:
         wheels: the folder to write the wheel into.
@@ -91,11 +90,8 @@ def build_wheel(wheels: Path) -> Path:
         project = Path(scratch) / "project"
         project.mkdir()
         _stage_project(project)
-        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
-        command += ["--quiet", "--wheel-dir", str(wheels), str(project)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise GradescopeError(f"pip wheel failed:\n{done.stdout}\n{done.stderr}")
+        if failure := pip_wheel(project, wheels):
+            raise GradescopeError(failure)
     found = sorted(wheels.glob("exploding_gradients_course-*.whl"))
     if len(found) != 1:
         raise GradescopeError(f"pip wheel wrote {len(found)} course wheels in {wheels}")

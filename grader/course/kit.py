@@ -223,6 +223,19 @@ grader = ["recorded_values.json", "{RELEASED_STUBS.name}"]
 """
 
 
+def pip_wheel(project: Path, wheels: Path) -> str:
+    """Build ``project``'s wheel into ``wheels`` with ``pip wheel``: no dependencies, no
+    build isolation (this environment's setuptools builds it, offline).
+
+    Returns:
+        pip's output when it failed; empty when the wheel was built.
+    """
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    command += ["--quiet", "--wheel-dir", str(wheels), str(project)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    return f"pip wheel failed:\n{done.stdout}\n{done.stderr}" if done.returncode else ""
+
+
 def build_wheel(recorded: dict[str, Any], wheels: Path) -> Path:
     """Build the kit's wheel into ``wheels`` with ``pip wheel`` from a generated project.
 
@@ -251,11 +264,8 @@ def build_wheel(recorded: dict[str, Any], wheels: Path) -> Path:
             json.dumps(released_fingerprints(), sort_keys=True), encoding="utf-8"
         )
         (project / "pyproject.toml").write_text(_pyproject(), encoding="utf-8")
-        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
-        command += ["--quiet", "--wheel-dir", str(wheels), str(project)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise KitError(f"pip wheel failed:\n{done.stdout}\n{done.stderr}")
+        if failure := pip_wheel(project, wheels):
+            raise KitError(failure)
     name = KIT_NAME.replace("-", "_")
     return wheels / f"{name}-{KIT_VERSION}-py3-none-any.whl"
 
