@@ -20,6 +20,10 @@ with ``--copies N`` (N >= 3):
   - students per minute on a local Dask cluster of 1 and 2 workers (when the grader has
     its cluster module, ``grader.scale.cluster``), with a projection for larger classes;
 
+with ``--similarity N``: the similarity section of a batch on a generated class of N
+students (every part, each function drawn from the reference and the corpus's versions of
+it): seconds and peak traced memory of comparing the class and writing its pages;
+
 with ``--suite``: the whole test suite as CI runs it (``.ci/run``'s pytest command).
 
 Wall-clock figures are the median of ``--repeat`` runs where they are repeated. Each
@@ -31,8 +35,10 @@ figures are wall-clock times.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import os
+import random
 import re
 import shlex
 import shutil
@@ -41,17 +47,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grader.grade as grade
-from grader.assignment import ASSIGNMENT
+from grader.assignment import ASSIGNMENT, FUNCTIONS, PARTS
+from grader.course.sources import reference_source
 from grader.isolation import jail
 from grader.isolation.sandbox import PartSandboxes, Sandbox, descendants
 from grader.paths import ROOT
 from grader.quiet import import_tensorflow
+from grader.reports.similarity import write_similarity
 from grader.scale.batch import grade_class
 from grader.scale.students import find_students
 
@@ -65,6 +74,7 @@ AIMS = {
     "memory": ("peak resident memory of any grading process (MB)", "<=", 768.0),
     "isolation": ("isolation overhead per submission (jailed / plain)", "<=", 1.2),
     "suite": ("the test suite as CI runs it (s)", "<=", 300.0),
+    "similarity": ("similarity section: seconds per hundred students", "<=", 5.0),
 }
 
 
@@ -174,7 +184,13 @@ def submission_figures(repeat: int, tf_import: float, phases: Phases) -> dict[st
         times[mode] = phases.run(
             f"grading one submission from the CLI, {mode} worker, {repeat} times",
             repeat * 3 * tf_import,
-            lambda mode=mode: median_time(grade, repeat, {jail.MODE_VARIABLE: mode}),
+            lambda mode=mode: median_time(
+                # The bundled example is the course's own code: the plain process, which
+                # the grader refuses for student code as root, is measured here on purpose.
+                grade + (["--allow-unsafe-isolation"] if mode == "process" else []),
+                repeat,
+                {jail.MODE_VARIABLE: mode},
+            ),
         )
         print(
             f"grade one submission ({mode:9} worker): {times[mode]:7.2f} s"
@@ -499,6 +515,90 @@ def suite_run(command: list[str]) -> tuple[float, int, str, list[str]]:
     return seconds, status, summaries[-1] if summaries else "no summary line", slowest[:10]
 
 
+# -- the similarity section ---------------------------------------------------------------
+
+#: The corpus of wrong and right versions of the contract's functions.
+CORPUS = ROOT / "tests" / "corpus"
+
+
+def _versions(part: str) -> tuple[dict[str, list[str]], list[str]]:
+    """Every version of each function of a part, from the reference and the corpus
+    (``{function: [code]}``), and the corpus files' own helpers (``[code]``)."""
+    names = [f.name for f in FUNCTIONS if f.part == part]  # the contract's order: repeatable
+    versions: dict[str, list[str]] = {name: [] for name in names}
+    helpers: list[str] = []
+    sources = [reference_source(part)] + [
+        p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob(f"*/{part}__*.py"))
+    ]
+    for source in sources:
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.FunctionDef) and node.name in names:
+                versions[node.name].append(ast.unparse(node))
+            elif isinstance(node, ast.FunctionDef):
+                helpers.append(ast.unparse(node))
+    return versions, helpers
+
+
+def similarity_class(root: Path, students: int, seed: int = 0) -> dict[str, Path]:
+    """A generated class: every student hands in every part as a module, each function a
+    version drawn at random from the reference's and the corpus's (so that any two students
+    share some functions, as a class that follows the same lessons does), with a helper or
+    two. ``{student: folder}``."""
+    chooser = random.Random(seed)
+    pools = {part: _versions(part) for part in PARTS}
+    folders = {}
+    for index in range(students):
+        folder = root / f"student{index:03d}"
+        folder.mkdir(parents=True)
+        for part, (versions, helpers) in pools.items():
+            chosen = [chooser.choice(v) for v in versions.values() if v]
+            chosen += chooser.sample(helpers, min(2, len(helpers)))
+            chooser.shuffle(chosen)
+            text = "import numpy as np\n\n\n" + "\n\n\n".join(chosen) + "\n"
+            (folder / f"{part}.py").write_text(text, encoding="utf-8")
+        folders[folder.name] = folder
+    return folders
+
+
+def similarity_figures(students: int) -> dict[str, float]:
+    """Compare a generated class of ``students`` (:func:`similarity_class`) as a batch does
+    and write its pages: the seconds (the best of two runs, the first of which imports
+    copydetect and matplotlib), the CPU seconds of this process (the same, less sensitive to
+    a busy machine) and, in a third run, the peak memory traced.
+
+    Returns:
+        ``seconds``, ``cpu_seconds``, ``per_hundred`` (seconds per hundred students),
+        ``memory`` (MB),
+        ``pairs`` (pairs compared, over the parts) and ``flagged`` (pairs above the
+        threshold, over the parts).
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        folders = similarity_class(Path(folder) / "class", students)
+        runs, cpu = [], []
+        for _ in range(2):
+            started, used = time.perf_counter(), time.process_time()
+            data = write_similarity(Path(folder) / "out", folders)
+            runs.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - used)
+        tracemalloc.start()
+        try:
+            write_similarity(Path(folder) / "out", folders)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    seconds = min(runs)
+    parts = data["parts"].values()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": min(cpu),
+        "per_hundred": 100 * seconds / students,
+        "memory": peak / 2**20,
+        "pairs": sum(p["students"] * (p["students"] - 1) // 2 for p in parts),
+        "flagged": sum(p["flagged_count"] for p in parts),
+        "expected": sum(p["expected_count"] for p in parts),
+    }
+
+
 # -- the table ----------------------------------------------------------------------------
 
 
@@ -546,11 +646,20 @@ def main(argv: list[str] | None = None) -> int:
         "--no-dask", action="store_true", help="skip the local Dask cluster figures"
     )
     parser.add_argument(
+        "--similarity",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time the similarity section on a generated class of N students (>= 2)",
+    )
+    parser.add_argument(
         "--suite", action="store_true", help="also time the whole test suite as CI runs it"
     )
     args = parser.parse_args(argv)
     if args.copies and args.copies < 3:
         parser.error("--copies must be at least 3")
+    if args.similarity and args.similarity < 2:
+        parser.error("--similarity must be at least 2")
 
     phases = Phases()
     figures: dict[str, float] = {}
@@ -578,6 +687,20 @@ def main(argv: list[str] | None = None) -> int:
         figures["marginal"] = measured["marginal"] / tf_import
         figures["memory"] = measured["memory"]
         figures["nbgrader"] = measured["speedup"]
+    if args.similarity:
+        found = phases.run(
+            f"the similarity section on a generated class of {args.similarity}",
+            0.1 * args.similarity,
+            lambda: similarity_figures(args.similarity),
+        )
+        figures["similarity"] = found["per_hundred"]
+        print(
+            f"similarity of {args.similarity} students:  {found['seconds']:7.2f} s "
+            f"({found['per_hundred']:.2f} s per hundred; {found['cpu_seconds']:.2f} s of CPU), "
+            "peak traced memory "
+            f"{found['memory']:.0f} MB; {found['pairs']} pairs compared, {found['flagged']} "
+            f"flagged and {found['expected']} expected above the threshold"
+        )
     if args.suite:
         command = ci_test_command()
         seconds, status, line, slowest = phases.run(

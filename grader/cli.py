@@ -6,16 +6,18 @@
     wrong (its category) and the hint, never what the code returned or raised. With
     ``--details`` they are the instructor's, with those values and texts: not for students.
     The JSON report always holds them (each test's ``details``).
-``python -m grader check PATH [--format text|json|gradescope|html] [--output FILE]``
-    The same feedback on the public cases, for self-learners, with the values; its HTML page
+``python -m grader check PATH [--format text|json|gradescope|html] [--output FILE] [--hint 2]``
+    The same feedback on the public cases, for self-learners, with the values (``--hint 2``
+    adds a recipe for each function that failed: :mod:`grader.checks.recipes`); its HTML page
     has the plots of the student's functions beside the reference's (the student's page of a
     hidden report has none: a hidden case's plot shows its values). The JSON report of hidden
     cases (``grade --format json``, batch's ``reports/<student>.json``) is the instructor's
     file, plots' data included; Gradescope gets ``--format gradescope``, which holds none.
-``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL --certificates DIR]``
+``python -m grader batch SUBMISSIONS --out DIR [--workers N] [--gradebook DB] [--scheduler URL --certificates DIR] [--similarity-threshold SCORE | --no-similarity]``
     Grade a class, resumably, in parallel (:mod:`grader.scale.batch`), on this machine or on a
     ``dask.distributed`` cluster (:mod:`grader.scale.cluster`) that speaks mutual TLS
-    (:mod:`grader.scale.cluster_access`).
+    (:mod:`grader.scale.cluster_access`). ``class.html`` lists the pairs of students whose
+    code is most alike (:mod:`grader.reports.similarity`), for the instructor.
 ``python -m grader certificates --out DIR``
     Make a grading cluster's CA and certificates, and print the commands that start the
     cluster with them (:mod:`grader.scale.certificates`).
@@ -51,6 +53,7 @@ from grader.isolation.jail import MODE_VARIABLE, missing_protections, unsafe_ref
 from grader.locate import UsageError, check_class_folder, resolve_submission
 from grader.reports.formats import FORMATS, render
 from grader.reports.gradebook import check_gradebook
+from grader.reports.similarity import DEFAULT_THRESHOLD
 from grader.results import points
 from grader.scale.batch import FAULTS_LOG, grade_class, gradebook_line
 from grader.submission import SubmissionError
@@ -175,6 +178,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit with status 3 when the grader's own code failed on a test (a grader "
         "fault, held at zero for a regrade), so that CI notices",
     )
+    batch.add_argument(
+        "--similarity-threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        metavar="SCORE",
+        help="list in class.html the pairs of students whose code of a part is at least this "
+        f"similar, 0 to 1 (default: {DEFAULT_THRESHOLD}); the instructor's, never the students'",
+    )
+    batch.add_argument(
+        "--no-similarity",
+        action="store_true",
+        help="do not compare the students' code (no similarity section in class.html)",
+    )
     _unsafe_isolation_flag(batch)
     check = verbs.add_parser("check", help="check a submission on the public cases")
     check.add_argument("path", type=Path, help="a directory of part notebooks/modules, or one file")
@@ -186,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--output", type=Path, help="write the report to this file instead of stdout"
+    )
+    check.add_argument(
+        "--hint",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="hint tier: 1 (default) gives each failure's principle; 2 adds a recipe for each "
+        "function that failed",
     )
     check.add_argument(
         "--strict",
@@ -251,6 +275,16 @@ def _gradescope(args: argparse.Namespace) -> int:
 def _batch(args: argparse.Namespace) -> int:
     if args.workers < 1:
         return _error("--workers must be at least 1")
+    if not 0 < args.similarity_threshold <= 1:
+        return _error(
+            "--similarity-threshold is a share of the code. Expected: a number above 0, at "
+            f"most 1. Received: {args.similarity_threshold}. Hint: the default is "
+            f"{DEFAULT_THRESHOLD}"
+        )
+    similarity = {
+        "similarity": not args.no_similarity,
+        "similarity_threshold": args.similarity_threshold,
+    }
     if args.scheduler is None and (args.certificates or args.insecure_local_cluster):
         return _error(
             "--certificates and --insecure-local-cluster are options of a batch on a cluster. "
@@ -293,6 +327,7 @@ def _batch(args: argparse.Namespace) -> int:
                 args.out,
                 workers=args.workers,
                 gradebook=args.gradebook,
+                **similarity,
             )
         else:
             # lazy: Dask is imported only for a run with --scheduler
@@ -304,6 +339,7 @@ def _batch(args: argparse.Namespace) -> int:
                     args.out,
                     scheduler=access,
                     gradebook=args.gradebook,
+                    **similarity,
                 )
             except ClusterError as error:
                 print(f"{program_name()}: error: {for_terminal(error)}", file=sys.stderr)
@@ -417,6 +453,7 @@ def _main(argv: list[str] | None = None) -> int:
     if args.verb == "certificates":
         return _certificates(args)
     # lazy: the checks and NumPy load only for grade and check, not for a batch's own process or --help
+    from grader.checks.recipes import apply_tier
     from grader.grade import grade_submission
 
     if refused := _refuse_unsafe_isolation(args):  # grade and check alike
@@ -436,6 +473,8 @@ def _main(argv: list[str] | None = None) -> int:
         report = grade_submission(path, public=args.verb == "check")
     except (UsageError, SubmissionError) as error:
         return _error(str(error))
+    if args.verb == "check":  # the recipes when asked for, or how to ask (public cases only)
+        apply_tier(report, args.hint)
     if report.isolation:  # the operator's business, on stderr: never in the student's report
         print(for_terminal(report.isolation), file=sys.stderr)
     text = render(report, args.format, details=getattr(args, "details", False))

@@ -119,6 +119,7 @@ def grade_part(
                 spec.test_name,
                 spec.points,
                 verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}",
+                hidden=not public,
             )
         else:
             result = run_keeping_state(  # a test that changes the grader's settings fails

@@ -1,7 +1,10 @@
 """Checking answers inside a notebook: the self-check and nbgrader's test cells.
 
 ``check(sigmoid)`` (or ``check("sigmoid")``) runs the public cases of one function and
-prints the verdict and the hints. ``grade("chain_rule.sigmoid", sigmoid)`` is what the
+prints the verdict and the hints: each failure's principle, then one line saying how to ask
+for more. ``hint(sigmoid)`` prints the recipe (:mod:`grader.checks.recipes`): the function's,
+and the recipe of the known mistake the last check of it matched; ``check(sigmoid, hint=2)``
+prints the check's feedback with the recipes. ``grade("chain_rule.sigmoid", sigmoid)`` is what the
 autograded test cells call: it runs the same checks on the public cases and returns the
 points, which nbgrader reads as partial credit; at zero points it raises, so the cell
 fails. It never reads the hidden cases' secret: code in the student's kernel can read
@@ -33,6 +36,13 @@ from grader.checks.expected import has_hidden_cases
 from grader.checks.measurer import MEASURED_TESTS, measured_with
 from grader.checks.mistakes import describe
 from grader.checks.policy import find_violations
+from grader.checks.recipes import (
+    NOTEBOOK_MORE_HELP,
+    RECIPES,
+    TIERS,
+    attach_recipes,
+    recipes_for,
+)
 from grader.checks.registry import PUBLIC_SEED, run_check
 from grader.checks.runner import InProcessRunner
 from grader.demos import verified_dense_grad_norms
@@ -98,6 +108,7 @@ def _run(
             spec.test_name,
             spec.points,
             verdict=f"Scored 0: {violations[spec.name]}\nHint: {describe(mistake)}",
+            hidden=False,
         )
     # Public cases only: the hidden cases' secret never enters a student's kernel.
     if spec.test_name in MEASURED_TESTS and not has_hidden_cases():
@@ -124,8 +135,59 @@ def check_result(
     return _run(spec, function, namespace)
 
 
-def check(function: Callable[..., Any] | str) -> None:
+#: The known mistakes the last check of each function matched (by test name), for
+#: :func:`hint`: empty once it passes.
+_LAST_MISTAKES: dict[str, list[str]] = {}
+
+
+def _spec_of(function: Callable[..., Any] | str) -> Function:
+    name = function if isinstance(function, str) else getattr(function, "__name__", str(function))
+    return _find(name)
+
+
+def check(function: Callable[..., Any] | str, hint: int = 1) -> None:
     """Check one function on the public cases and print the verdict.
+
+    Args:
+        function: the function object you wrote (e.g. ``sigmoid``) or its name.
+        hint: 1 (the default) prints each failure's principle and how to ask for more; 2
+            prints the recipe too, as :func:`hint` does.
+
+    Raises:
+        ValueError: when no function of the assignment has that name, or ``hint`` is
+            neither 1 nor 2.
+    """
+    if hint not in TIERS:
+        raise ValueError(f"hint is 1 (the principle) or 2 (the recipe too); got {hint!r}.")
+    namespace = _namespace()
+    spec = _spec_of(function)
+    target = None if isinstance(function, str) else function
+    result = _run(spec, target, namespace)
+    _LAST_MISTAKES[spec.test_name] = result.mistakes if result.status != "passed" else []
+    verdict = "PASSED" if result.status == "passed" else "NOT YET"
+    print(
+        f"{spec.test_name}: {verdict} ({points(result.score)} of {points(result.max_score)} "
+        f"point{'' if result.max_score == 1 else 's'} on the public cases)"
+    )
+    if result.status != "passed":
+        if hint >= 2:
+            attach_recipes(result)
+        print(result.output)
+        if hint < 2 and spec.test_name in RECIPES:
+            print(NOTEBOOK_MORE_HELP.format(name=spec.name))
+    if result.grader_fault:  # public cases in the student's own kernel: nothing hidden in it
+        print(
+            "\nThe grader's own code failed here (a bug of the course's, not yours); please "
+            "report it with this traceback:\n" + result.grader_fault.rstrip()
+        )
+
+
+def hint(function: Callable[..., Any] | str) -> None:
+    """Print the recipe for one function: the second tier of hints, asked for.
+
+    The function's recipe, then the recipe of the known mistake that its last
+    :func:`check` matched, if it matched one. It runs nothing: ``check`` it first to learn
+    which mistake your code looks like.
 
     Args:
         function: the function object you wrote (e.g. ``sigmoid``) or its name.
@@ -133,23 +195,10 @@ def check(function: Callable[..., Any] | str) -> None:
     Raises:
         ValueError: when no function of the assignment has that name.
     """
-    namespace = _namespace()
-    name = function if isinstance(function, str) else getattr(function, "__name__", str(function))
-    spec = _find(name)
-    target = None if isinstance(function, str) else function
-    result = _run(spec, target, namespace)
-    verdict = "PASSED" if result.status == "passed" else "NOT YET"
-    print(
-        f"{spec.test_name}: {verdict} ({points(result.score)} of {points(result.max_score)} "
-        f"point{'' if result.max_score == 1 else 's'} on the public cases)"
-    )
-    if result.status != "passed":
-        print(result.output)
-    if result.grader_fault:  # public cases in the student's own kernel: nothing hidden in it
-        print(
-            "\nThe grader's own code failed here (a bug of the course's, not yours); please "
-            "report it with this traceback:\n" + result.grader_fault.rstrip()
-        )
+    spec = _spec_of(function)
+    lines = recipes_for(spec.test_name, _LAST_MISTAKES.get(spec.test_name, []))
+    print(f"{spec.test_name}:")
+    print("\n".join(lines) if lines else "No recipe for this function: its hints say it all.")
 
 
 def grade(test_name: str, function: Callable[..., Any]) -> float:

@@ -27,6 +27,10 @@ Expected / Received in full. The same holds for the notes (``TestResult.notes_de
 keeps those with hidden-case numbers for the instructor) and the plots (the student's page
 of a hidden report has none; ``python -m grader check DIR --format html`` draws them on the
 public cases).
+
+Hints come in two tiers (:mod:`grader.checks.recipes`): every failure's hint gives the
+principle; the recipe (``TestResult.recipes``) is shown only when the student asked for it
+on public cases, never for hidden ones.
 """
 
 from __future__ import annotations
@@ -90,6 +94,9 @@ class TestResult:
     #: the instructor only: in the JSON (``grader_fault`` and ``details``) and ``--details``,
     #: never on a student's page or in Gradescope's entries. Empty when there was none.
     grader_fault: str = ""
+    #: the second tier of hints, the recipes (:mod:`grader.checks.recipes`): given only when
+    #: the student asks, on public cases; never shown for hidden cases, whatever it holds
+    recipes: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -175,6 +182,9 @@ class Report:
     #: or empty: the instructor's business, never in what a student reads (the JSON's
     #: ``isolation``, the instructor's text and HTML views, the CLI's stderr)
     isolation: str = ""
+    #: the line that ends a report of public cases with a failed test: how to ask for the
+    #: recipes (:data:`grader.checks.recipes.COMMAND_MORE_HELP`); never on hidden cases
+    more_help: str = ""
 
     @property
     def score(self) -> float:
@@ -438,8 +448,9 @@ def render_feedback(
     """The feedback of one test.
 
     The verdict, or how many cases passed; the first failed case with each distinct hint
-    in full and the other failed cases named in one line each; every distinct hint once;
-    then the notes (and, when ``full``, the instructor's ``notes_details``), each one
+    in full and the other failed cases named in one line each; every distinct hint once
+    (the first tier: the principle); the recipes when the student asked for them
+    (:attr:`TestResult.recipes`, on public cases only); then the notes (and, when ``full``, the instructor's ``notes_details``), each one
     paragraph whose further lines are indented.
 
     Args:
@@ -490,6 +501,9 @@ def render_feedback(
         for hint in hints:
             lines.append("")
             lines.append(hint)
+    if test.recipes and not test.hidden:  # the second tier, asked for: never a hidden case's
+        lines.append("")
+        lines.extend(test.recipes)
     if test.grader_fault and test.verdict is None:
         lines.append("")
         lines.append(GRADER_FAULT_NOTE)
@@ -567,4 +581,7 @@ def render_text(report: Report, full: bool = False) -> str:
             lines.append(f"{t.name}  ({points(t.score)} / {points(t.max_score)})")
             text = render_feedback(t, values=report.shows_values, full=full, instructor=full)
             lines.extend("  " + line if line else "" for line in text.split("\n"))
+        if report.more_help and report.shows_values:
+            lines.append("")
+            lines.append(report.more_help)
     return for_terminal("\n".join(lines), lines=True) + "\n"

@@ -4,14 +4,15 @@ The student kit (:mod:`grader.course.kit`) holds neither the full command line n
 hidden cases; there ``python -m grader`` runs :func:`run` (:mod:`grader.__main__`), whose one
 verb is the full grader's ``check``, with the same report::
 
-    python -m grader check PATH [--format text|html] [--output FILE]
+    python -m grader check PATH [--format text|html] [--output FILE] [--hint 2]
 
 PATH is a folder of part files or one part file, read as the grader reads a submission
 (:func:`grader.submission.load_submission`: where a folder holds both files of a part, the
 one the student wrote counts, and the report says why). Each part's code runs into a module
 of this process, as a notebook's kernel runs it, and each function is checked on the public
 cases as ``check(...)`` checks it in a notebook (:func:`grader.notebook.check_result`): the
-same verdicts, scores and feedback as the full grader's ``check``. There is no jail: the
+same verdicts, scores and feedback as the full grader's ``check``; ``--hint 2`` adds a
+recipe for each function that failed (:mod:`grader.checks.recipes`). There is no jail: the
 code is the student's own, run on the student's machine, as in the notebook. TensorFlow is
 imported once, quietly, before any of the student's code, which then finds it loaded: one
 import for the folder, and none of its start-up lines on the terminal.
@@ -31,6 +32,7 @@ from typing import NoReturn
 
 from grader.assignment import NUMPY_ONLY_PARTS, PARTS, functions_of
 from grader.checks.policy import forbidden_top_level_imports
+from grader.checks.recipes import TIERS, apply_tier
 from grader.escaping import for_terminal
 from grader.locate import folders_with_parts, holds_parts
 from grader.notebook import check_result
@@ -183,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="report format (default: text); html draws the plots of your functions",
     )
     check.add_argument("--output", type=Path, help="write the report to this file instead")
+    check.add_argument(
+        "--hint",
+        type=int,
+        choices=TIERS,
+        default=1,
+        help="hint tier: 1 (default) gives each failure's principle; 2 adds a recipe for each "
+        "function that failed",
+    )
     return parser
 
 
@@ -202,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KitUsageError, SubmissionError) as error:
         print(f"python -m grader: error: {for_terminal(error)}", file=sys.stderr)
         return 2
-    text = render(report, args.format)
+    text = render(apply_tier(report, args.hint), args.format)
     if args.output is None:
         sys.stdout.write(text)
         return 0

@@ -154,13 +154,20 @@ def _read_text(path: Path) -> tuple[str, list[str]]:
         ]
 
 
+def _mapping(value: object) -> dict:
+    """A notebook's object, or an empty one where the JSON holds something else."""
+    return value if isinstance(value, dict) else {}
+
+
 def _is_course_cell(cell: dict) -> bool:
-    metadata = cell.get("metadata") or {}
-    nbgrader = metadata.get("nbgrader") or {}
+    metadata = _mapping(cell.get("metadata"))
+    nbgrader = _mapping(metadata.get("nbgrader"))
     if nbgrader.get("grade") and not nbgrader.get("solution"):
         return True  # an autograded test cell
-    tags = set(metadata.get("tags") or [])
-    return bool(tags & COURSE_CELL_TAGS)
+    tags = metadata.get("tags")
+    if not isinstance(tags, list):  # malformed tags are no tags: the cell is the student's
+        return False
+    return any(isinstance(tag, str) and tag in COURSE_CELL_TAGS for tag in tags)
 
 
 def _cell_source(cell: dict) -> str:
@@ -175,7 +182,7 @@ def _test_cells(cells: list) -> dict[str, str]:
     found = {}
     for cell in cells:
         if isinstance(cell, dict) and _is_course_cell(cell):
-            nbgrader = (cell.get("metadata") or {}).get("nbgrader") or {}
+            nbgrader = _mapping(_mapping(cell.get("metadata")).get("nbgrader"))
             if nbgrader.get("grade") and nbgrader.get("grade_id"):
                 found[str(nbgrader["grade_id"])] = _cell_source(cell).strip()
     return found
@@ -186,7 +193,7 @@ def _edited_tests(part: str, cells: list) -> list[str]:
 
     Only a notebook made from the release (one with nbgrader metadata) is compared.
     """
-    if not any(isinstance(c, dict) and (c.get("metadata") or {}).get("nbgrader") for c in cells):
+    if not any(isinstance(c, dict) and _mapping(c.get("metadata")).get("nbgrader") for c in cells):
         return []
     release = RELEASE_DIR / f"{part}.ipynb"
     try:
@@ -234,7 +241,11 @@ def read_notebook(path: Path, part: str) -> PartCode:
         return code
     cells = notebook.get("cells")
     if cells is None and isinstance(notebook.get("worksheets"), list):  # nbformat 3
-        cells = [c for sheet in notebook["worksheets"] for c in sheet.get("cells", [])]
+        sheets = [_mapping(sheet).get("cells") for sheet in notebook["worksheets"]]
+        if not all(isinstance(sheet, list) for sheet in sheets):
+            code.problems.append(f"{path.name} has a worksheet that is not a list of cells.")
+            return code
+        cells = [c for sheet in sheets for c in sheet if isinstance(c, dict)]
         for cell in cells:
             if "input" in cell and "source" not in cell:
                 cell["source"] = cell["input"]

@@ -25,6 +25,11 @@ SLOWEST_FIRST: tuple[str, ...] = (
     "tests/grader/measuring/test_rebuild.py::test_fuzz_every_registered_keras_callable_in_every_slot",
     "tests/grader/scale/test_cluster.py",  # dask workers, each importing TensorFlow
     "tests/test_notebooks.py",  # every notebook run in a kernel
+    # each instructor notebook run with oneDNN on and off
+    "tests/lessons/test_deep_sigmoid_claims.py",
+    "tests/lessons/test_clipping_claims.py",
+    "tests/lessons/test_remedies_claims.py",
+    "tests/lessons/test_chain_rule_claims.py",
     "tests/test_docs.py",  # every command of the README and the guides
     "tests/grader/scale/test_batch.py",  # batch processes, each importing TensorFlow
     "tests/grader/checks/test_corpus.py",

@@ -12,13 +12,11 @@ recorded as test properties (``--junitxml`` keeps them).
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 from nbclient import NotebookClient
 
@@ -176,119 +174,5 @@ def test_chain_rule_notebook_never_imports_tensorflow(tmp_path: Path) -> None:
     assert probes == {"probe-after-setup": "False", "probe-at-end": "False"}, probes
 
 
-# --- what the prose says against what the cells print ------------------------------------
-
-_NUMBER = r"([-+]?[0-9][0-9,]*\.?[0-9]*(?:e[-+]?[0-9]+)?)"
-
-
-def _number(text: str) -> float:
-    return float(text.replace(",", ""))
-
-
-def _markdown(nb: nbformat.NotebookNode) -> str:
-    return "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
-
-
-def _printed(nb: nbformat.NotebookNode) -> str:
-    return "\n".join(_stdout(cell) for cell in _code_cells(nb))
-
-
-def _find(pattern: str, text: str, where: str) -> float:
-    match = re.search(pattern, text)
-    assert match, f"{where}: no match for {pattern!r}"
-    return _number(match.group(1))
-
-
-#: (part, a figure in the prose, the printed figure it names, relative tolerance): the
-#: prose rounds, so the tolerance is the rounding's.
-FIGURES = [
-    ("deep_sigmoid", r"true values, about " + _NUMBER, r"n = 16:.*1\.5\^n = +" + _NUMBER, 0.01),
-    (
-        "deep_sigmoid",
-        r"and \$" + _NUMBER + r" \\times 10\^8\$",
-        r"n = 50:.*1\.5\^n = +" + _NUMBER,
-        0.01,
-    ),
-    ("deep_sigmoid", r"\(" + _NUMBER + r" is\s+roughly", r"1\.5\^10 = " + _NUMBER, 0.02),
-    (
-        "chain_rule",
-        r"= " + _NUMBER + r"\$\. That holds",
-        r"gain at z = 0: +500 \* sigma'\(0\) = " + _NUMBER,
-        0.0,
-    ),
-    (
-        "clipping",
-        r"direction by about " + _NUMBER + r" degrees",
-        r"turned the direction by " + _NUMBER,
-        0.02,
-    ),
-]
-
-
-@pytest.mark.parametrize(("part", "prose", "printed", "tolerance"), FIGURES)
-def test_prose_figures_match_the_printed_ones(
-    part: str, prose: str, printed: str, tolerance: float, executed_source: Executed
-) -> None:
-    """Does each figure the lesson's text names match what its cell prints, within rounding?"""
-    nb, _ = executed_source(part)
-    said = _find(prose, _markdown(nb), f"{part} prose")
-    shown = _find(printed, _printed(nb), f"{part} output")
-    if "times 10" in prose:
-        said *= 1e8
-    assert abs(said - shown) <= tolerance * abs(shown) + 1e-12, (
-        f"{part}: the prose says {said}, the notebook prints {shown}"
-    )
-
-
-def test_chi_section_claims(executed_source: Executed) -> None:
-    """Is chi = 1 at Glorot's tanh and He's ReLU, and does sigmoid cross at about 100?"""
-    out = _printed(executed_source("deep_sigmoid")[0])
-    assert abs(_find(r"tanh: chi at s = 1 is " + _NUMBER, out, "tanh") - 1) < 0.05
-    assert abs(_find(r"relu: chi at s = 2 is " + _NUMBER, out, "relu") - 1) < 0.01
-    crossing = _find(r"sigmoid: chi = 1 at s = " + _NUMBER, out, "sigmoid")
-    assert 50 <= crossing <= 200, crossing  # the prose: "about a hundred times Glorot's"
-    assert _find(r"largest relative difference " + _NUMBER, out, "NumPy against TF") < 1e-4
-
-
-def test_training_failure_demo_claims(executed_source: Executed) -> None:
-    """Does the output layer alone train finitely at the rate where the whole network fails?"""
-    out = _printed(executed_source("deep_sigmoid")[0])
-    assert re.search(r"train output: 100 steps, .*every loss finite", out), out
-    assert re.search(r"train hidden: 100 steps, .*every loss finite", out), out
-    failed = _find(r"train all +: .*first non-finite loss at step " + _NUMBER, out, "whole")
-    assert failed == _find(r"step of failure \(first non-finite loss\): " + _NUMBER, out, "step")
-    assert _find(r"train output: .*largest eta\*lambda_max " + _NUMBER, out, "output") < 2
-    assert _find(r"step 0: first layer .* ratio " + _NUMBER, out, "ratio") >= 1e3
-
-
-def test_clipping_demo_claims(executed_source: Executed) -> None:
-    """Does clipping keep the exploding run finite where the unclipped run fails?"""
-    out = _printed(executed_source("clipping")[0])
-    assert re.search(r"no clipping, rate 0\.05 .*first non-finite loss at step", out), out
-    assert re.search(r"clip_norm=1, rate 0\.05 .*every loss finite", out), out
-    assert re.search(r"no clipping, rate 0\.005 .*every loss finite", out), out
-    assert _find(r"the norms agree to 0\.1% for the first " + _NUMBER, out, "step") >= 1
-
-
-def test_remedies_demo_claims(executed_source: Executed) -> None:
-    """Residual within 10x where plain is beyond 1e3; BatchNorm at inference changes nothing;
-    the LSTM's Jacobian norms decay more slowly than the vanilla RNN's."""
-    out = _printed(executed_source("remedies")[0])
-    ratio = {
-        kind: _find(rf"{kind} +first/last " + _NUMBER, out, kind)
-        for kind in ["plain", "residual", "layernorm", "batchnorm", "prenorm"]
-    }
-    assert ratio["plain"] < 1e-3 or ratio["plain"] > 1e3, ratio
-    assert 0.1 <= ratio["prenorm"] <= 10, ratio
-    # BatchNormalization at inference divides by sqrt(1 + epsilon) in each of 20 layers, and
-    # the ratios are printed to two digits: "the same" is within 20%, where the other
-    # remedies move the ratio by orders of magnitude.
-    assert abs(ratio["batchnorm"] / ratio["plain"] - 1) < 0.2, ratio
-    assert abs(np.log10(ratio["residual"] / ratio["plain"])) > 3, ratio
-    rnn = _find(r"vanilla RNN \|\|dh_T/ds_t\|\|.*decay over the 59 steps: " + _NUMBER, out, "rnn")
-    lstm = _find(r"LSTM +\|\|dh_T/ds_t\|\|.*decay over the 59 steps: " + _NUMBER, out, "lstm")
-    assert lstm < rnn, (lstm, rnn)
-    assert (
-        _find(r"against rnn_jacobian_norms: largest relative difference " + _NUMBER, out, "rnn")
-        < 1e-4
-    )
+# What each lesson says against what its notebook prints, with oneDNN on and off:
+# tests/lessons/test_<part>_claims.py.

@@ -88,3 +88,25 @@ def test_the_slowest_first_list_names_tests_that_exist():
         assert (ROOT / path).is_file(), entry
         if function:
             assert f"def {function}(" in (ROOT / path).read_text(encoding="utf-8"), entry
+
+
+def test_readme_points_table_follows_the_contract() -> None:
+    """Does the README's table give every function's points and mark the printed ones, and do
+    the functions whose answer the lesson prints carry at most the cap?"""
+    from grader.assignment import FUNCTIONS, PARTS, PRINTED_POINTS_CAP
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for part in PARTS:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{part}` |"))
+        functions = [f for f in FUNCTIONS if f.part == part]
+        shown = re.findall(r"`(\w+)` ([0-9.]+)(\\\*)?", row)
+        assert [(name, float(p), bool(star)) for name, p, star in shown] == [
+            (f.name, float(f.points), f.printed) for f in functions
+        ], row
+        assert row.rstrip(" |").endswith(f"{sum(f.points for f in functions):g}"), row
+    printed = sum(f.points for f in FUNCTIONS if f.printed)
+    assert sum(f.points for f in FUNCTIONS) == 100
+    assert printed <= PRINTED_POINTS_CAP, printed
+    assert f"carry {printed:g} points in all (at most {PRINTED_POINTS_CAP})" in " ".join(
+        text.split()
+    )

@@ -53,6 +53,9 @@ def chain_forward(x, w, b):
 def chain_gradients(x, y, w, b):
     """Return dL/dw and dL/db for L = mean((O_n - y)**2), by backpropagation.
 
+    Derive delta_k = dL/dz_k on paper first (the lesson works out the one-neuron case),
+    then carry it backwards from the last neuron to the first.
+
     Args:
         x: inputs, shape (m,).
         y: targets, shape (m,).

@@ -1,4 +1,4 @@
-"""Known mistakes: what each one is, and the hint that fixes it.
+"""Known mistakes: what each one is, the principle its hint gives, and the recipe asked for.
 
 A check diagnoses a wrong answer by asking :func:`diagnose` which known mistake's answer
 on the same inputs (its *variant*) the student's answer matches. A variant that takes
@@ -21,15 +21,24 @@ from grader.checks.expected import simulated
 
 @dataclass(frozen=True)
 class Mistake:
-    """A known mistake: a short title and a hint a student can act on."""
+    """A known mistake: a short title, its hint and, for some, its recipe.
+
+    The hint is the first tier, shown with every failure (hidden cases included): the
+    principle, meaning what to compare, which quantity to look at, which property the answer
+    breaks. It never gives the formula or code that solves the function, except where that
+    formula is the contract itself. The recipe is the second tier: how to fix it, shown only
+    when the student asks for it, on public cases (:mod:`grader.checks.recipes`). Empty
+    where the hint already says everything there is to say.
+    """
 
     id: str
     title: str
     hint: str
+    recipe: str = ""
 
 
-def _catalogue(*entries: tuple[str, str, str]) -> dict[str, Mistake]:
-    return {id_: Mistake(id_, title, hint) for id_, title, hint in entries}
+def _catalogue(*entries: tuple[str, ...]) -> dict[str, Mistake]:
+    return {entry[0]: Mistake(*entry) for entry in entries}
 
 
 MISTAKES: dict[str, Mistake] = _catalogue(
@@ -37,8 +46,11 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     (
         "naive_sigmoid_overflow",
         "the sigmoid overflows for large negative z",
-        "1/(1+np.exp(-z)) computes e^10000 for z = -1e4. Use e^-|z|, which never overflows: "
-        "1/(1+e^-|z|) for z >= 0 and e^-|z|/(1+e^-|z|) for z < 0.",
+        "sigmoid(-1e4) is a tiny number float64 holds easily, but 1/(1+np.exp(-z)) gets there "
+        "through e^10000, far beyond float64's largest value (about 1.8e308). The value is "
+        "fine, the route to it overflows: for each sign of z, look at the exponential your "
+        "formula evaluates and ask whether it can leave float64's range.",
+        "",  # sigmoid's own recipe is this mistake's (grader.checks.recipes.RECIPES)
     ),
     (
         "derivative_is_sigmoid",
@@ -63,27 +75,43 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     (
         "sum_instead_of_mean",
         "the loss summed over the batch instead of averaged",
-        "L is the mean over the m samples, so dL/dO_n = 2(O_n - y)/m: divide by the batch size.",
+        "Your values are m times the reference's, m being the batch size: the loss is the mean "
+        "of the squared errors over the batch, not their sum. On a batch of one sample the two "
+        "agree, which is a quick way to see it.",
+        "L is the mean over the m samples, so dL/dO_n = 2(O_n - y)/m: divide by the batch size "
+        "(in Keras, take the mean of the squared errors, not their sum).",
     ),
     (
         "derivative_on_activation",
         "sigmoid' applied to the activation O_k instead of z_k",
-        "sigmoid'(z_k) = O_k(1 - O_k). Applying sigmoid' to O_k computes sigmoid'(sigmoid(z_k)).",
+        "The sigmoid's slope is taken at the wrong quantity: the slope of neuron k belongs at its "
+        "pre-activation z_k. Taken at the output O_k it is sigmoid'(sigmoid(z_k)), another "
+        "number.",
+        "sigmoid'(z_k) = O_k(1 - O_k): use the outputs you already have in that formula, or "
+        "apply sigmoid' to z_k, never to O_k.",
     ),
     (
         "missing_sigmoid_factor",
         "the sigmoid' factor is missing from the chain",
+        "A factor is missing at every neuron: going back through neuron k passes through its "
+        "sigmoid as well as through its weight. Compare a 1-neuron chain's gradient with a "
+        "finite difference of the loss to see which factor is missing.",
         "Every link contributes dO_k/dz_k = sigmoid'(z_k) = O_k(1 - O_k); multiply by it.",
     ),
     (
         "missing_weight_factor",
         "the weight factor is missing when going back a layer",
+        "The last neuron's gradients are right and the earlier ones wrong: going back from "
+        "neuron k to neuron k-1 passes through the way z_k depends on O_{k-1}. Compare a "
+        "2-neuron chain's gradient for w_1 with a finite difference of the loss.",
         "dz_k/dO_{k-1} = w_k: multiply the upstream gradient by w_k before the next layer.",
     ),
     (
         "input_off_by_one",
         "dL/dw_k multiplied by O_k instead of the layer's input O_{k-1}",
-        "z_k = w_k * O_{k-1} + b_k, so dz_k/dw_k = O_{k-1} (and O_0 = x).",
+        "dL/dw_k is multiplied by the wrong activation: look at which activation w_k multiplies "
+        "in z_k = w_k * O_{k-1} + b_k.",
+        "dz_k/dw_k = O_{k-1} (and O_0 = x): dL/dw_k sums dL/dz_k times the neuron's input.",
     ),
     (
         "gradients_reversed",
@@ -93,6 +121,8 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     (
         "missing_factor_two",
         "the factor 2 of the squared error is missing",
+        "Your gradients are half the reference's everywhere: look again at the derivative of "
+        "the squared error (O_n - y)^2 with respect to O_n.",
         "d/dO (O - y)^2 = 2(O - y).",
     ),
     (
@@ -155,7 +185,11 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     (
         "bias_included",
         "bias gradients are included in the norms",
-        "Take the gradient with respect to each Dense layer's kernel only (layer.kernel).",
+        "Your norms include the bias gradients: the contract measures dL/d(kernel) of each Dense "
+        "layer, its weight matrix only. Look at which variables you differentiate with respect "
+        "to.",
+        "Take the gradient with respect to each Dense layer's kernel only (layer.kernel), not "
+        "model.trainable_variables, which holds the biases too.",
     ),
     (
         "output_layer_missing",
@@ -176,9 +210,12 @@ MISTAKES: dict[str, Mistake] = _catalogue(
         "sigmoid_cannot_explode",
         "a sigmoid network whose layer gain is still below 1",
         "Each layer multiplies the backward signal by about chi = fan_in * Var(w) * "
-        "E[sigmoid'(z)^2]; sigmoid' <= 1/4 keeps chi below 1 unless fan_in * Var(w) is in the "
-        "hundreds. Use far larger weights, or tanh (slope 1 at 0) with weights of standard "
-        "deviation several times 1/sqrt(fan_in).",
+        "E[sigmoid'(z)^2], and sigmoid' <= 1/4 (less where large weights saturate it) keeps "
+        "chi below 1 at your weights. Estimate chi for your model at these widths: which "
+        "factor would have to grow, by how much, and what does growing it do to sigmoid'?",
+        "sigmoid reaches chi > 1 only with fan_in * Var(w) in the hundreds: use far larger "
+        "weights, or tanh (slope 1 at 0) with weights of standard deviation several times "
+        "1/sqrt(fan_in).",
     ),
     # Part 3
     (
@@ -204,13 +241,17 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     (
         "float32_squares_overflow",
         "the squares summed in float32, where they overflow to infinity",
-        "Squares of elements near 1e20 exceed float32's largest value (3.4e38). Cast to "
-        "float64 before squaring, or divide every tensor by the largest magnitude first and "
-        "multiply the root back.",
+        "Squares of elements near 1e20 exceed float32's largest value (3.4e38), so their sum "
+        "is infinite although the norm itself (about 1e20) fits in float32. Compare the size of "
+        "each intermediate quantity with the range of the dtype it is computed in.",
+        "Cast to float64 before squaring, or divide every tensor by the largest magnitude "
+        "first and multiply the root back.",
     ),
     (
         "sum_of_norms",
         "the per-tensor norms added up",
+        "The global norm is one norm of all the elements together; a sum of per-tensor norms "
+        "is larger (sqrt(a^2 + b^2) is not |a| + |b|).",
         "Add the squares of all elements first, then take one square root.",
     ),
     (
@@ -289,16 +330,28 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     (
         "sigmoid_healthy",
         "a deep sigmoid network, whose gradients vanish",
-        "Use tanh with orthogonal or Glorot weights, or add normalisation layers.",
+        "A deep sigmoid stack vanishes: sigmoid' <= 1/4, so each layer's gain chi = fan_in * "
+        "Var(w) * E[sigmoid'(z)^2] is well below 1 at weights of variance near 1/fan_in, and "
+        "larger weights saturate it. Look for an activation and a weight scale whose chi is "
+        "close to 1 in every layer, and check it with your dense_grad_norms.",
+        "Use tanh with orthogonal or Glorot weights (every layer's chi close to 1). "
+        "BatchNormalization does not rescue sigmoid here: the grader measures the model in "
+        "inference mode, where a new BatchNormalization layer is the identity.",
     ),
     (
         "tanh_derivative_missing",
         "the tanh derivative is missing from the Jacobian",
+        "Your Jacobians use W_rec alone: each step of the RNN also passes through tanh, whose "
+        "slope at step t depends on h_t. Compare the 1-step case, where the answer is one "
+        "Jacobian's norm.",
         "dh_t/dh_{t-1} = diag(1 - h_t^2) @ W_rec, not W_rec alone.",
     ),
     (
         "frobenius_norm",
         "the Frobenius norm instead of the spectral norm",
+        "Your values are Frobenius norms (the root of the sum of squared entries). The contract "
+        "asks for the spectral norm, the largest singular value, which is smaller whenever the "
+        "matrix has more than one nonzero singular value.",
         "The spectral norm is the largest singular value: np.linalg.norm(J, 2).",
     ),
     (
@@ -316,8 +369,9 @@ MISTAKES: dict[str, Mistake] = _catalogue(
     (
         "returns_gamma",
         "gamma returned instead of 1/gamma",
-        "The bound on the largest singular value is 1/gamma, the inverse of the activation's "
-        "largest slope gamma, not gamma itself.",
+        "You returned gamma, the activation's largest slope. The bound on the recurrent "
+        "matrix's spectral norm is 1/gamma: the product ||W_rec||_2 * gamma must stay below 1.",
+        "",
     ),
 )
 

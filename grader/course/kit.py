@@ -79,6 +79,7 @@ KIT_MODULES = (
     "checks/mistakes.py",
     "checks/oracle.py",
     "checks/policy.py",
+    "checks/recipes.py",
     "checks/registry.py",
     "checks/runner.py",
     "checks/shown_inputs.py",
@@ -286,7 +287,8 @@ README = """# exploding_gradients: your kit
    and replace each `raise NotImplementedError()` with your code (or work in the `.py`
    stubs next to them, in any editor).
 3. Run the `check(...)` cell under each function: it runs the public cases and prints what
-   is wrong and a hint. The autograded cells print your points on the public cases; your
+   is wrong and a hint, the principle to look at. `hint(sigmoid)` prints a recipe when you
+   want one (`--hint 2` on the commands below does the same). The autograded cells print your points on the public cases; your
    instructor grades the hidden cases. To check the whole folder at once (the `.py` stubs
    too: of a part's notebook and `.py`, the one you wrote counts), from this folder:
 

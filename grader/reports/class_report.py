@@ -6,7 +6,10 @@ function with their counts and share of the class, and the submissions flagged (
 cells, library rules broken, time, memory or output limits hit, parts missing), each
 linking to the student's page ``reports/<student>.html``. The plots use the student pages'
 style (:mod:`grader.reports.figures`: Okabe-Ito colours, inline PNGs) and whole-number ticks for
-counts of students. A student's name is a folder name, which the student may have chosen:
+counts of students. With the batch's similarity data (:mod:`grader.reports.similarity`), the
+page also lists the most similar pairs of students of each part, each linked to their code
+side by side: the instructor's, never a student's. A student's name is a folder name, which
+the student may have chosen:
 it is escaped in every text and attribute (:func:`grader.escaping.for_html`) and
 percent-encoded in its link.
 """
@@ -25,6 +28,14 @@ from grader.checks.mistakes import MISTAKES
 from grader.escaping import for_html
 from grader.reports.figures import COLOURS, integer_locator, png_of, pyplot
 from grader.reports.html import PAGE_SCRIPT, PAGE_STYLE
+from grader.reports.similarity import (
+    MAX_PART_CHARS,
+    MIN_SHARED,
+    UNIT_FLAG,
+    page_link,
+    shown,
+    shown_threshold,
+)
 from grader.reports.store import read_report, write_atomically
 from grader.results import points
 
@@ -216,8 +227,142 @@ def _link(name: str) -> str:
     return f'<a href="reports/{quote(raw, safe="")}.html">{for_html(name)}</a>'
 
 
-def render_class_html(summary: dict[str, Any]) -> str:
-    """The class report page for :func:`summarise`'s data."""
+#: Records, once the page is drawn, the similarity section's height and how many of its
+#: pairs' links are shown (what a browser test reads from the page).
+SIMILARITY_SCRIPT = """
+window.addEventListener("load", function () {
+  var section = document.getElementById("similarity");
+  var links = Array.prototype.slice.call(section.querySelectorAll("table.similar a"));
+  section.setAttribute("data-height", Math.round(section.getBoundingClientRect().height));
+  section.setAttribute("data-links-shown", links.filter(function (a) {
+    return a.getClientRects().length > 0;
+  }).length);
+});
+"""
+#: A pair's row names the functions at least this similar.
+UNIT_SHOWN = 0.5
+
+
+def _pair_row(pair: dict[str, Any], linked: bool) -> str:
+    """A row of the similarity table: the two students, the score, the fingerprints they
+    share, the units that match."""
+    units = ", ".join(
+        f"{for_html(u['name'])} {shown(u['score'])}"
+        + (f" (expected: {u['shared']} students)" if u["shared"] > 2 else "")
+        + (" (copied whole)" if u["name"] == pair.get("copied_unit") else "")
+        for u in sorted(pair["functions"], key=lambda u: -u["score"])
+        if u["score"] >= UNIT_SHOWN
+    )
+    score = shown(pair["score"])
+    if linked and pair.get("page"):
+        score = f'<a href="{for_html(page_link(pair["page"]))}">{score}</a>'
+    return (
+        f'<tr data-pair="{for_html(pair["a"])}|{for_html(pair["b"])}"><td>{for_html(pair["a"])}'
+        f'</td><td>{for_html(pair["b"])}</td><td class="num">{score}</td>'
+        f'<td class="num">{shown(pair["raw"])}</td><td class="num">{pair.get("shared", 0)}</td>'
+        f"<td>{units}</td></tr>"
+    )
+
+
+def _names(students: list[str]) -> str:
+    return ", ".join(for_html(s) for s in students)
+
+
+def similarity_section(similarity: dict[str, Any] | None) -> str:
+    """The section of ``class.html`` that lists the most similar pairs of each part
+    (:func:`grader.reports.similarity.write_similarity`'s data); empty without it. Data
+    with an ``error`` (the comparison failed) gives a section that says so."""
+    if not similarity:
+        return ""
+    if similarity.get("error"):
+        return f"""<section id="similarity">
+<h2>Similar code</h2>
+<p class="instructor">Instructor's section: not for students.</p>
+<p class="similarity-failed">No pair is listed: the students' code could not be compared
+this time: {for_html(similarity["error"])}. The grades are not affected; run the batch again
+to retry (nothing is regraded).</p>
+</section>
+"""
+    threshold = similarity["threshold"]
+    head = (
+        "<tr><th>student</th><th>student</th><th>score</th><th>counting expected "
+        "matches fully</th><th>fingerprints in common</th>"
+        "<th>matching functions (similarity)</th></tr>"
+    )
+    blocks = []
+    unread = similarity.get("not_compared") or []
+    if unread:
+        blocks.append(
+            f'<p class="not-compared">Not compared ({len(unread)}): the files of '
+            f"{_names(unread)} could not be read as a submission.</p>"
+        )
+    for part, found in similarity["parts"].items():
+        flagged, expected = found["flagged"], found["expected"]
+        text = [f'<h3 data-part="{for_html(part)}">{for_html(part)}</h3>']
+        if flagged:
+            more = found["flagged_count"] - len(flagged)
+            text.append(
+                f'<table class="similar">{head}\n'
+                + "\n".join(_pair_row(p, linked=True) for p in flagged)
+                + "\n</table>"
+                + (f"<p>And {more} more pairs above the threshold.</p>" if more > 0 else "")
+            )
+        elif found["students"] < 2:
+            who = "One student" if found["students"] else "No student"
+            text.append(f"<p>{who} handed it in: no pair to compare.</p>")
+        else:
+            text.append(
+                f"<p>No pair of the {found['students']} students who handed it in is above the "
+                "threshold.</p>"
+            )
+        for group in found.get("groups", []):
+            text.append(
+                f'<p class="group">A group of {len(group)} students whose code is alike, '
+                f"pair by pair: {_names(group)}.</p>"
+            )
+        if found.get("cut"):
+            text.append(
+                f'<p class="cut">Compared in part only (the code is longer than '
+                f"{MAX_PART_CHARS:,} characters without comments and docstrings): "
+                f"{_names(found['cut'])}.</p>"
+            )
+        if expected:
+            more = found["expected_count"] - len(expected)
+            text.append(
+                "<details><summary>Expected similarity: "
+                f"{found['expected_count']} pairs above the threshold only through functions "
+                f"many students write the same way, or with fewer than {MIN_SHARED} "
+                "fingerprints in common (a few lines, the rest left as the stubs)</summary>"
+                f'<table class="expected">{head}\n'
+                + "\n".join(_pair_row(p, linked=False) for p in expected)
+                + "\n</table>"
+                + (f"<p>And {more} more.</p>" if more > 0 else "")
+                + "</details>"
+            )
+        blocks.append("\n".join(text))
+    return f"""<section id="similarity">
+<h2>Similar code</h2>
+<p class="instructor">Instructor's section: not for students.</p>
+<p>The pairs of students whose code of a part is most alike, highest first: the share of
+their code's fingerprints they have in common, function by function and over the whole
+part, with names, comments, layout and statements that do nothing ignored and the released
+notebooks' and modules' code left out (threshold {shown_threshold(threshold)}; set it with
+<code>--similarity-threshold</code>, switch the section off with
+<code>--no-similarity</code>). A pair is listed when it reaches the threshold with at least
+{MIN_SHARED} fingerprints in common (about four lines of code), or when one substantial
+function matches at {shown(UNIT_FLAG)} or more. A short function many students write the
+same way (a one-line formula) is expected to match and counts less. Each score links to the
+two students' code side by side, the matching regions highlighted. Similarity is evidence
+for a person to review, not a verdict.</p>
+{chr(10).join(blocks)}
+</section>
+<script>{SIMILARITY_SCRIPT}</script>
+"""
+
+
+def render_class_html(summary: dict[str, Any], similarity: dict[str, Any] | None = None) -> str:
+    """The class report page for :func:`summarise`'s data, with the similarity section
+    when ``similarity`` is given (:func:`similarity_section`)."""
     size = summary["size"]
     students = summary["students"]
     scores = [s["score"] for s in students]
@@ -300,6 +445,7 @@ def render_class_html(summary: dict[str, Any]) -> str:
 {mistakes}
 <h2>Flagged submissions</h2>
 {flagged}
+{similarity_section(similarity)}
 <h2>Every student, lowest score first</h2>
 <table><tr><th>student</th><th>score</th></tr>
 {everyone}
@@ -309,12 +455,16 @@ def render_class_html(summary: dict[str, Any]) -> str:
 """
 
 
-def write_class_report(out: Path, names: list[str]) -> Path:
+def write_class_report(
+    out: Path, names: list[str], similarity: dict[str, Any] | None = None
+) -> Path:
     """Write ``out/class.html`` from the stored reports of the students ``names``.
 
     Args:
         out: the batch's output folder.
         names: the students (those without a readable report are left out).
+        similarity: the similarity section's data
+            (:func:`grader.reports.similarity.write_similarity`), or None for no section.
 
     Returns:
         the page's path.
@@ -325,5 +475,5 @@ def write_class_report(out: Path, names: list[str]) -> Path:
         if isinstance(report, dict) and isinstance(report.get("tests"), list):
             reports[name] = report
     path = Path(out) / "class.html"
-    write_atomically(path, render_class_html(summarise(reports)))
+    write_atomically(path, render_class_html(summarise(reports), similarity))
     return path

@@ -30,7 +30,10 @@ def _gradescope(report: Report, details: bool) -> str:
 
 
 def _html(report: Report, details: bool) -> str:
-    return render_html(report.to_dict(), details=details)
+    data = report.to_dict()
+    if report.more_help and report.shows_values:  # how to ask for the recipes: public cases
+        data["notes"] = [*data["notes"], report.more_help]
+    return render_html(data, details=details)
 
 
 #: Each format's name and its renderer, the default first.

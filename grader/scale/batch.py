@@ -17,6 +17,10 @@
   says so; the batch goes on.
 - With ``--scheduler``, the students are graded on a ``dask.distributed`` cluster instead
   (:mod:`grader.scale.cluster`); the reports, the resuming and the progress line are the same.
+- ``class.html`` has a section of similar code (:mod:`grader.reports.similarity`): the pairs
+  of students whose code of a part is most alike, above ``--similarity-threshold``, each
+  linked to a side-by-side page in ``similarity/``, computed from the students' files as
+  text (never run), on a cluster too; ``--no-similarity`` leaves it out.
 - With ``--gradebook``, every student whose report is up to date goes into nbgrader's
   gradebook: those graded in this run, and those graded before (a batch run again over the
   same output folder fills a new gradebook too).
@@ -53,6 +57,7 @@ from grader.isolation.jail import remove_temporary_folders
 from grader.quiet import import_tensorflow
 from grader.reports.class_report import write_class_report
 from grader.reports.gradebook import write_report, write_reports
+from grader.reports.similarity import DEFAULT_THRESHOLD, remove_pages, write_similarity
 from grader.reports.store import read_report, store_report, write_atomically
 from grader.results import failed_grader_report, points
 from grader.scale.freshness import fingerprint, grader_version
@@ -263,6 +268,8 @@ def grade_class(
     progress: bool = True,
     scheduler: SchedulerAccess | None = None,
     gradebook: Path | None = None,
+    similarity: bool = True,
+    similarity_threshold: float = DEFAULT_THRESHOLD,
 ) -> dict[str, Any]:
     """Grade every student under ``root`` who has no up-to-date report in ``out``.
 
@@ -276,6 +283,9 @@ def grade_class(
             :func:`grader.scale.cluster_access.check_access`: grade on that cluster.
         gradebook: an nbgrader gradebook to record every up-to-date report in: those
             kept from earlier runs first, then each new one as it is graded.
+        similarity: compare the students' code and add the section of similar pairs to
+            ``class.html`` (:func:`grader.reports.similarity.write_similarity`).
+        similarity_threshold: the score from which a pair is listed.
 
     Returns:
         the summary (also written to ``out/summary.json``); with a gradebook, its
@@ -388,8 +398,23 @@ def grade_class(
     if gradebook is not None:
         summary["gradebook"] = {"students": sum(recorded.values()), **recorded}
 
+    similar = None
+    if similarity:
+        try:
+            similar = write_similarity(
+                out, {s.name: s.folder for s in students}, similarity_threshold
+            )
+        except Exception as error:  # noqa: BLE001 - the grades are written; the section is a bonus
+            failure = f"{type(error).__name__}: {error}"
+            similar = {"error": failure}  # class.html says the section failed
+            print(
+                for_terminal(f"the similarity section could not be computed: {failure}"),
+                file=sys.stderr,
+            )
+    else:
+        remove_pages(out)  # an earlier run's, which class.html no longer lists
     try:
-        write_class_report(out, [s.name for s in students])
+        write_class_report(out, [s.name for s in students], similar)
     except Exception as error:  # noqa: BLE001 - the grades are written; the page is a bonus
         print(
             for_terminal(f"class.html could not be drawn: {type(error).__name__}: {error}"),

@@ -29,6 +29,9 @@
 - The client writes each report atomically as it arrives (the same records and progress line
   as the local batch, see :func:`grader.reports.store.store_report`), so a run that is stopped and
   started again resumes exactly like the local one.
+- ``class.html`` and its section of similar code (:mod:`grader.reports.similarity`) are
+  written by the client after the grading, as for the local batch: the students' code is
+  compared on the client, as text, and none of it goes to the workers for that.
 - A worker killed in the middle of a student: the scheduler sends the student to another
   worker; the client gets one result per student, so no report is lost or written twice.
   Start the scheduler with ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1`` to give up on

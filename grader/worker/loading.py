@@ -40,7 +40,7 @@ except ModuleNotFoundError as missing:  # a student kit, and only a kit
     measure_in_worker = None
 
 #: Names a notebook's setup cell imports from the grader; inside the worker they do nothing.
-NOTEBOOK_HELPERS = ("check", "grade")
+NOTEBOOK_HELPERS = ("check", "grade", "hint")
 
 
 def strip_notebook_only(source: str) -> str:

@@ -57,8 +57,10 @@ def clip_by_global_norm(grads, clip_norm):
 
     Returns:
         tuple ``(clipped, norm)``: every t becomes t * clip_norm / max(norm, clip_norm),
-        and ``norm`` is the global norm before clipping, as ``tf.clip_by_global_norm``
-        returns them.
+        and ``norm`` is the global norm before clipping, as ``global_norm`` computes it.
+        The same as ``tf.clip_by_global_norm`` returns wherever TensorFlow's norm is
+        finite, and still finite where TensorFlow's overflows float32 (there it returns
+        an infinite norm and NaN values).
     """
     # YOUR CODE HERE
     raise NotImplementedError()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import FUNCTIONS
+from grader.assignment import FUNCTIONS, function
 from grader.course.sources import reference_source
 from grader.results import points
 from tests.paths import ROOT
@@ -212,7 +212,11 @@ def test_a_folder_without_part_files_is_a_usage_error_naming_the_folder_to_use(
 
 
 def test_scores_are_rounded_the_same_way_in_every_format(part_one, tmp_path):
-    """Is 10 * 2/6 shown as 3.33 in the text and the page, and 3.3333 in the JSON formats?"""
+    """Is chain_gradients' worth * 2/6 (a repeating decimal) shown to 2 decimals in the text
+    and the page, and to 4 in the JSON formats?"""
+    worth = function("chain_rule.chain_gradients").points
+    exact = worth * 2 / 6
+    assert round(exact, 2) != round(exact, 4) != exact  # the rounding is seen
     outputs = {}
     for form in ("text", "html", "json", "gradescope"):
         target = tmp_path / f"report.{form}"
@@ -221,21 +225,22 @@ def test_scores_are_rounded_the_same_way_in_every_format(part_one, tmp_path):
         outputs[form] = target.read_text()
     for form in ("json", "gradescope"):
         tests = json.loads(outputs[form])["tests"]
-        assert (
-            next(t for t in tests if t["name"] == "chain_rule.chain_gradients")["score"] == 3.3333
-        )
+        assert next(t for t in tests if t["name"] == "chain_rule.chain_gradients")[
+            "score"
+        ] == round(exact, 4)
     for form in ("text", "html"):
-        assert "3.33 / 10" in outputs[form] and "3.3333" not in outputs[form], form
-    # part 1's points - 10 + 10 * 2/6: chain_rule only, sum instead of mean in chain_gradients
+        assert f"{exact:.2f} / {worth:g}" in outputs[form], form
+        assert f"{exact:.4f}" not in outputs[form], form
+    # part 1's points less 4/6 of chain_gradients': sum instead of mean in chain_gradients
     part_one_points = sum(f.points for f in FUNCTIONS if f.part == "chain_rule")
-    total = points(part_one_points - 10 + 10 * 2 / 6)
+    total = points(part_one_points - worth + exact)
     # The summary is the report's notes when it has any (a line may say what this machine's
     # isolation lacks), else the total.
     notes = json.loads(outputs["json"])["notes"]
     summary = json.loads(outputs["gradescope"])["output"]
     assert summary == ("\n".join(notes) or f"{total} of 100 points.")
     assert json.loads(outputs["gradescope"])["score"] == pytest.approx(
-        part_one_points - 10 + 10 * 2 / 6, abs=1e-4
+        part_one_points - worth + exact, abs=1e-4
     )
 
 

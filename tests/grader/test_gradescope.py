@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader.assignment import FUNCTIONS
+from grader.assignment import FUNCTIONS, function
 from grader.course.sources import reference_source
 from grader.isolation import jail
 from grader.results import Report, TestResult
@@ -450,12 +450,12 @@ def test_the_autograder_zip_installs_and_grades_as_on_gradescope(tmp_path):
     results = json.loads((root / "results" / "results.json").read_text())
     validate_results(results)
     assert "could not grade" not in results["output"], results["output"]
-    assert results["score"] == sum(f.points for f in FUNCTIONS if f.part == "chain_rule") == 26
+    assert results["score"] == sum(f.points for f in FUNCTIONS if f.part == "chain_rule")
     # the hidden cases came from the zip's secret: none was made beside the installed package
     assert not list(venv.glob("lib/python*/site-packages/.grader-secret"))
 
     # the next submission, a realistic mistake (the corpus's sigmoid_derivative that returns
-    # the sigmoid, in place of the reference's): the same install takes its 2 points
+    # the sigmoid, in place of the reference's): the same install takes its points
     mistake = ROOT / "tests" / "corpus" / "wrong" / "chain_rule__derivative_is_sigmoid.py"
     (root / "submission" / "chain_rule.py").write_text(
         reference_source("chain_rule") + "\n\n" + mistake.read_text()
@@ -464,7 +464,8 @@ def test_the_autograder_zip_installs_and_grades_as_on_gradescope(tmp_path):
     subprocess.run([str(root / "run_autograder")], cwd=root, env=env, timeout=600, check=True)
     wrong = json.loads((root / "results" / "results.json").read_text())
     validate_results(wrong)
-    assert wrong["score"] == 26 - 2
+    part_one = sum(f.points for f in FUNCTIONS if f.part == "chain_rule")
+    assert wrong["score"] == part_one - function("chain_rule.sigmoid_derivative").points
     lost = {t["name"] for t in wrong["tests"] if t["score"] < t["max_score"]}
     assert {name for name in lost if name.startswith("chain_rule.")} == {
         "chain_rule.sigmoid_derivative"
@@ -499,7 +500,9 @@ def test_the_autograder_zip_installs_and_grades_as_on_gradescope(tmp_path):
         assert not stolen.exists()
         assert env.get("GRADER_SEED", "") == "" and "a3f1c09d" not in json.dumps(results)
         if mode == "dropped":
-            assert results["score"] == 26, results["output"]
+            assert results["score"] == sum(f.points for f in FUNCTIONS if f.part == "chain_rule"), (
+                results["output"]
+            )
         else:
             assert results["score"] == 0 and "could not grade" in results["output"]
 
@@ -513,7 +516,7 @@ def test_the_autograder_zip_installs_and_grades_as_on_gradescope(tmp_path):
     (root / "results" / "results.json").unlink()
     subprocess.run([str(root / "run_autograder")], cwd=root, env=env, timeout=600, check=True)
     kit = json.loads((root / "results" / "results.json").read_text())
-    assert kit["score"] == 26
+    assert kit["score"] == sum(f.points for f in FUNCTIONS if f.part == "chain_rule")
     assert "chain_rule.ipynb is the released stub, unchanged" in kit["output"], kit["output"]
 
 

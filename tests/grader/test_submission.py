@@ -11,7 +11,7 @@ import pytest
 from grader import submission as submission_module
 from grader.assignment import functions_of
 from grader.course.sources import reference_source
-from grader.grade import grade_submission
+from grader.grade import grade_class_member, grade_submission
 from grader.submission import (
     RELEASE_DIR,
     SubmissionError,
@@ -103,6 +103,37 @@ def test_old_nbformat_3_notebooks_are_read(tmp_path):
     }
     (tmp_path / "deep_sigmoid.ipynb").write_text(json.dumps(old))
     assert "def f()" in load_submission(tmp_path).parts["deep_sigmoid"].source
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["metadata-a-string", "tags-a-number", "worksheet-a-string"],
+)
+def test_malformed_notebooks_are_the_students_problem_not_a_grader_fault(tmp_path, shape):
+    """Is a notebook whose cell metadata, tags or nbformat-3 worksheet has the wrong JSON
+    type read as far as it can be (its code the student's), or refused with a problem
+    saying why, rather than raising inside the grader?"""
+    student = {"cell_type": "code", "source": "def f():\n    return 1\n", "metadata": {}}
+    given = {"cell_type": "code", "source": "def g():\n    return 2\n", "metadata": {}}
+    if shape == "metadata-a-string":
+        given["metadata"] = "x"
+        content = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [student, given]}
+    elif shape == "tags-a-number":
+        given["metadata"] = {"tags": 5, "nbgrader": "not an object"}
+        content = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [student, given]}
+    else:
+        content = {"nbformat": 3, "metadata": {}, "worksheets": ["x", {"cells": [student]}]}
+    (tmp_path / "remedies.ipynb").write_text(json.dumps(content))
+    part = load_submission(tmp_path).parts["remedies"]
+    if shape == "worksheet-a-string":
+        assert part.cells == []
+        assert part.problems == ["remedies.ipynb has a worksheet that is not a list of cells."]
+    else:
+        # the malformed cell's metadata says nothing: its code is the student's, as is f's
+        assert "def f()" in part.source and "def g()" in part.source and not part.problems
+    # a class's batch grades it as the student's: zeros that say why, never a grader fault
+    report = grade_class_member(tmp_path, "student")
+    assert report["tests"] and not any(t.get("grader_fault") for t in report["tests"])
 
 
 def test_non_utf8_text_is_read_with_a_note(tmp_path):

@@ -210,9 +210,10 @@ def _float32_norm(grads: list[Any]) -> float:
 def check_global_norm(ctx: Context) -> Iterator[CaseResult]:
     """One float: sqrt of the sum of squares of every element of every tensor."""
     hint = (
-        "Add up the squares of every element of every tensor, then take one square root; "
-        "square in float64 (or divide by the largest magnitude first), since exploding "
-        "gradients overflow float32 when squared."
+        "The global norm is sqrt of the sum of squares of every element of every tensor, one "
+        "root for all of them. Exploding gradients reach 1e20 and more: compare each "
+        "intermediate quantity with the range of the dtype it is computed in (float32's largest "
+        "value is 3.4e38)."
     )
     cases = [
         (f"global_norm of 4 arrays ({ctx.label})", gradient_list(ctx.rng)),

@@ -334,9 +334,10 @@ def check_dense_grad_norms(ctx: Context) -> Iterator[CaseResult]:
 
     build_mlp = reference_of("deep_sigmoid").build_mlp
     hint = (
-        "Inside a tf.GradientTape compute L = mean((model(x) - y)^2), then take "
-        "tape.gradient(L, [layer.kernel for each Dense layer]) and the Frobenius norm of "
-        "each (square root of the sum of squares of all entries, not the spectral norm)."
+        "Compare each of your norms with the quantity the contract names: for each Dense layer, "
+        "input side first, the Frobenius norm of dL/d(kernel), L being the mean squared error "
+        "of model(x) against y. Check which loss you differentiate (its shape: model(x) is "
+        "(m, 1)), with respect to which variables, and which norm you take."
     )
     seed = int(ctx.rng.integers(1000))
 
@@ -664,9 +665,10 @@ def check_build_exploding_mlp(ctx: Context) -> Iterator[CaseResult]:
     """
     import_tensorflow()
     hint = (
-        "Make each layer's gain chi = fan_in * Var(w) * E[f'(z)^2] clearly above 1, so that "
-        "every layer multiplies the backward signal by more than one. tanh (slope 1 at 0) "
-        "gets there with moderately large weights; sigmoid needs far larger ones."
+        "Each layer multiplies the backward signal by about its gain chi = fan_in * Var(w) * "
+        "E[f'(z)^2], so the ratio needs chi clearly above 1 in every layer. Estimate chi for "
+        "your activation and weights at these widths, and look at your model's dense_grad_norms "
+        "layer by layer: do they grow towards the input, and by how much per layer?"
     )
     for depth, width in CONTRACT_SIZES:
         # Every input is drawn before the student's code runs, so that the cases do not

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.assignment import FUNCTIONS
+from grader.assignment import FUNCTIONS, functions_of
 from grader.checks import registry
 from grader.checks.registry import INJECT_FAULT, MalformedAnswer, run_check
 from grader.checks.runner import CallOutcome, InProcessRunner, Runner
@@ -247,4 +247,6 @@ def test_grade_and_batch_report_a_fault_and_strict_exits_3(tmp_path):
     assert again.returncode == 0, again.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["grader_faults"] == {} and summary["graded_this_run"] == 2
-    assert summary["full_marks"] == 0 and summary["mean"] == 26  # chain_rule's 26 points
+    assert summary["full_marks"] == 0 and summary["mean"] == sum(
+        f.points for f in functions_of("chain_rule")
+    )

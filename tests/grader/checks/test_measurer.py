@@ -253,7 +253,9 @@ def test_a_kit_fails_a_vanishing_model_of_own_parts_with_the_usual_message(kit: 
         assert "Expected: norms[0]/norms[-1] >= 1e3 with finite norms" in case.message
         ratio = float(case.message.split("Received: norms[0]/norms[-1] = ")[1].split()[0])
         assert ratio < 1  # vanishing: the input side's norm is the smaller
-        assert "Hint: Make each layer's gain chi" in case.message
+        assert (
+            "Hint: Each layer multiplies the backward signal by about its gain chi" in case.message
+        )
 
 
 def test_a_kit_cannot_measure_own_parts_without_passing_norms(kit: None) -> None:

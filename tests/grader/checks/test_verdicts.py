@@ -124,8 +124,8 @@ def test_functions_that_call_each_other_fail_as_in_python(grade_sources):
     derivative = report.test("chain_rule.sigmoid_derivative")
     assert derivative.score == 0 and "RecursionError" in derivative.output
     # The later function of each pair uses the reference's earlier one: only its own code counts.
-    assert report.test("clipping.clip_by_global_norm").score == 5
-    assert report.test("chain_rule.local_gains").score == 5
+    for name in ("clipping.clip_by_global_norm", "chain_rule.local_gains"):
+        assert report.test(name).score == function(name).points
 
 
 @pytest.mark.slow
@@ -196,7 +196,7 @@ def test_every_check_declares_the_cases_the_reference_passes():
 
 @pytest.mark.slow
 def test_an_optimizer_config_holding_a_string_scores_k_of_n(grade_sources):
-    """Is a string clipnorm one failed case of four (2 of 4 points), the other cases judged?"""
+    """Is a string clipnorm two failed cases of four (half the points), the other cases judged?"""
     wrong = reference_source("clipping").replace(
         "return keras.optimizers.SGD(learning_rate=learning_rate, **clipping)",
         "if strategy in ('norm', 'global_norm'):\n"
@@ -206,7 +206,7 @@ def test_an_optimizer_config_holding_a_string_scores_k_of_n(grade_sources):
     assert wrong != reference_source("clipping")
     result = grade_sources({"clipping.py": wrong}).test("clipping.make_optimizer")
     assert len(result.cases) == 4
-    assert result.score == 2, result.output
+    assert result.score == result.max_score / 2, result.output
     assert "clipnorm=not a number" in result.full_output  # on hidden cases: the details
 
 

@@ -49,7 +49,7 @@ RUNS_YOURS = "This demonstration runs your own {}, from deep_sigmoid.ipynb as la
 #: The Part 2 functions each part's lesson demonstrations build (and measure) with, in the
 #: order they first run: the kit holds no gradient code, so it measures with the student's
 #: own dense_grad_norms.
-DEMO_BUILDERS = {"clipping": ["build_exploding_mlp"], "remedies": ["build_mlp", "dense_grad_norms"]}
+DEMO_BUILDERS = {"remedies": ["build_mlp", "dense_grad_norms"]}
 #: Course files that must not be visible in the venv.
 COURSE_ENTRIES = ("__editable__", "exploding_gradients_course", "grader", "solutions")
 
@@ -362,8 +362,8 @@ def test_kit_notebooks_run_as_released_and_solved(
     assert not [line for line, _, _ in errors if line.startswith(("check(", "# Autograded"))]
     sentences = {NOT_WRITTEN.format(b) for builders in DEMO_BUILDERS.values() for b in builders}
     assert all(value in sentences | {""} for _, _, value in errors), errors
-    if part == "clipping":  # its demonstrations build before any function of its own runs
-        assert (NOT_WRITTEN.format("build_exploding_mlp")) in [value for _, _, value in errors]
+    if part == "clipping":  # its demonstrations run on the course's own fixed models
+        assert not [name for _, name, _ in errors if name == "PartNotWritten"], errors
     assert code[-1].get("execution_count")  # the kernel ran to the end
     outputs = _check_outputs(notebook)
     assert len(outputs) == len(functions_of(part))
@@ -519,3 +519,60 @@ def test_the_kits_command_line_answers_a_wrong_path_and_verb(
     done, _ = _kit_command(venv, "grade", str(kit["out"]))
     assert done.returncode == 2
     assert "invalid choice: 'grade' (choose from 'check')" in done.stderr
+
+
+#: Three valid Part 2 answers that differ where the lessons could depend on them: a tanh,
+#: a sigmoid and a ReLU-family exploding model (the corpus's right submissions, each graded
+#: at full marks by tests/grader/checks/test_corpus.py), the last two with build_mlp and
+#: dense_grad_norms written differently too (Part 4's demonstrations build and measure with
+#: the student's own in a kit). Later files' definitions win.
+PART2_ANSWERS = {
+    "tanh": ["deep_sigmoid__exploding_tanh_fixed_std.py"],
+    "sigmoid": [
+        "deep_sigmoid__sequential_add_keras_ops.py",
+        "deep_sigmoid__exploding_sigmoid_huge_variance.py",
+    ],
+    "relu": ["deep_sigmoid__float64_models.py", "deep_sigmoid__exploding_relu6.py"],
+}
+
+
+def _lesson_claims(part: str) -> list[Any]:
+    """The claim checks of ``tests/lessons/test_<part>_claims.py`` that read one executed
+    notebook only (their parameters are ``lesson`` and ``onednn``)."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"tests.lessons.test_{part}_claims")
+    return [
+        check
+        for name, check in vars(module).items()
+        if name.startswith("test_")
+        and list(inspect.signature(check).parameters) == ["lesson", "onednn"]
+    ]
+
+
+@pytest.mark.parametrize("answer", list(PART2_ANSWERS))
+def test_parts_3_and_4_hold_their_claims_with_any_valid_part_2(
+    venv: dict[str, Any], tmp_path: Path, answer: str
+) -> None:
+    """With a tanh, a sigmoid or a ReLU-family build_exploding_mlp as the student's Part 2,
+    do the kit's Part 3 and Part 4 notebooks (solved) run top to bottom, and does every claim
+    their prose names hold in what they print?"""
+    folder = tmp_path / "exploding_gradients"
+    folder.mkdir()
+    corpus = [
+        (ROOT / "tests" / "corpus" / "right" / name).read_text() for name in PART2_ANSWERS[answer]
+    ]
+    # The reference's Part 2 with the student's own functions defined after it.
+    (folder / "deep_sigmoid.py").write_text(
+        "\n\n".join([reference_source("deep_sigmoid"), *corpus])
+    )
+    for part in ("clipping", "remedies"):
+        shutil.copyfile(EXAMPLES / "correct" / f"{part}.ipynb", folder / f"{part}.ipynb")
+    for part in ("clipping", "remedies"):
+        notebook = _execute(venv, folder / f"{part}.ipynb", folder, allow_errors=True)
+        assert _errors(notebook) == [], (answer, part, _errors(notebook))
+        checks = _lesson_claims(part)
+        assert checks, part
+        for check in checks:
+            check(lambda _part, _onednn, nb=notebook: nb, f"kit, {answer} Part 2")
