@@ -89,3 +89,16 @@ def split_module(source: str) -> tuple[str, dict[str, str]]:
             end += 1
         functions[d.name] = "".join(lines[start:end]).rstrip() + "\n"
     return preamble, functions
+
+
+def solution_bodies(part: str) -> dict[str, list[str]]:
+    """Return each marked function's solution as the student would write it: the stripped,
+    non-empty lines between its markers, by function name (what a search for reference
+    code in released or shipped material looks for)."""
+    _, functions = split_module(solution_source(part))
+    return {
+        name: [line.strip() for line in region.splitlines() if line.strip()]
+        for name, text in functions.items()
+        if BEGIN in text
+        for region in [text.split(BEGIN, 1)[1].split(END, 1)[0]]
+    }

@@ -30,7 +30,7 @@ import pytest
 
 from grader.assignment import PARTS, functions_of
 from grader.course.kit import record_public_values
-from grader.course.sources import reference_source
+from grader.course.sources import reference_source, solution_bodies
 from grader.quiet import quiet_environment
 from grader.results import PLOTS_ON_PUBLIC
 from tests.paths import ROOT
@@ -134,16 +134,10 @@ def _wheel_texts(wheel: Path) -> dict[str, str]:
 
 
 def _solution_bodies() -> dict[str, list[str]]:
-    """Each reference function's body: the stripped lines between its solution markers."""
-    bodies = {}
-    for part in PARTS:
-        text = (ROOT / "solutions" / f"{part}.py").read_text(encoding="utf-8")
-        for match in re.finditer(
-            r"^def (\w+)\(.*?### BEGIN SOLUTION\n(.*?)### END SOLUTION", text, re.S | re.M
-        ):
-            lines = [line.strip() for line in match.group(2).splitlines()]
-            bodies[f"{part}.{match.group(1)}"] = [line for line in lines if line]
-    return bodies
+    """Each reference function's body, by test name (:func:`solution_bodies`)."""
+    return {
+        f"{part}.{name}": lines for part in PARTS for name, lines in solution_bodies(part).items()
+    }
 
 
 def test_wheel_holds_no_reference_code(kit: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ import pytest
 
 from grader.assignment import FUNCTIONS, PARTS, Function
 from grader.course.generate import release_path
-from tests.paths import ROOT
+from grader.course.sources import solution_bodies
 
 #: Functions whose answer the student derives, measures or chooses.
 UNDERSTANDING = [f for f in FUNCTIONS if not f.printed]
@@ -79,13 +79,7 @@ def _normalise(line: str) -> str:
 
 def solution_lines(f: Function) -> list[str]:
     """The reference's solution to one function: its lines, without comments or spacing."""
-    source = (ROOT / "solutions" / f"{f.part}.py").read_text(encoding="utf-8")
-    node = next(
-        n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == f.name
-    )
-    segment = ast.get_source_segment(source, node) or ""
-    body = segment.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
-    return [line for line in map(_normalise, body.splitlines()) if line]
+    return [line for line in map(_normalise, solution_bodies(f.part)[f.name]) if line]
 
 
 def released_text(part: str) -> str:
